@@ -1,0 +1,31 @@
+/* The engine's device backends. engine/engine.c owns stream positions and argument checks,
+ * then hands each forward call to one backend. Every backend computes docs/NUMERICS.md, so
+ * they all return the same bits. */
+#ifndef LAC_BACKEND_H
+#define LAC_BACKEND_H
+#include <stdint.h>
+#include "lac.h"
+#include "model.h"
+
+typedef struct lac_backend_ops {
+    const char *kind; /* "cpu", "cpu-scalar", "cuda" */
+    /* opt->n_streams and opt->max_rows are already resolved (> 0). *name receives a
+     * description of the device ("cpu-avx512 (2 threads)", "cuda:0 NVIDIA H100 ..."). */
+    lac_status (*create)(const lac_model *m, const lac_engine_options *opt, void **state,
+                         const char **name, lac_error *err);
+    void (*destroy)(void *state);
+    /* Appends counts[b] tokens to stream b, whose first new token sits at positions[b]
+     * (positions[b] + counts[b] <= n_ctx, checked by the caller; sum of counts <= max_rows).
+     * Writes counts[b] rows of vocab_size logits to logits[b]. */
+    lac_status (*forward)(void *state, const int32_t *const *tokens, const int *counts,
+                          const int *positions, float *const *logits, lac_error *err);
+} lac_backend_ops;
+
+extern const lac_backend_ops lac_backend_cpu;        /* engine/forward_fast.c */
+extern const lac_backend_ops lac_backend_cpu_scalar; /* engine/forward_scalar.c */
+#ifdef LAC_HAVE_CUDA
+extern const lac_backend_ops lac_backend_cuda;       /* kernels/backend_cuda.cu */
+/* Number of usable CUDA devices (0 when no driver or no GPU); never fails loudly. */
+int lac_cuda_device_count(void);
+#endif
+#endif

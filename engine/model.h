@@ -1,0 +1,44 @@
+/* Internal view of a loaded model: fp32 weight pointers in the layout the engine wants.
+ * Matmul weights are [in][out] row-major (Hugging Face Conv1D layout), so output columns are
+ * contiguous: out[t][n] = b[n] + sum_k x[t][k] * W[k*out + n] (docs/NUMERICS.md). */
+#ifndef LAC_MODEL_H
+#define LAC_MODEL_H
+#include <stddef.h>
+#include <stdint.h>
+#include "lac.h"
+#include "vocab.h"
+
+typedef struct lac_layer_weights {
+    const float *ln1_w, *ln1_b;       /* [C] */
+    const float *attn_w, *attn_b;     /* [C][3C], [3C]; columns q | k | v, head h at h*64.. */
+    const float *proj_w, *proj_b;     /* [C][C], [C] */
+    const float *ln2_w, *ln2_b;       /* [C] */
+    const float *fc_w, *fc_b;         /* [C][n_inner], [n_inner] */
+    const float *fcproj_w, *fcproj_b; /* [n_inner][C], [C] */
+} lac_layer_weights;
+
+struct lac_model {
+    lac_model_config cfg;
+    const float *wte;          /* [V][C] token embeddings (also the tied LM head) */
+    const float *wte_t;        /* [C][V] transposed copy of wte, for the LM head matmul */
+    const float *wpe;          /* [n_ctx][C] */
+    lac_layer_weights *layers; /* [n_layer] */
+    const float *lnf_w, *lnf_b;
+    lac_vocab vocab;
+    uint8_t hash[32];
+    uint64_t n_params;
+    uint64_t file_size;
+    /* storage owned by model.c */
+    void *map;
+    size_t map_size;
+    void *owned; /* widened / transposed fp32 data */
+    void *owned_extra;
+};
+
+/* Builds an in-memory model with random weights of cfg's shapes (seeded, deterministic,
+ * GPT-2-like init: N(0, 0.02) weights, LayerNorm w=1 b=0 plus small noise), with the GPT-2
+ * vocabulary given (or a synthetic byte-level vocab of cfg->vocab_size tokens if v is NULL).
+ * Used by `weights_tools random`, tests and fuzzers. */
+lac_status lac_model_create_random(const lac_model_config *cfg, uint64_t seed,
+                                   const lac_vocab *v, lac_model **out, lac_error *err);
+#endif

@@ -1,0 +1,296 @@
+/* Parses Hugging Face / OpenAI GPT-2 tokenizer files into a lac_vocab.
+ *
+ * vocab.json (= encoder.json) maps token strings to ids; the strings use GPT-2's byte-level
+ * alias alphabet (bytes_to_unicode: printable Latin-1 bytes stand for themselves, the other 68
+ * bytes are shifted to U+0100..U+0143). merges.txt (= vocab.bpe) lists merge pairs in rank
+ * order, one "left right" per line after a "#version" line. We undo the aliasing so that the
+ * model file and the tokenizer deal in raw bytes only. JSON is parsed by cJSON. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "lac_error.h"
+#include "vocab.h"
+
+#define MAX_VOCAB (1u << 22)
+#define MAX_TOKEN_BYTES 1024
+
+/* alias code point (0..323) -> byte, or -1 */
+static void alias_table(int *cp_to_byte /* [512] */) {
+    for (int i = 0; i < 512; i++) cp_to_byte[i] = -1;
+    int n = 0;
+    for (int b = 0; b < 256; b++) {
+        int printable = (b >= '!' && b <= '~') || (b >= 0xA1 && b <= 0xAC) || (b >= 0xAE);
+        if (printable)
+            cp_to_byte[b] = b;
+        else
+            cp_to_byte[256 + n++] = b;
+    }
+}
+
+/* Decodes an aliased UTF-8 token string into raw bytes. Returns length or -1. */
+static int unalias(const int *cp_to_byte, const char *s, uint8_t *out, int cap) {
+    const unsigned char *p = (const unsigned char *)s;
+    int n = 0;
+    while (*p) {
+        unsigned cp;
+        if (p[0] < 0x80) {
+            cp = p[0];
+            p += 1;
+        } else if ((p[0] & 0xE0) == 0xC0 && (p[1] & 0xC0) == 0x80) {
+            cp = ((unsigned)(p[0] & 0x1F) << 6) | (p[1] & 0x3F);
+            p += 2;
+        } else {
+            return -1; /* every alias is below U+0800 */
+        }
+        if (cp >= 512 || cp_to_byte[cp] < 0 || n >= cap) return -1;
+        out[n++] = (uint8_t)cp_to_byte[cp];
+    }
+    return n;
+}
+
+static char *read_file(const char *path, size_t *len, lac_error *err) {
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        lac_fail(err, LAC_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    size_t cap = 1 << 20, n = 0;
+    char *buf = malloc(cap + 1);
+    if (!buf) {
+        fclose(f);
+        lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", path);
+        return NULL;
+    }
+    for (;;) {
+        size_t got = fread(buf + n, 1, cap - n, f);
+        n += got;
+        if (n < cap) break;
+        if (cap >= (size_t)1 << 30) {
+            free(buf);
+            fclose(f);
+            lac_fail(err, LAC_ERR_LIMIT, "%s: larger than 1 GiB", path);
+            return NULL;
+        }
+        char *nb = realloc(buf, cap * 2 + 1);
+        if (!nb) {
+            free(buf);
+            fclose(f);
+            lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", path);
+            return NULL;
+        }
+        buf = nb;
+        cap *= 2;
+    }
+    if (ferror(f)) {
+        free(buf);
+        fclose(f);
+        lac_fail(err, LAC_ERR_IO, "%s: read error", path);
+        return NULL;
+    }
+    fclose(f);
+    buf[n] = '\0';
+    *len = n;
+    return buf;
+}
+
+/* Open-addressing map from token bytes to id, for resolving merge halves. */
+typedef struct {
+    uint32_t *slots; /* id + 1, 0 = empty */
+    uint32_t mask;
+} bytes_map;
+
+static uint64_t fnv1a(const uint8_t *p, size_t n) {
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
+    return h;
+}
+
+static int64_t map_find(const bytes_map *m, const lac_vocab_owned *v, const uint8_t *p, size_t n) {
+    for (uint32_t i = (uint32_t)fnv1a(p, n) & m->mask;; i = (i + 1) & m->mask) {
+        uint32_t s = m->slots[i];
+        if (!s) return -1;
+        uint32_t id = s - 1;
+        size_t len = v->tok_off[id + 1] - v->tok_off[id];
+        if (len == n && !memcmp(v->tok_bytes + v->tok_off[id], p, n)) return id;
+    }
+}
+
+void lac_vocab_owned_free(lac_vocab_owned *v) {
+    if (!v) return;
+    free(v->tok_off);
+    free(v->tok_bytes);
+    free(v->merges);
+    memset(v, 0, sizeof *v);
+}
+
+lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_path,
+                             lac_vocab_owned *out, lac_error *err) {
+    memset(out, 0, sizeof *out);
+    int cp_to_byte[512];
+    alias_table(cp_to_byte);
+    lac_status st = LAC_OK;
+    size_t jlen = 0, mlen = 0;
+    char *json = NULL, *mtxt = NULL;
+    cJSON *root = NULL;
+    uint32_t *lens = NULL;
+    uint8_t(*bytes)[MAX_TOKEN_BYTES] = NULL;
+    bytes_map map = {0};
+
+    json = read_file(vocab_json_path, &jlen, err);
+    if (!json) return err ? err->code : LAC_ERR_IO;
+    root = cJSON_ParseWithLength(json, jlen);
+    if (!root || !cJSON_IsObject(root)) {
+        st = lac_fail(err, LAC_ERR_FORMAT, "%s: not a JSON object (bad JSON)", vocab_json_path);
+        goto done;
+    }
+    int n = cJSON_GetArraySize(root);
+    if (n <= 256 || (uint32_t)n > MAX_VOCAB) {
+        st = lac_fail(err, LAC_ERR_FORMAT, "%s: %d tokens (need 257..%u)", vocab_json_path, n,
+                      MAX_VOCAB);
+        goto done;
+    }
+    lens = calloc((size_t)n, sizeof *lens);
+    bytes = malloc((size_t)n * sizeof *bytes);
+    uint8_t *seen = calloc((size_t)n, 1);
+    if (!lens || !bytes || !seen) {
+        free(seen);
+        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", vocab_json_path);
+        goto done;
+    }
+    size_t total = 0;
+    for (cJSON *it = root->child; it; it = it->next) {
+        if (!cJSON_IsNumber(it) || it->valuedouble < 0 || it->valuedouble >= n ||
+            it->valuedouble != (double)(int)it->valuedouble) {
+            free(seen);
+            st = lac_fail(err, LAC_ERR_FORMAT, "%s: token \"%.40s\" has a bad id",
+                          vocab_json_path, it->string ? it->string : "");
+            goto done;
+        }
+        int id = (int)it->valuedouble;
+        int len = unalias(cp_to_byte, it->string, bytes[id], MAX_TOKEN_BYTES);
+        if (len < 0 && !strcmp(it->string, "<|endoftext|>")) {
+            len = (int)strlen(it->string);
+            memcpy(bytes[id], it->string, (size_t)len);
+        }
+        if (len <= 0 || seen[id]) {
+            free(seen);
+            st = lac_fail(err, LAC_ERR_FORMAT, "%s: token \"%.40s\" (id %d) is %s",
+                          vocab_json_path, it->string, id,
+                          seen[id] ? "a duplicate id" : "not a byte-level BPE string");
+            goto done;
+        }
+        seen[id] = 1;
+        lens[id] = (uint32_t)len;
+        total += (size_t)len;
+    }
+    free(seen); /* n distinct ids in [0, n): every id is present */
+
+    out->tok_off = malloc(((size_t)n + 1) * sizeof(uint32_t));
+    out->tok_bytes = malloc(total ? total : 1);
+    if (!out->tok_off || !out->tok_bytes) {
+        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", vocab_json_path);
+        goto done;
+    }
+    size_t off = 0;
+    for (int i = 0; i < n; i++) {
+        out->tok_off[i] = (uint32_t)off;
+        memcpy(out->tok_bytes + off, bytes[i], lens[i]);
+        off += lens[i];
+    }
+    out->tok_off[n] = (uint32_t)off;
+    out->v.n_tokens = (uint32_t)n;
+
+    uint32_t cap = 1;
+    while (cap < 2u * (uint32_t)n) cap <<= 1;
+    map.slots = calloc(cap, sizeof *map.slots);
+    map.mask = cap - 1;
+    if (!map.slots) {
+        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", vocab_json_path);
+        goto done;
+    }
+    for (int id = 0; id < n; id++) {
+        const uint8_t *p = out->tok_bytes + out->tok_off[id];
+        size_t len = lens[id];
+        if (map_find(&map, out, p, len) >= 0) continue; /* keep the first id of a duplicate */
+        uint32_t i = (uint32_t)fnv1a(p, len) & map.mask;
+        while (map.slots[i]) i = (i + 1) & map.mask;
+        map.slots[i] = (uint32_t)id + 1;
+    }
+
+    mtxt = read_file(merges_path, &mlen, err);
+    if (!mtxt) {
+        st = err ? err->code : LAC_ERR_IO;
+        goto done;
+    }
+    size_t mcap = 1024, nm = 0;
+    out->merges = malloc(mcap * 2 * sizeof(uint32_t));
+    if (!out->merges) {
+        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", merges_path);
+        goto done;
+    }
+    size_t lineno = 0;
+    for (char *line = mtxt; line && *line;) {
+        char *nl = strchr(line, '\n');
+        if (nl) *nl = '\0';
+        lineno++;
+        size_t ll = strlen(line);
+        if (ll && line[ll - 1] == '\r') line[--ll] = '\0';
+        if (ll && !(lineno == 1 && !strncmp(line, "#version", 8))) {
+            char *sp = strchr(line, ' ');
+            uint8_t a[MAX_TOKEN_BYTES], b[MAX_TOKEN_BYTES * 2];
+            int la = -1, lb = -1;
+            if (sp) {
+                *sp = '\0';
+                la = unalias(cp_to_byte, line, a, MAX_TOKEN_BYTES);
+                lb = unalias(cp_to_byte, sp + 1, b, MAX_TOKEN_BYTES);
+            }
+            if (la <= 0 || lb <= 0) {
+                st = lac_fail(err, LAC_ERR_FORMAT, "%s:%zu: not a 'left right' merge line",
+                              merges_path, lineno);
+                goto done;
+            }
+            int64_t ia = map_find(&map, out, a, (size_t)la);
+            int64_t ib = map_find(&map, out, b, (size_t)lb);
+            uint8_t ab[MAX_TOKEN_BYTES * 2];
+            memcpy(ab, a, (size_t)la);
+            memcpy(ab + la, b, (size_t)lb);
+            int64_t iab = map_find(&map, out, ab, (size_t)(la + lb));
+            if (ia < 0 || ib < 0 || iab < 0) {
+                st = lac_fail(err, LAC_ERR_FORMAT, "%s:%zu: merge names a token not in %s",
+                              merges_path, lineno, vocab_json_path);
+                goto done;
+            }
+            if (nm == mcap) {
+                uint32_t *nmg = realloc(out->merges, mcap * 4 * sizeof(uint32_t));
+                if (!nmg) {
+                    st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", merges_path);
+                    goto done;
+                }
+                out->merges = nmg;
+                mcap *= 2;
+            }
+            out->merges[2 * nm] = (uint32_t)ia;
+            out->merges[2 * nm + 1] = (uint32_t)ib;
+            nm++;
+        }
+        line = nl ? nl + 1 : NULL;
+    }
+    out->v.n_merges = (uint32_t)nm;
+    out->v.tok_off = out->tok_off;
+    out->v.tok_bytes = out->tok_bytes;
+    out->v.merges = out->merges;
+
+done:
+    free(map.slots);
+    free(lens);
+    free(bytes);
+    cJSON_Delete(root);
+    free(json);
+    free(mtxt);
+    if (st != LAC_OK) lac_vocab_owned_free(out);
+    return st;
+}

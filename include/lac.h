@@ -1,0 +1,248 @@
+/*
+ * lac.h — the one public header of liblac, the lossless LLM text compressor.
+ *
+ * Everything that cli/, weights_tools/ and bench/ use is declared here. The library never
+ * calls exit() and never prints: every function that can fail returns a lac_status and fills
+ * a lac_error with a one-line message that names the file or field concerned.
+ *
+ * Pieces, in dependency order:
+ *   errors      lac_status, lac_error
+ *   models      lac_model (an mmapped model file, see docs/MODEL_FORMAT.md)
+ *   tokenizer   GPT-2 byte-level BPE, streaming, lossless on any byte string
+ *   engine      GPT-2 forward pass under docs/NUMERICS.md, CPU or CUDA, B streams with KV cache
+ *   coder       logits -> integer frequencies -> 64-bit range coder
+ *   stream API  lac_compress / lac_decompress / lac_list over the .lacz format (docs/FORMAT.md)
+ */
+#ifndef LAC_H
+#define LAC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define LAC_VERSION_MAJOR 0
+#define LAC_VERSION_MINOR 1
+#define LAC_VERSION_PATCH 0
+#define LAC_VERSION_STRING "0.1.0"
+
+/* Version of docs/NUMERICS.md. Recorded in every .lacz; a decoder refuses other versions. */
+#define LAC_NUMERICS_VERSION 1
+/* Version of docs/FORMAT.md (.lacz container). */
+#define LAC_FORMAT_VERSION 1
+/* Version of docs/MODEL_FORMAT.md (model files). */
+#define LAC_MODEL_FORMAT_VERSION 1
+
+/* ------------------------------------------------------------------------------------------
+ * Errors
+ * ---------------------------------------------------------------------------------------- */
+typedef enum lac_status {
+    LAC_OK = 0,
+    LAC_ERR_ARG,            /* invalid argument from the caller */
+    LAC_ERR_IO,             /* open/read/write/mmap failed */
+    LAC_ERR_NOMEM,          /* allocation failed */
+    LAC_ERR_FORMAT,         /* malformed input (model file, checkpoint, JSON, .lacz) */
+    LAC_ERR_VERSION,        /* a version this build does not know (e.g. a future format) */
+    LAC_ERR_TRUNCATED,      /* input ends early */
+    LAC_ERR_CORRUPT,        /* a checksum or hash does not match */
+    LAC_ERR_MODEL_MISMATCH, /* the .lacz was made with another model */
+    LAC_ERR_UNSUPPORTED,    /* not available in this build (e.g. CUDA) */
+    LAC_ERR_DEVICE,         /* GPU runtime error */
+    LAC_ERR_LIMIT,          /* a value beyond a documented cap */
+    LAC_ERR_INTERRUPTED     /* the caller's interrupt flag was raised */
+} lac_status;
+
+typedef struct lac_error {
+    lac_status code;
+    char msg[512]; /* one line, no trailing newline; "" when code == LAC_OK */
+} lac_error;
+
+/* Short stable name of a status ("io", "format", ...). */
+const char *lac_status_name(lac_status s);
+/* Clears an error (code LAC_OK, empty message). NULL-safe. */
+void lac_error_clear(lac_error *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Models
+ * ---------------------------------------------------------------------------------------- */
+typedef enum lac_dtype { LAC_DTYPE_F32 = 0, LAC_DTYPE_F16 = 1, LAC_DTYPE_BF16 = 2 } lac_dtype;
+
+typedef struct lac_model_config {
+    uint32_t n_layer;
+    uint32_t n_head;
+    uint32_t n_embd;     /* C */
+    uint32_t n_ctx;      /* max positions (learned position table size) */
+    uint32_t vocab_size; /* V */
+    uint32_t n_inner;    /* MLP width, 4*C for all GPT-2 models */
+    float ln_eps;        /* LayerNorm epsilon, 1e-5 for GPT-2 */
+    uint32_t eot_token;  /* <|endoftext|>, 50256 for GPT-2 */
+    lac_dtype storage;   /* how tensors are stored in the file (always fp32 in compute) */
+    int is_random;       /* 1 when made by `weights_tools random` */
+    char name[64];       /* human name, e.g. "lac-tiny" or "gpt2" (NUL-terminated) */
+} lac_model_config;
+
+typedef struct lac_model lac_model;
+
+/* Opens a model file (mmap), checks its structure and its identity hash. */
+lac_status lac_model_open(const char *path, lac_model **out, lac_error *err);
+void lac_model_close(lac_model *m);
+const lac_model_config *lac_model_get_config(const lac_model *m);
+/* SHA-256 identity of the model (docs/MODEL_FORMAT.md): every .lacz records it. */
+const uint8_t *lac_model_hash(const lac_model *m);
+uint64_t lac_model_param_count(const lac_model *m);
+uint64_t lac_model_file_size(const lac_model *m);
+/* Lower-case hex of 32 bytes into out[65]. */
+void lac_hash_hex(const uint8_t hash[32], char out[65]);
+
+/* ---- model tools (weights_tools uses these) ---- */
+/* Converts a Hugging Face GPT-2 directory (config.json, model.safetensors or shards with
+ * model.safetensors.index.json, vocab.json + merges.txt or encoder.json + vocab.bpe) into a
+ * model file. storage: the dtype to store tensors in; -1 keeps the checkpoint's own dtype.
+ * name: the model's human name (NULL: the directory's base name). On error no file is left. */
+lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
+                          const char *name, lac_error *err);
+/* Shapes of the official configs: "gpt2", "gpt2-medium", "gpt2-large", "gpt2-xl", "tiny"
+ * (lac-tiny's shapes: 8 layers, 256 wide, 4 heads). */
+lac_status lac_model_config_preset(const char *preset, lac_model_config *cfg, lac_error *err);
+/* Writes a model with random weights of cfg's shapes (marked random in the header). vocab_from
+ * is a model whose tokenizer is copied, or NULL for the GPT-2 vocab files found in hf_vocab_dir
+ * (vocab.json + merges.txt), or both NULL for a synthetic byte-level vocabulary. */
+lac_status lac_model_write_random(const lac_model_config *cfg, uint64_t seed,
+                                  const lac_model *vocab_from, const char *hf_vocab_dir,
+                                  lac_dtype storage, const char *out_path, lac_error *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Tokenizer (GPT-2 byte-level BPE; see engine/tokenizer.c for the invalid-UTF-8 rule)
+ * ---------------------------------------------------------------------------------------- */
+typedef struct lac_tokenizer lac_tokenizer;
+
+/* A growable id array owned by the caller. Zero-initialise it; free with lac_tokens_free. */
+typedef struct lac_tokens {
+    int32_t *ids;
+    size_t n, cap;
+} lac_tokens;
+void lac_tokens_free(lac_tokens *t);
+
+lac_status lac_tokenizer_create(const lac_model *m, lac_tokenizer **out, lac_error *err);
+void lac_tokenizer_free(lac_tokenizer *tk);
+/* Forget buffered input (start of a new independent text). */
+void lac_tokenizer_reset(lac_tokenizer *tk);
+/* Feeds n bytes; appends every finished token to *out. Only the trailing pre-token that could
+ * still grow is held back. final != 0 flushes everything. Chunking never changes the ids. */
+lac_status lac_tokenizer_feed(lac_tokenizer *tk, const void *data, size_t n, int final,
+                              lac_tokens *out, lac_error *err);
+/* The bytes of one token id (NULL/0 for an id out of range). */
+const uint8_t *lac_token_bytes(const lac_tokenizer *tk, int32_t id, size_t *len);
+
+/* ------------------------------------------------------------------------------------------
+ * Engine: the GPT-2 forward pass
+ * ---------------------------------------------------------------------------------------- */
+typedef enum lac_device {
+    LAC_DEVICE_AUTO = 0,       /* CUDA when built and a GPU is present, else CPU */
+    LAC_DEVICE_CPU = 1,        /* fast CPU path: OpenMP + AVX2/AVX-512, same bits as scalar */
+    LAC_DEVICE_CPU_SCALAR = 2, /* the plain-loop reference */
+    LAC_DEVICE_CUDA = 3
+} lac_device;
+
+typedef struct lac_engine_options {
+    lac_device device;
+    int cuda_index; /* which GPU for LAC_DEVICE_CUDA */
+    int n_threads;  /* CPU threads; 0 = OpenMP default */
+    int n_streams;  /* B: independent streams, each with its own KV cache of n_ctx tokens */
+    int max_rows;   /* most tokens (summed over streams) in one forward call; 0 = n_ctx */
+} lac_engine_options;
+
+typedef struct lac_engine lac_engine;
+
+/* Bytes of KV cache for B streams: 2 * n_layer * n_ctx * n_embd * sizeof(float) * B. */
+uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams);
+
+lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
+                             lac_engine **out, lac_error *err);
+void lac_engine_free(lac_engine *e);
+/* Device actually used ("cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda:0 NVIDIA H100", ...). */
+const char *lac_engine_device_name(const lac_engine *e);
+/* Empties stream b's KV cache: its next token is at position 0. */
+void lac_engine_reset(lac_engine *e, int stream);
+int lac_engine_position(const lac_engine *e, int stream);
+
+/* Appends counts[b] tokens to each stream b (0 <= b < n_streams; counts[b] may be 0) at the
+ * stream's current position and writes one logit row (vocab_size floats) per token to
+ * logits[b]. Prefill is counts[b] = T, a decoding step is counts[b] = 1: the rows are bitwise
+ * identical either way (docs/NUMERICS.md). */
+lac_status lac_engine_forward(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                              float *const *logits, lac_error *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Coder: quantized logits -> integer frequencies -> range coder (docs/FORMAT.md §coder)
+ * ---------------------------------------------------------------------------------------- */
+typedef struct lac_coder_params {
+    uint32_t precision;  /* P: frequencies sum to 2^P, 28 <= P <= 31 */
+    uint32_t frac_bits;  /* s: logits are quantized to multiples of 2^-s in log2 units */
+    float temperature;   /* T > 0, default 1 */
+} lac_coder_params;
+
+/* Defaults: P = 30, s = 12, T = 1. */
+void lac_coder_params_default(lac_coder_params *p);
+lac_status lac_coder_params_check(const lac_coder_params *p, lac_error *err);
+
+/* Fills freq[0..V-1] (each >= 1, sum exactly 2^P) from one fp32 logit row. Integer-only after
+ * the documented quantization step; identical on every machine. */
+void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t vocab,
+                        uint32_t *freq);
+
+/* ------------------------------------------------------------------------------------------
+ * Stream API: the .lacz format
+ * ---------------------------------------------------------------------------------------- */
+/* Reads up to n bytes; returns the count (0 at end of input) or -1 on error (errno set). */
+typedef long (*lac_read_fn)(void *ctx, void *buf, size_t n);
+/* Writes all n bytes; returns 0, or -1 on error (errno set). */
+typedef int (*lac_write_fn)(void *ctx, const void *buf, size_t n);
+/* Progress: bytes of input consumed and output produced so far. */
+typedef void (*lac_progress_fn)(void *ctx, uint64_t in_bytes, uint64_t out_bytes);
+
+typedef struct lac_params {
+    lac_engine_options engine;     /* device, threads; n_streams = blocks decoded at once */
+    uint32_t block_tokens;         /* compression: tokens per block, 0 = n_ctx */
+    lac_coder_params coder;        /* compression only; decompression reads the header */
+    int salvage;                   /* decompression: write intact blocks, skip damaged ones */
+    lac_progress_fn progress;
+    void *progress_ctx;
+    volatile const int *interrupt; /* when non-NULL and non-zero, stop with LAC_ERR_INTERRUPTED */
+} lac_params;
+
+void lac_params_default(lac_params *p);
+
+typedef struct lac_stats {
+    uint64_t in_bytes, out_bytes;
+    uint64_t plain_bytes, packed_bytes; /* plaintext and .lacz sizes, whichever direction */
+    uint64_t tokens;
+    uint64_t blocks, stored_blocks, damaged_blocks;
+    double seconds;
+} lac_stats;
+
+lac_status lac_compress(const lac_model *m, const lac_params *p, lac_read_fn rd, void *rctx,
+                        lac_write_fn wr, void *wctx, lac_stats *st, lac_error *err);
+/* wr may be NULL: test mode, everything is decoded and verified, nothing written. */
+lac_status lac_decompress(const lac_model *m, const lac_params *p, lac_read_fn rd, void *rctx,
+                          lac_write_fn wr, void *wctx, lac_stats *st, lac_error *err);
+
+/* What `lacgpu -l` shows, read without running the model. */
+typedef struct lac_file_info {
+    uint32_t format_version, numerics_version;
+    uint8_t model_hash[32];
+    char model_name[64];
+    lac_coder_params coder;
+    uint32_t block_tokens;
+    uint64_t blocks, stored_blocks, tokens;
+    uint64_t plain_bytes, packed_bytes;
+    int streams; /* concatenated .lacz streams */
+} lac_file_info;
+lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* LAC_H */
