@@ -177,10 +177,10 @@ lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_pat
             memcpy(bytes[id], it->string, (size_t)len);
         }
         if (len <= 0 || seen[id]) {
+            const char *why = seen[id] ? "a duplicate id" : "not a byte-level BPE string";
             free(seen);
             st = lac_fail(err, LAC_ERR_FORMAT, "%s: token \"%.40s\" (id %d) is %s",
-                          vocab_json_path, it->string, id,
-                          seen[id] ? "a duplicate id" : "not a byte-level BPE string");
+                          vocab_json_path, it->string, id, why);
             goto done;
         }
         seen[id] = 1;
