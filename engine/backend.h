@@ -19,6 +19,15 @@ typedef struct lac_backend_ops {
      * Writes counts[b] rows of vocab_size logits to logits[b]. */
     lac_status (*forward)(void *state, const int32_t *const *tokens, const int *counts,
                           const int *positions, float *const *logits, lac_error *err);
+    /* Optional fused versions of lac_engine_forward_code / _freqs (NULL: engine.c runs
+     * forward and then lac_quantize_freqs on the host). Same arguments plus positions. */
+    lac_status (*forward_code)(void *state, const int32_t *const *tokens, const int *counts,
+                               const int *positions, const int32_t *const *targets,
+                               const lac_coder_params *p, uint32_t *const *cum,
+                               uint32_t *const *freq, lac_error *err);
+    lac_status (*forward_freqs)(void *state, const int32_t *const *tokens, const int *counts,
+                                const int *positions, const lac_coder_params *p,
+                                uint32_t *const *freqs, lac_error *err);
 } lac_backend_ops;
 
 extern const lac_backend_ops lac_backend_cpu;        /* engine/forward_fast.c */

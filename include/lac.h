@@ -175,6 +175,21 @@ int lac_engine_position(const lac_engine *e, int stream);
 lac_status lac_engine_forward(lac_engine *e, const int32_t *const *tokens, const int *counts,
                               float *const *logits, lac_error *err);
 
+/* Coder parameters are declared below; these two calls fuse the forward pass with the
+ * quantizer so that a GPU never ships whole logit rows to the host. Results are bitwise what
+ * lac_engine_forward followed by lac_quantize_freqs gives. */
+struct lac_coder_params;
+/* Compression: for row i of stream b, cum[b][i] = sum of the frequencies of ids below
+ * targets[b][i], and freq[b][i] = that target's frequency. */
+lac_status lac_engine_forward_code(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                                   const int32_t *const *targets,
+                                   const struct lac_coder_params *p, uint32_t *const *cum,
+                                   uint32_t *const *freq, lac_error *err);
+/* Decompression: one full frequency row (vocab_size uint32, summing to 2^P) per token. */
+lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
+                                    const int *counts, const struct lac_coder_params *p,
+                                    uint32_t *const *freqs, lac_error *err);
+
 /* ------------------------------------------------------------------------------------------
  * Coder: quantized logits -> integer frequencies -> range coder (docs/FORMAT.md §coder)
  * ---------------------------------------------------------------------------------------- */
