@@ -627,26 +627,26 @@ lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
             }
     }
 
-    /* name */
+    /* name: the caller's, or the directory's base name (cut to 63 bytes) */
+    size_t nlen;
     const char *nm = name;
-    char base[256];
-    if (!nm) {
+    if (nm) {
+        nlen = strlen(nm);
+        if (nlen >= sizeof cfg.name) {
+            st = lac_fail(err, LAC_ERR_ARG, "model name '%.70s' is longer than %zu bytes", nm,
+                          sizeof cfg.name - 1);
+            goto done;
+        }
+    } else {
         size_t l = strlen(hf_dir);
         while (l > 1 && hf_dir[l - 1] == '/') l--;
         size_t s = l;
         while (s > 0 && hf_dir[s - 1] != '/') s--;
-        size_t bl = l - s < sizeof base - 1 ? l - s : sizeof base - 1;
-        memcpy(base, hf_dir + s, bl);
-        base[bl] = '\0';
-        if (bl > sizeof cfg.name - 1) base[sizeof cfg.name - 1] = '\0';
-        nm = base;
+        nm = hf_dir + s;
+        nlen = l - s < sizeof cfg.name - 1 ? l - s : sizeof cfg.name - 1;
     }
-    if (strlen(nm) >= sizeof cfg.name) {
-        st = lac_fail(err, LAC_ERR_ARG, "model name '%.70s' is longer than %zu bytes", nm,
-                      sizeof cfg.name - 1);
-        goto done;
-    }
-    snprintf(cfg.name, sizeof cfg.name, "%s", nm);
+    memcpy(cfg.name, nm, nlen);
+    cfg.name[nlen] = '\0';
     cfg.is_random = 0;
 
     if ((st = lacm_writer_begin(&w, out_path, &cfg, &vocab.v, err))) goto done;
