@@ -498,3 +498,76 @@ Test(convert, lac_tiny) {
     hf_rmtree(tmp);
     free(tmp);
 }
+
+/* ---- weights_tools convert / info / random ------------------------------------------------- */
+#include <sys/wait.h>
+
+static int run(const char *cmd) {
+    int r = system(cmd);
+    return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+Test(cli, convert_info_random) {
+    const char *wt = getenv("WEIGHTS_TOOLS");
+    if (!wt || access(wt, X_OK) != 0) cr_skip_test("WEIGHTS_TOOLS not set");
+    char *tmp = hf_tmpdir();
+    char dir[512], out[512], cmd[4096], txt[512];
+    snprintf(dir, sizeof dir, "%s/ckpt", tmp);
+    snprintf(out, sizeof out, "%s/m.lacm", tmp);
+    snprintf(txt, sizeof txt, "%s/info.txt", tmp);
+    hf_ckpt_opts o;
+    hf_ckpt_defaults(&o);
+    o.dtype = "BF16";
+    cr_assert_eq(hf_ckpt_write(dir, &o), 0);
+
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' --dtype f16 --name cli-test >/dev/null 2>&1",
+             wt, dir, out);
+    cr_assert_eq(run(cmd), 0);
+    cr_assert_eq(run(cmd), 1, "must refuse to overwrite without -f");
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' -f >/dev/null", wt, dir, out);
+    cr_assert_eq(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' --dtype f8 2>/dev/null", wt, dir, out);
+    cr_assert_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s/nope' -o '%s/x.lacm' 2>/dev/null", wt, tmp, tmp);
+    cr_assert_eq(run(cmd), 1);
+    cr_assert_neq(access(txt, F_OK), 0);
+
+    snprintf(cmd, sizeof cmd, "'%s' info '%s' > '%s'", wt, out, txt);
+    cr_assert_eq(run(cmd), 0);
+    size_t n;
+    uint8_t *b = read_all(txt, &n);
+    b[n] = 0;
+    lac_model *m;
+    lac_error err;
+    cr_assert_eq(lac_model_open(out, &m, &err), LAC_OK, "%s", err.msg);
+    char hex[65], line[128];
+    lac_hash_hex(lac_model_hash(m), hex);
+    cr_assert_not_null(strstr((char *)b, hex), "%s", b);
+    cr_assert_not_null(strstr((char *)b, "storage:     bf16"), "%s", b);
+    cr_assert_not_null(strstr((char *)b, "name:        ckpt"), "%s", b);
+    cr_assert_not_null(strstr((char *)b, "random:      no"), "%s", b);
+    snprintf(line, sizeof line, "parameters:  %llu", (unsigned long long)lac_model_param_count(m));
+    cr_assert_not_null(strstr((char *)b, line), "%s", b);
+    lac_model_close(m);
+    free(b);
+
+    /* random: tiny shapes with this checkpoint's vocab would not match vocab_size 50257 */
+    snprintf(cmd, sizeof cmd, "'%s' random --config tiny --seed 1 -o '%s/r.lacm' --vocab-from '%s' 2>/dev/null",
+             wt, tmp, out);
+    cr_assert_eq(run(cmd), 1);
+    snprintf(cmd, sizeof cmd, "'%s' random --config gpt5 --seed 1 -o '%s/r.lacm' 2>/dev/null", wt, tmp);
+    cr_assert_eq(run(cmd), 2);
+    const char *def = getenv("LAC_DEFAULT_MODEL");
+    if (def && access(def, R_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "'%s' random --config tiny --seed 9 -o '%s/r.lacm' >/dev/null && "
+                 "'%s' info '%s/r.lacm' > '%s'", wt, tmp, wt, tmp, txt);
+        cr_assert_eq(run(cmd), 0);
+        b = read_all(txt, &n);
+        b[n] = 0;
+        cr_assert_not_null(strstr((char *)b, "random:      yes"), "%s", b);
+        cr_assert_not_null(strstr((char *)b, "parameters:  19446528"), "%s", b);
+        free(b);
+    }
+    hf_rmtree(tmp);
+    free(tmp);
+}
