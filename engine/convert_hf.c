@@ -320,7 +320,7 @@ static lac_status open_st(ckpt *ck, int fi, lac_error *err) {
         }
         double b = of->child->valuedouble, e2 = of->child->next->valuedouble;
         if (!cJSON_IsNumber(of->child) || !cJSON_IsNumber(of->child->next) || b < 0 || e2 < b ||
-            b != (double)(uint64_t)b || e2 != (double)(uint64_t)e2 || e2 > (double)f->data_len)
+            e2 > (double)f->data_len || b != (double)(uint64_t)b || e2 != (double)(uint64_t)e2)
             return lac_fail(err, LAC_ERR_FORMAT,
                             "%s: tensor %.60s: data_offsets [%.0f, %.0f] out of range (the data "
                             "section is %llu bytes)", path, nm, b, e2,
