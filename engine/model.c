@@ -340,11 +340,13 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     if (tok_off[0] != 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: tok_off[0] = %u, expected 0", label, tok_off[0]);
     for (uint32_t i = 0; i < V; i++)
-        if (tok_off[i + 1] <= tok_off[i] || tok_off[i + 1] > bytes_len)
+        if (tok_off[i + 1] <= tok_off[i] || tok_off[i + 1] > bytes_len ||
+            tok_off[i + 1] - tok_off[i] > LACM_MAX_TOKEN_BYTES)
             return lac_fail(err, LAC_ERR_FORMAT,
-                            "%s: tok_off[%u] = %u is not above tok_off[%u] = %u and within "
-                            "tok_bytes_len %llu (at offset %llu)", label, i + 1, tok_off[i + 1],
-                            i, tok_off[i], (unsigned long long)bytes_len,
+                            "%s: tok_off[%u] = %u is not within 1..%u bytes above tok_off[%u] = "
+                            "%u and within tok_bytes_len %llu (at offset %llu)", label, i + 1,
+                            tok_off[i + 1], LACM_MAX_TOKEN_BYTES, i, tok_off[i],
+                            (unsigned long long)bytes_len,
                             (unsigned long long)(off_tok + 4ull * (i + 1)));
     if (tok_off[V] != bytes_len)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: tok_off[%u] = %u, expected tok_bytes_len %llu",

@@ -30,6 +30,7 @@
 #define LACM_MAX_INNER 65536u
 #define LACM_MAX_MERGES (1u << 22)
 #define LACM_MAX_VOCAB_BYTES (1u << 28)
+#define LACM_MAX_TOKEN_BYTES 1024u /* one token's bytes, as engine/vocab_hf.c */
 
 /* Header field offsets. */
 enum {

@@ -97,8 +97,10 @@ static lac_status check_vocab(const char *label, const lac_model_config *cfg, co
     if (v->tok_off[0] != 0 || v->tok_off[v->n_tokens] > LACM_MAX_VOCAB_BYTES)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: bad token offsets", label);
     for (uint32_t i = 0; i < v->n_tokens; i++)
-        if (v->tok_off[i + 1] <= v->tok_off[i])
-            return lac_fail(err, LAC_ERR_FORMAT, "%s: token %u is empty", label, i);
+        if (v->tok_off[i + 1] <= v->tok_off[i] ||
+            v->tok_off[i + 1] - v->tok_off[i] > LACM_MAX_TOKEN_BYTES)
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: token %u is empty or longer than %u bytes",
+                            label, i, LACM_MAX_TOKEN_BYTES);
     if (v->n_merges > LACM_MAX_MERGES)
         return lac_fail(err, LAC_ERR_LIMIT, "%s: %u merges exceed %u", label, v->n_merges,
                         LACM_MAX_MERGES);

@@ -103,6 +103,13 @@ Test(model, random_in_memory) {
     c2.vocab_size = 301, c2.eot_token = 300;
     cr_assert_eq(lac_model_create_random(&c2, 7, &m->vocab, &m2, &err), LAC_ERR_FORMAT);
     cr_assert_null(m2);
+    /* a token over 1024 bytes is refused */
+    static uint8_t big[2000 + 300];
+    static uint32_t off[301];
+    for (uint32_t i = 0; i <= 300; i++) off[i] = i < 300 ? i : 2300;
+    lac_vocab bv = {300, off, big, 0, NULL};
+    cr_assert_eq(lac_model_create_random(&c, 7, &bv, &m2, &err), LAC_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "longer than 1024"), "%s", err.msg);
     lac_model_close(m);
 }
 
