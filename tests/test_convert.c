@@ -2,6 +2,7 @@
  * is deterministic and the identity hash does not depend on the storage dtype; every broken
  * checkpoint gives a one-line error naming the file and leaves no output behind. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -391,6 +392,46 @@ Test(convert_errors, unsupported_config) {
     o.config_extra = NULL;
     o.n_head = 3; /* 16 % 3 != 0 */
     expect_fail(&o, LAC_ERR_UNSUPPORTED, "config.json", "n_head");
+}
+
+/* Overwrites the first value of the first tensor (wte, F32) of dir/model.safetensors. */
+static void patch_first_value(const char *dir, float v) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    uint8_t len[8];
+    cr_assert_eq(fread(len, 1, 8, f), 8);
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)len[i] << (8 * i);
+    fseek(f, (long)(8 + hl), SEEK_SET);
+    fwrite(&v, 4, 1, f);
+    fclose(f);
+}
+
+Test(convert_errors, non_finite_and_overflowing_values) {
+    hf_ckpt_opts o;
+    hf_ckpt_defaults(&o);
+    char *tmp = hf_tmpdir();
+    char dir[512], out[512];
+    snprintf(dir, sizeof dir, "%s/ckpt", tmp);
+    snprintf(out, sizeof out, "%s/out.lacm", tmp);
+    cr_assert_eq(hf_ckpt_write(dir, &o), 0);
+    lac_error err;
+    patch_first_value(dir, 1e6f); /* fine in F32, beyond F16 */
+    cr_assert_eq(lac_convert_hf(dir, out, -1, NULL, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(unlink(out), 0);
+    cr_assert_eq(lac_convert_hf(dir, out, LAC_DTYPE_F16, NULL, &err), LAC_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "model.safetensors: tensor wte.weight"), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "out of f16 range"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0);
+    patch_first_value(dir, NAN);
+    cr_assert_eq(lac_convert_hf(dir, out, -1, NULL, &err), LAC_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "not finite"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0);
+    cr_assert_eq(hf_count_entries(tmp, ".tmp"), 0);
+    hf_rmtree(tmp);
+    free(tmp);
 }
 
 Test(convert_errors, unreadable_path_and_existing_output_kept) {
