@@ -255,7 +255,7 @@ lac_status lacm_writer_append(lacm_writer *w, const void *src, lac_dtype src_dty
             return lac_fail(err, LAC_ERR_ARG, "%s: more tensor values than the model has",
                             wpath(w));
         lacm_tensor_spec(&w->cfg, w->cur, tname, shape);
-        const char *lb = label ? label : tname;
+        const char *lb = label ? label : wpath(w);
         lac_status st;
         if (w->cur_done == 0 && (st = pad_to(w, w->t_off[w->cur], err))) return st;
         uint64_t left = w->t_numel[w->cur] - w->cur_done;
