@@ -421,3 +421,73 @@ Test(model_corrupt, random_header_and_directory_damage_never_crashes) {
     free(b);
     drop_file(&fx);
 }
+
+/* ---- end to end: the embedded lac-tiny against the PyTorch reference ----------------------
+ * At position 0 attention sees one token, so its output is that token's v: the forward pass is
+ * a few matrix-vector products. Computed in double here; it checks the whole file layout
+ * (Conv1D orientation, q|k|v column order, widening, tied head) against the reference logits. */
+static void layer_norm(const double *x, const float *w, const float *b, uint32_t C, double eps,
+                       double *y) {
+    double mean = 0, var = 0;
+    for (uint32_t i = 0; i < C; i++) mean += x[i];
+    mean /= C;
+    for (uint32_t i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= C;
+    for (uint32_t i = 0; i < C; i++) y[i] = (x[i] - mean) / sqrt(var + eps) * w[i] + b[i];
+}
+
+static void matvec(const double *x, const float *W, const float *b, uint32_t K, uint32_t N,
+                   double *y) {
+    for (uint32_t n = 0; n < N; n++) y[n] = b[n];
+    for (uint32_t k = 0; k < K; k++)
+        for (uint32_t n = 0; n < N; n++) y[n] += x[k] * W[(size_t)k * N + n];
+}
+
+Test(model, lac_tiny_position0_matches_reference) {
+    const char *def = getenv("LAC_DEFAULT_MODEL");
+    const char *sh = getenv("LAC_SHARED");
+    char ref[1024];
+    snprintf(ref, sizeof ref, "%s/models/lac-tiny/reference/alice29_logits_pos0-15.f32",
+             sh ? sh : "../shared");
+    if (!def || access(def, R_OK) != 0 || access(ref, R_OK) != 0)
+        cr_skip_test("no default model or reference logits");
+    lac_model *m;
+    lac_error err;
+    cr_assert_eq(lac_model_open(def, &m, &err), LAC_OK, "%s", err.msg);
+    const lac_model_config *c = lac_model_get_config(m);
+    uint32_t C = c->n_embd, V = c->vocab_size, F = c->n_inner;
+    double *x = calloc(C, sizeof *x), *a = calloc(C, sizeof *a), *qkv = calloc(3 * C, sizeof *qkv);
+    double *o = calloc(C, sizeof *o), *h = calloc(F, sizeof *h);
+    for (uint32_t i = 0; i < C; i++)
+        x[i] = (double)m->wte[(size_t)c->eot_token * C + i] + (double)m->wpe[i];
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        const lac_layer_weights *w = &m->layers[l];
+        layer_norm(x, w->ln1_w, w->ln1_b, C, c->ln_eps, a);
+        matvec(a, w->attn_w, w->attn_b, C, 3 * C, qkv);
+        matvec(qkv + 2 * C, w->proj_w, w->proj_b, C, C, o);
+        for (uint32_t i = 0; i < C; i++) x[i] += o[i];
+        layer_norm(x, w->ln2_w, w->ln2_b, C, c->ln_eps, a);
+        matvec(a, w->fc_w, w->fc_b, C, F, h);
+        for (uint32_t i = 0; i < F; i++)
+            h[i] = 0.5 * h[i] * (1 + tanh(0.7978845608028654 * (h[i] + 0.044715 * h[i] * h[i] * h[i])));
+        matvec(h, w->fcproj_w, w->fcproj_b, F, C, o);
+        for (uint32_t i = 0; i < C; i++) x[i] += o[i];
+    }
+    layer_norm(x, m->lnf_w, m->lnf_b, C, c->ln_eps, a);
+    FILE *f = fopen(ref, "rb");
+    cr_assert_not_null(f);
+    float *want = malloc((size_t)V * sizeof *want);
+    cr_assert_eq(fread(want, sizeof *want, V, f), V);
+    fclose(f);
+    double worst = 0;
+    for (uint32_t v = 0; v < V; v++) {
+        double logit = 0;
+        for (uint32_t k = 0; k < C; k++) logit += a[k] * m->wte_t[(size_t)k * V + v];
+        double d = fabs(logit - want[v]);
+        if (d > worst) worst = d;
+    }
+    cr_log_info("position 0: largest logit difference from the reference %.3g", worst);
+    cr_assert_lt(worst, 1e-3);
+    free(x), free(a), free(qkv), free(o), free(h), free(want);
+    lac_model_close(m);
+}
