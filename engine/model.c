@@ -92,6 +92,15 @@ uint16_t lacm_f32_to_f16(float f) {
     return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
 }
 
+float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i) {
+    if (dt == LAC_DTYPE_F32) {
+        uint32_t u = lacm_get32(s + 4 * i);
+        return bits_f32(u);
+    }
+    uint16_t h = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
+    return dt == LAC_DTYPE_F16 ? lacm_f16_to_f32(h) : lacm_bf16_to_f32(h);
+}
+
 /* ---- tensor specs ------------------------------------------------------------------------- */
 int lacm_tensor_spec(const lac_model_config *cfg, uint32_t i, char *name, uint32_t shape[2]) {
     uint32_t C = cfg->n_embd, F = cfg->n_inner;

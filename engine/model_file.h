@@ -105,6 +105,8 @@ float lacm_f16_to_f32(uint16_t h);
 float lacm_bf16_to_f32(uint16_t h);
 uint16_t lacm_f32_to_f16(float f);
 uint16_t lacm_f32_to_bf16(float f);
+/* Element i of a little-endian F32/F16/BF16 array at any alignment, widened to fp32. */
+float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i);
 
 /* Feeds the identity-hash prefix (domain tag, computation-defining config fields, vocab and
  * merges) into ctx. Tensor fp32 values follow in file order. */

@@ -233,16 +233,6 @@ lac_status lacm_writer_begin(lacm_writer **out, const char *out_path, const lac_
 
 uint32_t lacm_writer_tensor(const lacm_writer *w) { return w->cur; }
 
-static float load_src(const uint8_t *s, lac_dtype dt, size_t i) {
-    if (dt == LAC_DTYPE_F32) {
-        float f;
-        memcpy(&f, s + 4 * i, 4);
-        return f;
-    }
-    uint16_t h = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
-    return dt == LAC_DTYPE_F16 ? lacm_f16_to_f32(h) : lacm_bf16_to_f32(h);
-}
-
 lac_status lacm_writer_append(lacm_writer *w, const void *src, lac_dtype src_dtype, uint64_t n,
                               const char *label, lac_error *err) {
     const uint8_t *s = src;
@@ -262,7 +252,7 @@ lac_status lacm_writer_append(lacm_writer *w, const void *src, lac_dtype src_dty
         size_t k = (size_t)(n < left ? n : left);
         if (k > CHUNK) k = CHUNK;
         for (size_t i = 0; i < k; i++) {
-            float f = load_src(s, src_dtype, i);
+            float f = lacm_load_value(s, src_dtype, i);
             if (!isfinite(f))
                 return lac_fail(err, LAC_ERR_FORMAT, "%s: value %llu of %s is not finite", lb,
                                 (unsigned long long)(w->cur_done + i), tname);
