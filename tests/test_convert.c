@@ -518,9 +518,8 @@ Test(convert, lac_tiny) {
                            : probes[p].which == 2 ? m->layers[7].fc_w
                                                   : m->lnf_b;
         for (size_t i = 0; i < 256; i++) {
-            _Float16 hv;
-            memcpy(&hv, d + 2 * i, 2);
-            cr_assert_eq(got[i], (float)hv, "%s[%zu]", probes[p].name, i);
+            float want = hf_f16_decode((uint16_t)(d[2 * i] | d[2 * i + 1] << 8));
+            cr_assert_eq(got[i], want, "%s[%zu]", probes[p].name, i);
         }
     }
     cJSON_Delete(h);
