@@ -5,9 +5,11 @@
  * uses -ffp-contract=off). Everything after step 5 is unsigned integer arithmetic with shift
  * counts below 64, so the result depends only on the logit bits, on every compiler/machine.
  *
- * Work is split into three loops over the row so that gcc can vectorise the float loop and the
- * final integer loop (the table lookup in the middle stays scalar on baseline x86-64). freq[]
- * is used as scratch for u[i] and then w[i] before it receives the frequencies. */
+ * Work: one pass for the max, one for steps 3-5 (freq[i] = u[i] << (12 - s)), one for step 6
+ * (freq[i] = w[i], W, i*), one for step 8. freq[] is the only scratch; nothing is allocated.
+ * Each pass runs over blocks of LANES elements with a fixed inner trip count, which gcc -O2
+ * vectorises, then a scalar tail: the results are those of one plain loop per step (a test
+ * compares against such a literal reference). */
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
@@ -29,18 +31,18 @@
 /* Steps 3-5 for one logit: y = (z - m) * c, clamped to [-L, 0] (NaN -> -L), then
  * u = (uint32)((0 - y) + 0.5). The value converted is in [0.5, L + 0.5], so converting
  * through int32 (one SSE2 instruction) gives the same integer as a direct unsigned one. */
+static inline uint32_t quant_u(float zi, float m, float c, float negL) {
+    float y = (zi - m) * c;
+    y = y >= negL ? y : negL; /* also NaN -> -L */
+    return (uint32_t)(int32_t)((0.0f - y) + 0.5f);
+}
+
 /* Step 6 for u12 = u << (12 - s): EXP2[u12 mod 4096] >> (u12 / 4096). That equals the
  * 64-bit EXP2[(u & (2^s - 1)) << (12 - s)] >> (u >> s) of NUMERICS §9: shifts of 32 or more
  * give 0 (EXP2 < 2^32), written out so that no shift is undefined. */
 static inline uint32_t exp2_w(uint32_t u12) {
     const uint32_t sh = u12 >> 12, t = LAC_EXP2_TABLE[u12 & 4095u];
     return sh < 32 ? t >> sh : 0;
-}
-
-static inline uint32_t quant_u(float zi, float m, float c, float negL) {
-    float y = (zi - m) * c;
-    y = y >= negL ? y : negL; /* also NaN -> -L */
-    return (uint32_t)(int32_t)((0.0f - y) + 0.5f);
 }
 
 void lac_coder_params_default(lac_coder_params *p) {
@@ -65,12 +67,13 @@ lac_status lac_coder_params_check(const lac_coder_params *p, lac_error *err) {
     return LAC_OK;
 }
 
-/* On x86-64 with GCC the function is also compiled for x86-64-v3 (AVX2) and -v4 (AVX-512),
- * picked at load time:
- * the same C, where gcc turns the table lookups into gathers. The results are the same
- * integers (the float steps are single IEEE operations on any ISA; no contraction). */
+/* With GCC on x86-64 Linux the function is also compiled for x86-64-v3 (AVX2) and x86-64-v4
+ * (AVX-512), picked at load time: the same C, where gcc turns the table lookups into gathers.
+ * All clones give the same integers (the float steps are single IEEE operations on any ISA,
+ * and -ffp-contract=off forbids FMA contraction). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-#define LAC_QUANT_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define LAC_QUANT_CLONES                                                                   \
+    __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define LAC_QUANT_CLONES
 #endif
@@ -156,7 +159,7 @@ void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t
      * +inf logit) or when c overflowed to +inf (T below ~1.7e-35): then every y[i] was
      * clamped to -L and the row is treated as uniform, u[i] = 0 for all i, i* = 0. */
     if (istar == V) {
-        for (uint32_t i = 0; i < V; i++) f[i] = LAC_EXP2_TABLE[0];
+        for (i = 0; i < V; i++) f[i] = LAC_EXP2_TABLE[0];
         W = (uint64_t)V << 31;
         istar = 0;
     }
@@ -170,8 +173,7 @@ void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t
     uint32_t sum = 0;
     {
         uint32_t lsum[LANES] = {0};
-        uint32_t i = 0;
-        for (; i + LANES <= V; i += LANES) {
+        for (i = 0; i + LANES <= V; i += LANES) {
             uint32_t *fb = f + i;
             for (uint32_t j = 0; j < LANES; j++) {
                 fb[j] = 1u + (uint32_t)(((uint64_t)fb[j] * k) >> 32);
