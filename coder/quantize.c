@@ -71,7 +71,8 @@ lac_status lac_coder_params_check(const lac_coder_params *p, lac_error *err) {
  * (AVX-512), picked at load time: the same C, where gcc turns the table lookups into gathers.
  * All clones give the same integers (the float steps are single IEEE operations on any ISA,
  * and -ffp-contract=off forbids FMA contraction). */
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
+    !defined(LAC_QUANT_NO_CLONES)
 #define LAC_QUANT_CLONES                                                                   \
     __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
