@@ -73,11 +73,13 @@ void lac_rc_encode(lac_rc_encoder *e, uint32_t cum, uint32_t freq, uint32_t P) {
         e->range -= r * cum;
     else
         e->range = r * freq;
+    if (e->range >= RC_TOP) return;
+    /* range >= r >= 2^25 here, so at most 4 bytes come out */
+    if (enc_reserve(e, 4)) {
+        e->oom = 1;
+        return;
+    }
     while (e->range < RC_TOP) {
-        if (enc_reserve(e, 1)) {
-            e->oom = 1;
-            return;
-        }
         e->buf[e->n++] = (uint8_t)(e->low >> 56);
         e->low <<= 8;
         e->range <<= 8;
