@@ -20,6 +20,7 @@
 #include "lac_error.h"
 #include "model.h"
 #include "model_file.h"
+#include "hf_internal.h"
 
 #define MAX_ST_HEADER (100u << 20)
 #define MAX_SHARDS 1024
@@ -139,9 +140,9 @@ static int get_bool(const cJSON *root, const char *key, int dflt) {
     return dflt;
 }
 
-static lac_status read_config(const char *path, lac_model_config *c, lac_error *err) {
-    cJSON *j = load_json(path, err);
-    if (!j) return err ? err->code : LAC_ERR_FORMAT;
+/* Fills c from a parsed config.json (path names it in messages); frees nothing. */
+static lac_status config_from_json(const cJSON *j, const char *path, lac_model_config *c,
+                                   lac_error *err) {
     lac_status st = LAC_OK;
     memset(c, 0, sizeof *c);
     static const char *const req[] = {"n_layer", "n_head", "n_embd", "vocab_size"};
@@ -219,6 +220,25 @@ static lac_status read_config(const char *path, lac_model_config *c, lac_error *
     c->storage = LAC_DTYPE_F32;
     st = lacm_check_config(path, c, err);
 done:
+    return st;
+}
+
+static lac_status read_config(const char *path, lac_model_config *c, lac_error *err) {
+    cJSON *j = load_json(path, err);
+    if (!j) return err ? err->code : LAC_ERR_FORMAT;
+    lac_status st = config_from_json(j, path, c, err);
+    cJSON_Delete(j);
+    return st;
+}
+
+lac_status lac_hf_parse_config(const char *json, size_t len, const char *label,
+                               lac_model_config *cfg, lac_error *err) {
+    cJSON *j = cJSON_ParseWithLength(json, len);
+    if (!j || !cJSON_IsObject(j)) {
+        cJSON_Delete(j);
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: bad JSON (not a JSON object)", label);
+    }
+    lac_status st = config_from_json(j, label, cfg, err);
     cJSON_Delete(j);
     return st;
 }
@@ -237,6 +257,8 @@ static int cmp_range(const void *a, const void *b) {
     const st_tensor *x = *(const st_tensor *const *)a, *y = *(const st_tensor *const *)b;
     return x->begin < y->begin ? -1 : x->begin > y->begin ? 1 : (x->end > y->end) - (x->end < y->end);
 }
+
+static lac_status parse_st(ckpt *ck, int fi, lac_error *err);
 
 static lac_status open_st(ckpt *ck, int fi, lac_error *err) {
     st_file *f = &ck->files[fi];
@@ -260,6 +282,17 @@ static lac_status open_st(ckpt *ck, int fi, lac_error *err) {
     close(fd);
     if (map == MAP_FAILED) return lac_fail(err, LAC_ERR_IO, "%s: cannot mmap: %s", path, strerror(e));
     f->map = map;
+    return parse_st(ck, fi, err);
+}
+
+/* Parses and checks the header of ck->files[fi] (map and size set) and appends its tensors. */
+static lac_status parse_st(ckpt *ck, int fi, lac_error *err) {
+    st_file *f = &ck->files[fi];
+    const char *path = f->path;
+    if (f->size < 8)
+        return lac_fail(err, LAC_ERR_TRUNCATED,
+                        "%s: truncated safetensors file (%zu bytes, no header length)", path,
+                        f->size);
     uint64_t n = lacm_get64(f->map);
     if (n > f->size - 8)
         return lac_fail(err, LAC_ERR_TRUNCATED,
@@ -426,6 +459,25 @@ static void close_checkpoint(ckpt *ck) {
     free(ck->files);
     free(ck->tensors);
     free(ck->index_path);
+}
+
+lac_status lac_hf_check_safetensors(const uint8_t *buf, size_t size, const char *label,
+                                    size_t *n_tensors, lac_error *err) {
+    st_file f;
+    memset(&f, 0, sizeof f);
+    f.path = (char *)label;
+    f.map = (uint8_t *)buf; /* read only: parse_st never writes through it */
+    f.size = size;
+    ckpt ck;
+    memset(&ck, 0, sizeof ck);
+    ck.dir = label;
+    ck.files = &f;
+    ck.n_files = 1;
+    lac_status st = parse_st(&ck, 0, err);
+    if (n_tensors) *n_tensors = ck.n_tensors;
+    cJSON_Delete(f.hdr);
+    free(ck.tensors);
+    return st;
 }
 
 static const uint8_t *tensor_data(const ckpt *ck, const st_tensor *t) {

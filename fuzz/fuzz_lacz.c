@@ -1,0 +1,139 @@
+/* libFuzzer target for the .lacz reader and decoder (coder/stream.c, coder/container.c,
+ * docs/FORMAT.md): lac_list and lac_decompress over an in-memory reader, with the tiny random
+ * model of fuzz_common.h (1 layer, 8 wide, 300-token synthetic vocabulary).
+ *
+ * Input: byte 0 = mode, byte 1 = parameter byte, then the body.
+ *   mode bit 0: rewrite the stream-header, block-header and footer checks of the body before
+ *               decoding, so that mutations reach the fields and payloads behind them
+ *   mode bit 1: salvage
+ *   mode bit 2: two streams (blocks decoded in lock-step)
+ *   mode bit 3: short reads (1 + param % 7 bytes per read call)
+ *   mode bit 4: round trip instead: compress the body (block_tokens 1 + param % 16) and
+ *               decompress it; the result must equal the body
+ * Checks, besides ASan/UBSan/leaks, hangs and the error-message rules: lac_decompress succeeds
+ * only if lac_list succeeds and then writes exactly the listed plaintext size; a failure writes
+ * no more than the listed blocks' sizes; test mode (no writer) agrees with a real writer. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "container.h"
+#include "fuzz_common.h"
+
+static void put_check(uint8_t *p, size_t n) { /* check(bytes 0..n) at p + n */
+    uint8_t d[EVP_MAX_MD_SIZE];
+    unsigned dl = 0;
+    EVP_Digest(p, n, d, &dl, EVP_sha256(), NULL);
+    memcpy(p + n, d, 4);
+}
+
+static uint32_t get32(const uint8_t *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Walks the records as the reader would and rewrites every check field. */
+static void fix_checks(uint8_t *b, size_t n) {
+    size_t pos = 0;
+    while (n - pos >= LACZ_HEADER_SIZE && lacz_is_magic(b + pos, 4)) {
+        put_check(b + pos, LACZ_HEADER_SIZE - 4);
+        pos += LACZ_HEADER_SIZE;
+        for (;;) {
+            if (n - pos < LACZ_BLOCK_HEADER_SIZE) return;
+            uint8_t *h = b + pos;
+            put_check(h, LACZ_BLOCK_HEADER_SIZE - 4);
+            pos += LACZ_BLOCK_HEADER_SIZE;
+            if (h[0] == LACZ_BLOCK_END) break;
+            uint32_t packed = get32(h + 12);
+            if (packed > n - pos) return;
+            pos += packed;
+        }
+        if (n - pos < LACZ_FOOTER_SIZE) return;
+        put_check(b + pos, LACZ_FOOTER_SIZE - 4);
+        pos += LACZ_FOOTER_SIZE;
+    }
+}
+
+static void params(lac_params *p, uint8_t mode) {
+    lac_params_default(p);
+    p->engine.device = LAC_DEVICE_CPU;
+    p->engine.n_threads = 1;
+    p->engine.n_streams = (mode & 4) ? 2 : 1;
+    p->salvage = (mode & 2) != 0;
+}
+
+static void roundtrip(const lac_model *m, uint8_t mode, uint8_t prm, const uint8_t *x, size_t n) {
+    lac_params p;
+    params(&p, mode);
+    p.salvage = 0;
+    p.block_tokens = 1u + prm % 16u;
+    fuzz_reader r = {x, n, 0, (mode & 8) ? 1u + prm % 7u : 0};
+    fuzz_writer packed = {{0}, 0};
+    lac_error err;
+    lac_stats st;
+    lac_status s = lac_compress(m, &p, fuzz_read, &r, fuzz_write, &packed, &st, &err);
+    fuzz_check_error(s, &err);
+    if (s) FUZZ_FAIL("compress failed on %zu bytes: %s", n, err.msg);
+    fuzz_reader r2 = {packed.out.p, packed.out.n, 0, r.step};
+    fuzz_writer plain = {{0}, n};
+    s = lac_decompress(m, &p, fuzz_read, &r2, fuzz_write, &plain, &st, &err);
+    if (s) FUZZ_FAIL("decompress of a fresh file failed: %s", err.msg);
+    if (plain.out.n != n || (n && memcmp(plain.out.p, x, n))) FUZZ_FAIL("round trip differs");
+    lac_file_info info;
+    fuzz_reader r3 = {packed.out.p, packed.out.n, 0, 0};
+    s = lac_list(fuzz_read, &r3, &info, &err);
+    if (s || info.plain_bytes != n || info.packed_bytes != packed.out.n)
+        FUZZ_FAIL("list of a fresh file: %s", s ? err.msg : "sizes differ");
+    free(packed.out.p);
+    free(plain.out.p);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    if (size < 2) return 0;
+    const lac_model *m = fuzz_tiny_model();
+    uint8_t mode = data[0], prm = data[1];
+    size_t n = size - 2;
+    uint8_t *body = malloc(n ? n : 1); /* exact size: ASan sees over-reads */
+    if (!body) abort();
+    memcpy(body, data + 2, n);
+    if (mode & 16) {
+        if (n > 2048) n = 2048;
+        roundtrip(m, mode, prm, body, n);
+        free(body);
+        return 0;
+    }
+    if (mode & 1) fix_checks(body, n);
+
+    lac_error err;
+    lac_file_info info;
+    fuzz_reader r = {body, n, 0, (mode & 8) ? 1u + prm % 7u : 0};
+    lac_status ls = lac_list(fuzz_read, &r, &info, &err);
+    fuzz_check_error(ls, &err);
+
+    lac_params p;
+    params(&p, mode);
+    fuzz_reader r2 = {body, n, 0, r.step};
+    /* the decoder may write at most what the block headers promise; without a valid listing,
+     * at most 2^24 bytes per 28-byte block header it could have read */
+    size_t limit = ls == LAC_OK ? (size_t)info.plain_bytes : (n / LACZ_BLOCK_HEADER_SIZE + 1) << 24;
+    fuzz_writer w = {{0}, limit ? limit : 1};
+    lac_stats st;
+    lac_status ds = lac_decompress(m, &p, fuzz_read, &r2, fuzz_write, &w, &st, &err);
+    fuzz_check_error(ds, &err);
+    if (ds == LAC_OK) {
+        if (ls != LAC_OK) FUZZ_FAIL("decompress accepted what list refused: %s", err.msg);
+        if (w.out.n != info.plain_bytes)
+            FUZZ_FAIL("wrote %zu bytes, listed %llu", w.out.n, (unsigned long long)info.plain_bytes);
+    }
+    if (ds == LAC_OK && p.salvage && st.damaged_blocks) FUZZ_FAIL("damaged blocks but status ok");
+    if (!p.salvage && (prm & 0x80)) { /* test mode agrees */
+        fuzz_reader r3 = {body, n, 0, 0};
+        lac_status ts = lac_decompress(m, &p, fuzz_read, &r3, NULL, NULL, NULL, &err);
+        if (ts != ds) FUZZ_FAIL("test mode gives status %d, a writer %d", ts, ds);
+    }
+    free(w.out.p);
+    free(body);
+    return 0;
+}
