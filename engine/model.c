@@ -181,45 +181,54 @@ void lac_hash_hex(const uint8_t hash[32], char out[65]) {
 }
 
 /* ---- parsing ------------------------------------------------------------------------------- */
-/* Checks that [off, off+len) is aligned, starts at or after min and lies within size. */
-static lac_status check_section(const char *label, const char *what, uint64_t off, uint64_t len,
-                                uint64_t min, uint64_t size, lac_error *err) {
+/* Checks that [off, off+len) is aligned, starts at or after min and lies within size. field
+ * is the file offset of the field that holds off (for messages). */
+static lac_status check_section(const char *label, const char *what, uint64_t field,
+                                uint64_t off, uint64_t len, uint64_t min, uint64_t size,
+                                lac_error *err) {
+    unsigned long long fo = (unsigned long long)field;
     if (off % LACM_ALIGN)
-        return lac_fail(err, LAC_ERR_FORMAT, "%s: %s offset %llu is not %u-byte aligned", label,
-                        what, (unsigned long long)off, LACM_ALIGN);
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: %s offset %llu is not %u-byte aligned (field "
+                        "at offset %llu)", label, what, (unsigned long long)off, LACM_ALIGN, fo);
     if (off < min)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: %s offset %llu overlaps the previous section "
-                        "(which ends at %llu)", label, what, (unsigned long long)off,
-                        (unsigned long long)min);
+                        "(which ends at %llu; field at offset %llu)", label, what,
+                        (unsigned long long)off, (unsigned long long)min, fo);
     if (off > size || len > size - off)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: %s [%llu, +%llu) lies beyond the end of the "
-                        "file (%llu bytes)", label, what, (unsigned long long)off,
-                        (unsigned long long)len, (unsigned long long)size);
+                        "file (%llu bytes; field at offset %llu)", label, what,
+                        (unsigned long long)off, (unsigned long long)len,
+                        (unsigned long long)size, fo);
     return LAC_OK;
 }
 
-static lac_status check_config(const char *label, const lac_model_config *c, lac_error *err) {
-#define CAP(field, lo, hi)                                                                       \
+/* in_file: the config comes from a model-file header, whose field offsets the messages name. */
+static lac_status check_config(const char *label, const lac_model_config *c, int in_file,
+                               lac_error *err) {
+    char at[48];
+#define AT(hoff) (in_file ? (snprintf(at, sizeof at, " (header offset %u)", (unsigned)(hoff)), at) : "")
+#define CAP(field, lo, hi, hoff)                                                                 \
     if (c->field < (lo) || c->field > (hi))                                                      \
         return lac_fail(err, (c->field > (hi)) ? LAC_ERR_LIMIT : LAC_ERR_FORMAT,                 \
-                        "%s: " #field " = %u is outside %u..%u", label, c->field, (unsigned)(lo), \
-                        (unsigned)(hi));
-    CAP(n_layer, 1u, LACM_MAX_LAYER)
-    CAP(n_head, 1u, LACM_MAX_HEAD)
-    CAP(n_embd, 1u, LACM_MAX_EMBD)
-    CAP(n_ctx, 1u, LACM_MAX_CTX)
-    CAP(vocab_size, 257u, LACM_MAX_VOCAB)
-    CAP(n_inner, 1u, LACM_MAX_INNER)
+                        "%s: " #field " = %u is outside %u..%u%s", label, c->field,              \
+                        (unsigned)(lo), (unsigned)(hi), AT(hoff));
+    CAP(n_layer, 1u, LACM_MAX_LAYER, LACM_H_N_LAYER)
+    CAP(n_head, 1u, LACM_MAX_HEAD, LACM_H_N_HEAD)
+    CAP(n_embd, 1u, LACM_MAX_EMBD, LACM_H_N_EMBD)
+    CAP(n_ctx, 1u, LACM_MAX_CTX, LACM_H_N_CTX)
+    CAP(vocab_size, 257u, LACM_MAX_VOCAB, LACM_H_VOCAB)
+    CAP(n_inner, 1u, LACM_MAX_INNER, LACM_H_N_INNER)
 #undef CAP
     if (c->n_embd % c->n_head)
-        return lac_fail(err, LAC_ERR_FORMAT, "%s: n_embd %u is not a multiple of n_head %u",
-                        label, c->n_embd, c->n_head);
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: n_embd %u is not a multiple of n_head %u%s",
+                        label, c->n_embd, c->n_head, AT(LACM_H_N_EMBD));
     if (!(c->ln_eps > 0.0f && c->ln_eps < 1.0f))
-        return lac_fail(err, LAC_ERR_FORMAT, "%s: ln_eps %g is not in (0, 1)", label,
-                        (double)c->ln_eps);
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: ln_eps %g is not in (0, 1)%s", label,
+                        (double)c->ln_eps, AT(LACM_H_LN_EPS));
     if (c->eot_token >= c->vocab_size)
-        return lac_fail(err, LAC_ERR_FORMAT, "%s: eot_token %u is not below vocab_size %u",
-                        label, c->eot_token, c->vocab_size);
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: eot_token %u is not below vocab_size %u%s",
+                        label, c->eot_token, c->vocab_size, AT(LACM_H_EOT));
+#undef AT
     if (lacm_dtype_size((uint32_t)c->storage) == 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: unknown storage dtype %d", label,
                         (int)c->storage);
@@ -227,7 +236,7 @@ static lac_status check_config(const char *label, const lac_model_config *c, lac
 }
 
 lac_status lacm_check_config(const char *label, const lac_model_config *c, lac_error *err) {
-    return check_config(label, c, err);
+    return check_config(label, c, 0, err);
 }
 
 /* dst[c][r] = src[r][c], in 32x32 tiles; threads own disjoint rows of dst. */
@@ -314,7 +323,7 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
             return lac_fail(err, LAC_ERR_FORMAT, "%s: model name has a control character",
                             label);
     memcpy(c->name, nm, nlen + 1);
-    lac_status st = check_config(label, c, err);
+    lac_status st = check_config(label, c, 1, err);
     if (st) return st;
 
     uint64_t fsize = lacm_get64(h + LACM_H_FILE_SIZE);
@@ -335,24 +344,26 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     uint64_t off_merges = lacm_get64(h + LACM_H_MERGES), off_dir = lacm_get64(h + LACM_H_DIR);
     uint64_t off_data = lacm_get64(h + LACM_H_DATA);
     if (n_merges > LACM_MAX_MERGES)
-        return lac_fail(err, LAC_ERR_LIMIT, "%s: n_merges %u exceeds %u", label, n_merges,
-                        LACM_MAX_MERGES);
+        return lac_fail(err, LAC_ERR_LIMIT, "%s: n_merges %u exceeds %u (header offset %u)",
+                        label, n_merges, LACM_MAX_MERGES, LACM_H_N_MERGES);
     if (bytes_len > LACM_MAX_VOCAB_BYTES)
-        return lac_fail(err, LAC_ERR_LIMIT, "%s: tok_bytes_len %llu exceeds %u", label,
-                        (unsigned long long)bytes_len, LACM_MAX_VOCAB_BYTES);
+        return lac_fail(err, LAC_ERR_LIMIT, "%s: tok_bytes_len %llu exceeds %u (header offset %u)",
+                        label, (unsigned long long)bytes_len, LACM_MAX_VOCAB_BYTES,
+                        LACM_H_TOK_BYTES_LEN);
     if (n_tensors != lacm_n_tensors(c->n_layer))
-        return lac_fail(err, LAC_ERR_FORMAT, "%s: n_tensors %u, expected %u for %u layers", label,
-                        n_tensors, lacm_n_tensors(c->n_layer), c->n_layer);
-    if ((st = check_section(label, "tok_off", off_tok, ((uint64_t)V + 1) * 4, LACM_HEADER_SIZE,
-                            size, err)) ||
-        (st = check_section(label, "tok_bytes", off_bytes, bytes_len,
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: n_tensors %u, expected %u for %u layers (header "
+                        "offset %u)", label, n_tensors, lacm_n_tensors(c->n_layer), c->n_layer,
+                        LACM_H_N_TENSORS);
+    if ((st = check_section(label, "tok_off", LACM_H_TOK_OFF, off_tok, ((uint64_t)V + 1) * 4,
+                            LACM_HEADER_SIZE, size, err)) ||
+        (st = check_section(label, "tok_bytes", LACM_H_TOK_BYTES, off_bytes, bytes_len,
                             off_tok + ((uint64_t)V + 1) * 4, size, err)) ||
-        (st = check_section(label, "merges", off_merges, (uint64_t)n_merges * 8,
+        (st = check_section(label, "merges", LACM_H_MERGES, off_merges, (uint64_t)n_merges * 8,
                             off_bytes + bytes_len, size, err)) ||
-        (st = check_section(label, "tensor directory", off_dir,
+        (st = check_section(label, "tensor directory", LACM_H_DIR, off_dir,
                             (uint64_t)n_tensors * LACM_DIR_ENTRY_SIZE,
                             off_merges + (uint64_t)n_merges * 8, size, err)) ||
-        (st = check_section(label, "tensor data", off_data, 0,
+        (st = check_section(label, "tensor data", LACM_H_DATA, off_data, 0,
                             off_dir + (uint64_t)n_tensors * LACM_DIR_ENTRY_SIZE, size, err)))
         return st;
 
@@ -391,36 +402,40 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     const uint8_t *dir = img + off_dir;
     for (uint32_t i = 0; i < n_tensors; i++) {
         const uint8_t *e = dir + (size_t)i * LACM_DIR_ENTRY_SIZE;
+        unsigned long long eo = (unsigned long long)(off_dir + (uint64_t)i * LACM_DIR_ENTRY_SIZE);
         char want[LACM_NAME_LEN];
         uint32_t shape[2];
         memset(want, 0, sizeof want);
         int ndim = lacm_tensor_spec(c, i, want, shape);
         if (memcmp(e + LACM_E_NAME, want, LACM_NAME_LEN))
-            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor directory entry %u is not '%s'",
-                            label, i, want);
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor directory entry %u is not '%s' "
+                            "(entry at offset %llu)", label, i, want, eo);
         if (lacm_get32(e + LACM_E_DTYPE) != storage)
-            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: dtype %u, expected storage %u",
-                            label, want, lacm_get32(e + LACM_E_DTYPE), storage);
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: dtype %u, expected storage %u "
+                            "(entry at offset %llu)", label, want, lacm_get32(e + LACM_E_DTYPE),
+                            storage, eo);
         if (lacm_get32(e + LACM_E_NDIM) != (uint32_t)ndim ||
             lacm_get32(e + LACM_E_SHAPE0) != shape[0] ||
             lacm_get32(e + LACM_E_SHAPE1) != (ndim == 2 ? shape[1] : 0))
             return lac_fail(err, LAC_ERR_FORMAT,
                             "%s: tensor %s: shape [%u,%u] (ndim %u), expected [%u,%u] from the "
-                            "config", label, want, lacm_get32(e + LACM_E_SHAPE0),
-                            lacm_get32(e + LACM_E_SHAPE1), lacm_get32(e + LACM_E_NDIM), shape[0],
-                            ndim == 2 ? shape[1] : 0);
+                            "config (entry at offset %llu)", label, want,
+                            lacm_get32(e + LACM_E_SHAPE0), lacm_get32(e + LACM_E_SHAPE1),
+                            lacm_get32(e + LACM_E_NDIM), shape[0], ndim == 2 ? shape[1] : 0, eo);
         uint64_t numel = (uint64_t)shape[0] * (ndim == 2 ? shape[1] : 1);
         uint64_t off = lacm_get64(e + LACM_E_OFFSET), nb = lacm_get64(e + LACM_E_NBYTES);
         if (nb != numel * esz)
-            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: nbytes %llu, expected %llu",
-                            label, want, (unsigned long long)nb,
-                            (unsigned long long)(numel * esz));
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: nbytes %llu, expected %llu "
+                            "(entry at offset %llu)", label, want, (unsigned long long)nb,
+                            (unsigned long long)(numel * esz), eo);
         if (i == 0 && off != off_data)
-            return lac_fail(err, LAC_ERR_FORMAT, "%s: first tensor at %llu, header says %llu",
-                            label, (unsigned long long)off, (unsigned long long)off_data);
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: first tensor at %llu, header says %llu "
+                            "(entry at offset %llu)", label, (unsigned long long)off,
+                            (unsigned long long)off_data, eo);
         char what[80];
         snprintf(what, sizeof what, "tensor %s", want);
-        if ((st = check_section(label, what, off, nb, prev_end, size, err))) return st;
+        if ((st = check_section(label, what, eo + LACM_E_OFFSET, off, nb, prev_end, size, err)))
+            return st;
         prev_end = off + nb;
         n_params += numel;
     }
