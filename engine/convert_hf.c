@@ -373,14 +373,21 @@ static lac_status parse_st(ckpt *ck, int fi, lac_error *err) {
     if (!order) return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", path);
     for (size_t i = 0; i < cnt; i++) order[i] = &ck->tensors[first + i];
     qsort(order, cnt, sizeof *order, cmp_range);
-    for (size_t i = 1; i < cnt; i++)
-        if (order[i]->begin < order[i - 1]->end && order[i]->end > order[i]->begin) {
+    /* sorted by begin: a non-empty tensor overlaps an earlier one iff it begins before the
+     * furthest end so far (empty tensors own no bytes and are skipped) */
+    const st_tensor *far = NULL;
+    for (size_t i = 0; i < cnt; i++) {
+        const st_tensor *t = order[i];
+        if (t->end == t->begin) continue;
+        if (far && t->begin < far->end) {
             lac_status st = lac_fail(err, LAC_ERR_FORMAT,
                                      "%s: tensors %.60s and %.60s have overlapping data_offsets",
-                                     path, order[i - 1]->name, order[i]->name);
+                                     path, far->name, t->name);
             free(order);
             return st;
         }
+        if (!far || t->end > far->end) far = t;
+    }
     free(order);
     return LAC_OK;
 }
