@@ -34,7 +34,8 @@
  * BPE. The merge of lowest rank is applied first, leftmost among equals, one at a time
  * (tiktoken's order; the same result as OpenAI's encoder.py for GPT-2's merges). Short
  * pre-tokens use a small array loop; long ones a binary heap over a linked list, so a 4 KiB
- * pre-token costs O(n log n). A direct-mapped cache maps short pre-tokens to their ids.
+ * pre-token costs O(n log n). A direct-mapped cache maps short pre-tokens to their ids, and a
+ * few recent long ones are kept too (a long run repeats the same 4096-byte pre-token).
  * The end-of-text token is never produced: it is excluded from the merge results and bytes.
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
@@ -55,6 +56,7 @@
 #define CACHE_BITS 15
 #define CACHE_KEY 30
 #define CACHE_IDS 8
+#define LONG_CACHE 4 /* pre-tokens longer than CACHE_KEY: a few recent ones (runs repeat) */
 
 #define RANK_NONE UINT32_MAX
 
@@ -77,11 +79,6 @@ typedef struct cache_slot {
     int32_t ids[CACHE_IDS];
 } cache_slot;
 
-typedef struct heap_ent {
-    uint64_t key; /* (rank << 32) | left position */
-    int32_t a, b; /* ids the pair had when pushed */
-} heap_ent;
-
 struct lac_tokenizer {
     lac_vocab v;
     int32_t eot;
@@ -98,11 +95,16 @@ struct lac_tokenizer {
     size_t vend; /* buf[0, vend) is known to be complete valid UTF-8 characters */
 
     cache_slot *cache;
+    struct {
+        size_t klen, nids; /* klen 0 = empty */
+        uint8_t *key;
+        int32_t *ids;
+    } lc[LONG_CACHE];
+    unsigned lc_next;
 
     /* BPE scratch, TK_MAX_PRETOKEN entries each (heap: 3x) */
     int32_t *sid, *sprev, *snext;
-    uint32_t *srank;
-    heap_ent *heap;
+    uint64_t *heap;
     int32_t *ids_tmp;
 };
 
@@ -305,11 +307,16 @@ static lac_status tokenizer_new(const lac_vocab *v, int64_t eot, lac_tokenizer *
     tk->sid = malloc(TK_MAX_PRETOKEN * sizeof *tk->sid);
     tk->sprev = malloc(TK_MAX_PRETOKEN * sizeof *tk->sprev);
     tk->snext = malloc(TK_MAX_PRETOKEN * sizeof *tk->snext);
-    tk->srank = malloc(TK_MAX_PRETOKEN * sizeof *tk->srank);
     tk->ids_tmp = malloc(TK_MAX_PRETOKEN * sizeof *tk->ids_tmp);
     tk->heap = malloc(3 * TK_MAX_PRETOKEN * sizeof *tk->heap);
+    int lc_ok = 1;
+    for (int i = 0; i < LONG_CACHE; i++) {
+        tk->lc[i].key = malloc(TK_MAX_PRETOKEN);
+        tk->lc[i].ids = malloc(TK_MAX_PRETOKEN * sizeof *tk->lc[i].ids);
+        lc_ok = lc_ok && tk->lc[i].key && tk->lc[i].ids;
+    }
     if (!tk->md || !tk->buf || !tk->cache || !tk->sid || !tk->sprev || !tk->snext ||
-        !tk->srank || !tk->ids_tmp || !tk->heap) {
+        !tk->ids_tmp || !tk->heap || !lc_ok) {
         st = lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
         goto fail;
     }
@@ -355,9 +362,12 @@ void lac_tokenizer_free(lac_tokenizer *tk) {
     free(tk->sid);
     free(tk->sprev);
     free(tk->snext);
-    free(tk->srank);
     free(tk->ids_tmp);
     free(tk->heap);
+    for (int i = 0; i < LONG_CACHE; i++) {
+        free(tk->lc[i].key);
+        free(tk->lc[i].ids);
+    }
     free(tk);
 }
 
@@ -426,65 +436,72 @@ static size_t bpe_small(const lac_tokenizer *tk, const uint8_t *s, size_t n, int
     return cnt;
 }
 
-static void heap_push(heap_ent *h, size_t *hn, heap_ent e) {
+/* Min-heap of (rank << 32 | left position): lowest rank first, leftmost among equals. */
+static void heap_sift_down(uint64_t *h, size_t n, size_t i) {
+    uint64_t e = h[i];
+    for (;;) {
+        size_t c = 2 * i + 1;
+        if (c >= n) break;
+        if (c + 1 < n && h[c + 1] < h[c]) c++;
+        if (e <= h[c]) break;
+        h[i] = h[c];
+        i = c;
+    }
+    h[i] = e;
+}
+
+static void heap_push(uint64_t *h, size_t *hn, uint64_t e) {
     size_t i = (*hn)++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (h[p].key <= e.key) break;
+        if (h[p] <= e) break;
         h[i] = h[p];
         i = p;
     }
     h[i] = e;
 }
 
-static heap_ent heap_pop(heap_ent *h, size_t *hn) {
-    heap_ent top = h[0], last = h[--(*hn)];
-    size_t i = 0, n = *hn;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= n) break;
-        if (c + 1 < n && h[c + 1].key < h[c].key) c++;
-        if (last.key <= h[c].key) break;
-        h[i] = h[c];
-        i = c;
-    }
-    if (n) h[i] = last;
-    return top;
-}
-
-static void heap_add_pair(const lac_tokenizer *tk, heap_ent *h, size_t *hn, int32_t pos) {
+/* Rank of the pair starting at pos, or RANK_NONE. */
+static uint32_t pair_at(const lac_tokenizer *tk, int32_t pos, int32_t *id) {
     int32_t nx = tk->snext[pos];
-    if (nx < 0) return;
-    int32_t a = tk->sid[pos], b = tk->sid[nx], id = -1;
-    uint32_t r = pair_rank(tk, a, b, &id);
-    if (r == RANK_NONE) return;
-    heap_ent e = {((uint64_t)r << 32) | (uint32_t)pos, a, b};
-    heap_push(h, hn, e);
+    if (nx < 0) return RANK_NONE;
+    return pair_rank(tk, tk->sid[pos], tk->sid[nx], id);
 }
 
-/* Heap BPE over a linked list: O(n log n). Same merge order as bpe_small. */
+/* Heap BPE over a linked list: O(n log n). Same merge order as bpe_small. An entry is stale
+ * when its pair changed since the push: ranks are unique per pair, so comparing the rank of
+ * the pair now at that position is enough. */
 static size_t bpe_heap(lac_tokenizer *tk, const uint8_t *s, size_t n, int32_t *ids) {
     int32_t *sid = tk->sid, *prv = tk->sprev, *nxt = tk->snext;
-    heap_ent *h = tk->heap;
+    uint64_t *h = tk->heap;
     size_t hn = 0;
+    int32_t id;
     for (size_t i = 0; i < n; i++) {
         sid[i] = tk->byte_id[s[i]];
         prv[i] = (int32_t)i - 1;
         nxt[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
-    for (size_t i = 0; i + 1 < n; i++) heap_add_pair(tk, h, &hn, (int32_t)i);
+    for (size_t i = 0; i + 1 < n; i++) {
+        uint32_t r = pair_rank(tk, sid[i], sid[i + 1], &id);
+        if (r != RANK_NONE) h[hn++] = ((uint64_t)r << 32) | i;
+    }
+    for (size_t i = hn / 2; i-- > 0;) heap_sift_down(h, hn, i);
     while (hn) {
-        heap_ent e = heap_pop(h, &hn);
-        int32_t pos = (int32_t)(uint32_t)e.key, nx = nxt[pos];
-        if (sid[pos] != e.a || nx < 0 || sid[nx] != e.b) continue; /* stale */
-        int32_t id = e.a;
-        pair_rank(tk, e.a, e.b, &id);
+        uint64_t e = h[0];
+        h[0] = h[--hn];
+        if (hn) heap_sift_down(h, hn, 0);
+        int32_t pos = (int32_t)(uint32_t)e;
+        if (sid[pos] < 0 || pair_at(tk, pos, &id) != (uint32_t)(e >> 32)) continue; /* stale */
+        int32_t nx = nxt[pos];
         sid[pos] = id;
         sid[nx] = -1;
         nxt[pos] = nxt[nx];
         if (nxt[nx] >= 0) prv[nxt[nx]] = pos;
-        if (prv[pos] >= 0) heap_add_pair(tk, h, &hn, prv[pos]);
-        heap_add_pair(tk, h, &hn, pos);
+        uint32_t r;
+        if (prv[pos] >= 0 && (r = pair_at(tk, prv[pos], &id)) != RANK_NONE)
+            heap_push(h, &hn, ((uint64_t)r << 32) | (uint32_t)prv[pos]);
+        if ((r = pair_at(tk, pos, &id)) != RANK_NONE)
+            heap_push(h, &hn, ((uint64_t)r << 32) | (uint32_t)pos);
     }
     size_t k = 0;
     for (int32_t i = 0; i >= 0; i = nxt[i]) ids[k++] = sid[i];
@@ -530,8 +547,19 @@ static lac_status emit(lac_tokenizer *tk, const uint8_t *s, size_t n, lac_tokens
         slot = &tk->cache[h >> (32 - CACHE_BITS)];
         if (slot->klen == n && slot->hash == h && !memcmp(slot->key, s, n))
             return tokens_push(out, slot->ids, slot->nids, err);
+    } else {
+        for (int i = 0; i < LONG_CACHE; i++)
+            if (tk->lc[i].klen == n && !memcmp(tk->lc[i].key, s, n))
+                return tokens_push(out, tk->lc[i].ids, tk->lc[i].nids, err);
     }
     size_t k = lac_tokenizer_bpe(tk, s, n, 0, tk->ids_tmp);
+    if (!slot && n <= TK_MAX_PRETOKEN) {
+        unsigned i = tk->lc_next++ % LONG_CACHE;
+        tk->lc[i].klen = n;
+        tk->lc[i].nids = k;
+        memcpy(tk->lc[i].key, s, n);
+        memcpy(tk->lc[i].ids, tk->ids_tmp, k * sizeof *tk->ids_tmp);
+    }
     if (slot && k <= CACHE_IDS) {
         slot->hash = h;
         slot->klen = (uint8_t)n;
