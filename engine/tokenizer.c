@@ -54,7 +54,7 @@
 #define TK_MAX_TOKEN 65536   /* longest vocab token accepted */
 
 #define CACHE_BITS 15
-#define CACHE_KEY 30
+#define CACHE_KEY 26
 #define CACHE_IDS 8
 #define LONG_CACHE 4 /* pre-tokens longer than CACHE_KEY: a few recent ones (runs repeat) */
 
@@ -77,7 +77,8 @@ typedef struct cache_slot {
     uint8_t nids;
     uint8_t key[CACHE_KEY];
     int32_t ids[CACHE_IDS];
-} cache_slot;
+} cache_slot; /* one cache line */
+_Static_assert(sizeof(cache_slot) == 64, "cache_slot is one 64-byte line");
 
 struct lac_tokenizer {
     lac_vocab v;
@@ -303,7 +304,8 @@ static lac_status tokenizer_new(const lac_vocab *v, int64_t eot, lac_tokenizer *
 
     tk->cap = TK_MAX_PRETOKEN + 16 + TK_SLICE;
     tk->buf = malloc(tk->cap);
-    tk->cache = calloc((size_t)1 << CACHE_BITS, sizeof *tk->cache);
+    tk->cache = aligned_alloc(64, ((size_t)1 << CACHE_BITS) * sizeof *tk->cache);
+    if (tk->cache) memset(tk->cache, 0, ((size_t)1 << CACHE_BITS) * sizeof *tk->cache);
     tk->sid = malloc(TK_MAX_PRETOKEN * sizeof *tk->sid);
     tk->sprev = malloc(TK_MAX_PRETOKEN * sizeof *tk->sprev);
     tk->snext = malloc(TK_MAX_PRETOKEN * sizeof *tk->snext);
