@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "lac.h"
+#include "model.h"
 #include "tokenizer_internal.h"
 #include "vocab.h"
 
@@ -557,6 +558,63 @@ Test(tokenizer, bpe_matches_reference_algorithm) {
                   iter);
     }
     free(g_ref);
+}
+
+/* ---- lac_tokenizer_create from a model -------------------------------------------------- */
+
+static lac_model *small_model(const lac_vocab *v, uint32_t vocab_size) {
+    lac_model_config c;
+    lac_error err = {0};
+    cr_assert_eq(lac_model_config_preset("tiny", &c, &err), LAC_OK, "%s", err.msg);
+    c.n_layer = 1;
+    c.n_embd = 64;
+    c.n_head = 1;
+    c.n_inner = 256;
+    c.n_ctx = 16;
+    c.vocab_size = vocab_size;
+    c.eot_token = vocab_size - 1;
+    lac_model *m = NULL;
+    cr_assert_eq(lac_model_create_random(&c, 7, v, &m, &err), LAC_OK, "%s", err.msg);
+    return m;
+}
+
+Test(tokenizer, create_from_model) {
+    /* a model carrying the GPT-2 vocabulary tokenizes like the HF files */
+    lac_model *m = small_model(&g_vocab.v, g_vocab.v.n_tokens);
+    lac_tokenizer *tk = NULL;
+    lac_error err = {0};
+    cr_assert_eq(lac_tokenizer_create(m, &tk, &err), LAC_OK, "%s", err.msg);
+    size_t n;
+    uint8_t *s = read_all(path_in("tokenizer/golden/tricky.txt"), &n);
+    lac_tokens a = tokenize(s, n, 0), b = {0};
+    cr_assert_eq(lac_tokenizer_feed(tk, s, n, 1, &b, &err), LAC_OK, "%s", err.msg);
+    check_same(&a, &b, "tricky.txt, tokenizer of a model");
+    lac_tokens_free(&a);
+    lac_tokens_free(&b);
+    lac_tokenizer_free(tk);
+    lac_model_close(m);
+
+    /* a synthetic byte-level vocabulary (random test models) is lossless too */
+    m = small_model(NULL, 512);
+    cr_assert_eq(lac_tokenizer_create(m, &tk, &err), LAC_OK, "%s", err.msg);
+    lac_tokens t = {0};
+    cr_assert_eq(lac_tokenizer_feed(tk, s, n, 1, &t, &err), LAC_OK, "%s", err.msg);
+    size_t off = 0;
+    for (size_t i = 0; i < t.n; i++) {
+        size_t len;
+        const uint8_t *b2 = lac_token_bytes(tk, t.ids[i], &len);
+        cr_assert(b2 && off + len <= n && !memcmp(s + off, b2, len), "synthetic vocab, id %zu", i);
+        cr_assert_neq(t.ids[i], 511, "synthetic vocab: produced the end-of-text id");
+        off += len;
+    }
+    cr_assert_eq(off, n);
+    cr_assert_lt(t.n, n, "the synthetic merges merge something");
+    lac_tokens_free(&t);
+    lac_tokenizer_free(tk);
+    lac_model_close(m);
+    free(s);
+    lac_error e2 = {0};
+    cr_assert_eq(lac_tokenizer_create(NULL, &tk, &e2), LAC_ERR_ARG);
 }
 
 /* ---- errors ------------------------------------------------------------------------------- */
