@@ -30,6 +30,9 @@
  * an incomplete UTF-8 sequence). A match found with PCRE2_PARTIAL_HARD that did not touch the
  * end of the buffered bytes is final (more input cannot change it); a partial match is held
  * back. Invalid-byte pieces are final once they reach 4096 bytes or a valid character follows.
+ * A feed with final != 0 flushes everything and leaves the tokenizer as after
+ * lac_tokenizer_reset; so does an error. Each feed call re-examines the held-back pre-token
+ * (at most 4 KiB), so feeding a long run one byte at a time is slow (~0.1 MB/s): feed blocks.
  *
  * BPE. The merge of lowest rank is applied first, leftmost among equals, one at a time
  * (tiktoken's order; the same result as OpenAI's encoder.py for GPT-2's merges). Short
@@ -668,6 +671,11 @@ lac_status lac_tokenizer_feed(lac_tokenizer *tk, const void *data, size_t n, int
         lac_status st = process(tk, final && n == 0, out, err);
         if (st != LAC_OK) return st;
     } while (n);
-    if (final) lac_tokenizer_reset(tk);
+    if (final && tk->n) { /* never: a final pass consumes everything; but never lose bytes */
+        size_t left = tk->n;
+        lac_tokenizer_reset(tk);
+        return lac_fail(err, LAC_ERR_FORMAT, "tokenizer: %zu bytes left untokenized at the end",
+                        left);
+    }
     return LAC_OK;
 }
