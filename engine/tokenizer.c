@@ -162,7 +162,10 @@ static inline const merge_slot *merge_find(const lac_tokenizer *tk, int32_t a, i
 
 static inline uint32_t pair_rank(const lac_tokenizer *tk, int32_t a, int32_t b, int32_t *id) {
     const merge_slot *s = merge_find(tk, a, b);
-    if (!s) return RANK_NONE;
+    if (!s) {
+        *id = -1;
+        return RANK_NONE;
+    }
     *id = s->id;
     return s->rank;
 }
@@ -480,7 +483,7 @@ static size_t bpe_heap(lac_tokenizer *tk, const uint8_t *s, size_t n, int32_t *i
     int32_t *sid = tk->sid, *prv = tk->sprev, *nxt = tk->snext;
     uint64_t *h = tk->heap;
     size_t hn = 0;
-    int32_t id;
+    int32_t id = -1;
     for (size_t i = 0; i < n; i++) {
         sid[i] = tk->byte_id[s[i]];
         prv[i] = (int32_t)i - 1;
