@@ -667,10 +667,12 @@ lac_status lac_tokenizer_feed(lac_tokenizer *tk, const void *data, size_t n, int
     do {
         size_t take = tk->cap - tk->n;
         if (take > n) take = n;
-        if (take) memcpy(tk->buf + tk->n, src, take);
-        tk->n += take;
-        src += take;
-        n -= take;
+        if (take) { /* no arithmetic on src when it is NULL (n == 0) */
+            memcpy(tk->buf + tk->n, src, take);
+            tk->n += take;
+            src += take;
+            n -= take;
+        }
         lac_status st = process(tk, final && n == 0, out, err);
         if (st != LAC_OK) return st;
     } while (n);
