@@ -2,6 +2,7 @@
  * selected at run time). Each of the 8 lanes owns one output's fmaf chain (docs/NUMERICS.md
  * §1); register blocks of 4 rows x 3 vectors (24 columns); tails use maskload/maskstore. */
 #include "forward_fast.h"
+#include "forward_ops.h"
 #ifdef LAC_FAST_X86
 #include <immintrin.h>
 
@@ -15,22 +16,29 @@ static inline __attribute__((always_inline)) void
 mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, int N,
    const float *bias, float *const *Y, int n, __m256i m) {
     __m256 acc[4][3];
+    _Pragma("GCC unroll 4")
     for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 4")
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
     const float *w = W + n;
     for (int k = 0; k < K; k++, w += N) {
         __m256 wv[3];
+        _Pragma("GCC unroll 4")
         for (int v = 0; v < NV; v++)
             wv[v] = (v == NV - 1) ? _mm256_maskload_ps(w + 8 * v, m) : _mm256_loadu_ps(w + 8 * v);
+        _Pragma("GCC unroll 4")
         for (int r = 0; r < NR; r++) {
             const __m256 xb = _mm256_broadcast_ss(X + (size_t)r * ldx + k);
+            _Pragma("GCC unroll 4")
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
         }
     }
     const __m256i full = _mm256_set1_epi32(-1);
+    _Pragma("GCC unroll 4")
     for (int v = 0; v < NV; v++) {
         const __m256i mv = (v == NV - 1) ? m : full;
         const __m256 bv = bias ? _mm256_maskload_ps(bias + n + 8 * v, mv) : _mm256_setzero_ps();
+        _Pragma("GCC unroll 4")
         for (int r = 0; r < NR; r++) {
             __m256 o = bias ? _mm256_add_ps(acc[r][v], bv) : acc[r][v];
             _mm256_maskstore_ps(Y[r] + n + 8 * v, mv, o);
@@ -160,8 +168,16 @@ static float r32_sumsq(const float *x, int n) {
     return r32_finish(p[0], p[1], p[2], p[3]);
 }
 
+static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
+                       float *y) {
+    lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
+}
+static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
+static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+
 const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
+    .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };
 #endif

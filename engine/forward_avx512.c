@@ -1,7 +1,8 @@
 /* forward_avx512.c — AVX-512F kernels of the fast CPU backend (built with -mavx512f -mfma,
  * selected at run time). Each of the 16 lanes owns one output's fmaf chain (docs/NUMERICS.md
- * §1); register blocks of 4 rows x 4 vectors (64 columns); tails use lane masks. */
+ * §1); register blocks of 6 rows x 4 vectors (64 columns); tails use lane masks. */
 #include "forward_fast.h"
+#include "forward_ops.h"
 #ifdef LAC_FAST_X86
 #include <immintrin.h>
 
@@ -11,22 +12,29 @@ static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : 
 static inline __attribute__((always_inline)) void
 mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, int N,
    const float *bias, float *const *Y, int n, __mmask16 m) {
-    __m512 acc[4][4];
+    __m512 acc[6][4];
+    _Pragma("GCC unroll 6")
     for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 6")
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
     const float *w = W + n;
     for (int k = 0; k < K; k++, w += N) {
         __m512 wv[4];
+        _Pragma("GCC unroll 6")
         for (int v = 0; v < NV; v++)
             wv[v] = (v == NV - 1) ? _mm512_maskz_loadu_ps(m, w + 16 * v) : _mm512_loadu_ps(w + 16 * v);
+        _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++) {
             const __m512 xb = _mm512_set1_ps(X[(size_t)r * ldx + k]);
+            _Pragma("GCC unroll 6")
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
         }
     }
+    _Pragma("GCC unroll 6")
     for (int v = 0; v < NV; v++) {
         const __mmask16 mv = (v == NV - 1) ? m : (__mmask16)0xffff;
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(mv, bias + n + 16 * v) : _mm512_setzero_ps();
+        _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++) {
             __m512 o = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
             _mm512_mask_storeu_ps(Y[r] + n + 16 * v, mv, o);
@@ -37,8 +45,10 @@ mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, i
 #define MK_ROWS(NV, mask)                                                                   \
     do {                                                                                    \
         int r = 0;                                                                          \
-        for (; r + 4 <= R; r += 4) mk(4, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); \
+        for (; r + 6 <= R; r += 6) mk(6, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); \
         switch (R - r) {                                                                    \
+        case 5: mk(5, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 4: mk(4, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
         case 3: mk(3, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
         case 2: mk(2, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
         case 1: mk(1, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
@@ -163,8 +173,16 @@ static float r32_sumsq(const float *x, int n) {
     return r32_finish(lo, hi);
 }
 
+static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
+                       float *y) {
+    lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
+}
+static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
+static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+
 const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 64, .matmul = matmul, .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
+    .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };
 #endif

@@ -10,6 +10,7 @@
 
 #include "backend.h"
 #include "forward_fast.h"
+#include "forward_ops.h"
 #include "lac_error.h"
 #include "lac_math.h"
 
@@ -64,9 +65,17 @@ static float g_r32_sumsq(const float *x, int n) {
     return g_r32_tree(p);
 }
 
+static void g_layernorm(const float *x, const float *w, const float *b, int C, float eps,
+                       float *y) {
+    lac_op_layernorm(g_r32_sum, g_r32_sumsq, x, w, b, C, eps, y);
+}
+static void g_gelu(float *h, size_t n) { lac_op_gelu(h, n); }
+static void g_softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+
 const lac_fast_kernels lac_fast_generic = {
     .isa = "generic", .panel = 64, .matmul = g_matmul, .scores = g_scores, .wsum = g_wsum,
     .r32_sum = g_r32_sum, .r32_sumsq = g_r32_sumsq,
+    .layernorm = g_layernorm, .gelu = g_gelu, .softmax_exp = g_softmax_exp,
 };
 
 /* ---- dispatch ----------------------------------------------------------------------------- */
@@ -174,15 +183,7 @@ static void layernorm_rows(const fast_state *s, const float *X, int R, const flo
     const float eps = s->m->cfg.ln_eps;
     const lac_fast_kernels *kr = s->kr;
 #pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R > 1)
-    for (int r = 0; r < R; r++) {
-        const float *x = X + (size_t)r * C;
-        float *y = Y + (size_t)r * C;
-        const float mean = kr->r32_sum(x, C) / (float)C;
-        for (int i = 0; i < C; i++) y[i] = x[i] - mean;
-        const float var = kr->r32_sumsq(y, C) / (float)C;
-        const float rstd = 1.0f / sqrtf(var + eps);
-        for (int i = 0; i < C; i++) y[i] = fmaf(y[i] * rstd, w[i], b[i]);
-    }
+    for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
 }
 
 static float *rows_of(fast_state *s, float *base, int R, int ld) {
@@ -246,9 +247,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
             const int nj = s->row_pos[r] + 1;
             kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX,
                        hd, nj, scale, sc);
-            float mx = sc[0];
-            for (int j = 1; j < nj; j++) mx = sc[j] > mx ? sc[j] : mx;
-            for (int j = 0; j < nj; j++) sc[j] = lac_expf(sc[j] - mx);
+            kr->softmax_exp(sc, nj);
             const float S = kr->r32_sum(sc, nj);
             kr->wsum(sc, vc + hh * hd, C, nj, hd, S, s->att + (size_t)r * C + hh * hd);
         }
@@ -259,16 +258,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         rows_of(s, s->h, R, NI);
         mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow);
 #pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R > 1)
-        for (int r = 0; r < R; r++) {
-            float *h = s->h + (size_t)r * NI;
-            for (int k = 0; k < NI; k++) {
-                const float x = h[k];
-                const float x3 = (x * x) * x;
-                const float u = x + 0.044715f * x3;
-                const float v = 0.7978845608028654f * u;
-                h[k] = (0.5f * x) * (1.0f + lac_tanhf(v));
-            }
-        }
+        for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
         rows_of(s, s->a, R, C);
         mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow);
         for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];

@@ -3,6 +3,7 @@
  * with 32 partial sums), so every table gives the scalar backend's bits. */
 #ifndef LAC_FORWARD_FAST_H
 #define LAC_FORWARD_FAST_H
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct lac_fast_kernels {
@@ -18,6 +19,12 @@ typedef struct lac_fast_kernels {
     void (*wsum)(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o);
     float (*r32_sum)(const float *x, int n);
     float (*r32_sumsq)(const float *x, int n);
+    /* y = LayerNorm(x; w, b) over C (docs/NUMERICS.md §3) */
+    void (*layernorm)(const float *x, const float *w, const float *b, int C, float eps, float *y);
+    /* h[k] = GELU(h[k]) for k < n (§4) */
+    void (*gelu)(float *h, size_t n);
+    /* s[j] = lac_expf(s[j] - max s) for j < n (§6) */
+    void (*softmax_exp)(float *s, int n);
 } lac_fast_kernels;
 
 extern const lac_fast_kernels lac_fast_generic; /* forward_fast.c, any CPU */
