@@ -48,13 +48,25 @@ static void layernorm(const float *x, const float *w, const float *b, int C, flo
     for (int i = 0; i < C; i++) y[i] = fmaf(y[i] * rstd, w[i], b[i]);
 }
 
-/* y[N] = chain_k(x[k], W[k][n]) (+ b[n]) */
+/* y[N] = chain_k(x[k], W[k][n]) (+ b[n]). Every y[n] is its own chain over k = 0..K-1; the
+ * loop runs k outside so that W is read row by row (y must not alias x). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+/* The same plain loop, also compiled for FMA-capable CPUs (fmaf becomes one instruction
+ * instead of a libm call; the bits are the same either way). Chosen at load time. */
+#define LAC_SCALAR_CLONES __attribute__((target_clones("fma", "default")))
+#else
+#define LAC_SCALAR_CLONES
+#endif
+
+LAC_SCALAR_CLONES
 static void linear(const float *x, const float *W, const float *b, int K, int N, float *y) {
-    for (int n = 0; n < N; n++) {
-        float acc = 0.0f;
-        for (int k = 0; k < K; k++) acc = fmaf(x[k], W[(size_t)k * N + n], acc);
-        y[n] = b ? acc + b[n] : acc;
+    for (int n = 0; n < N; n++) y[n] = 0.0f;
+    for (int k = 0; k < K; k++) {
+        const float *w = W + (size_t)k * N;
+        for (int n = 0; n < N; n++) y[n] = fmaf(x[k], w[n], y[n]);
     }
+    if (b)
+        for (int n = 0; n < N; n++) y[n] = y[n] + b[n];
 }
 
 static float gelu(float x) {
@@ -165,12 +177,13 @@ static lac_status scalar_forward(void *st, const int32_t *const *tokens, const i
                 for (int j = 0; j <= t; j++) s->s[j] = lac_expf(s->s[j] - mx);
                 const float S = r32_sum(s->s, t + 1);
                 float *o = s->att + (size_t)r * C + hh * hd;
-                for (int d = 0; d < hd; d++) {
-                    float acc = 0.0f;
-                    for (int j = 0; j <= t; j++)
-                        acc = fmaf(s->s[j], vc[(size_t)j * C + hh * hd + d], acc);
-                    o[d] = acc / S;
+                /* o[d] = chain_j(e[j], v_j[d]) / S, j outside (each o[d] its own chain) */
+                for (int d = 0; d < hd; d++) o[d] = 0.0f;
+                for (int j = 0; j <= t; j++) {
+                    const float *vj = vc + (size_t)j * C + hh * hd;
+                    for (int d = 0; d < hd; d++) o[d] = fmaf(s->s[j], vj[d], o[d]);
                 }
+                for (int d = 0; d < hd; d++) o[d] = o[d] / S;
             }
         }
         for (int r = 0; r < R; r++) {
