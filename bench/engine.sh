@@ -19,13 +19,16 @@ tsv="$out/engine.tsv"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-if ! python3 -c 'import torch' 2>/dev/null; then
+# PyTorch from Debian (python3-torch) with OpenBLAS as the system BLAS: Debian's torch calls
+# libblas.so.3, which is the slow reference BLAS unless an optimised one is installed.
+PY=${PYTHON:-/usr/bin/python3}
+if ! "$PY" -c 'import torch' 2>/dev/null || [ ! -e /usr/lib/x86_64-linux-gnu/openblas-openmp ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    apt-get install -y python3-torch >/dev/null 2>&1 || true
+    apt-get install -y python3-torch libopenblas0-openmp >/dev/null 2>&1 || true
   fi
 fi
 have_torch=0
-python3 -c 'import torch' 2>/dev/null && have_torch=1
+"$PY" -c 'import torch' 2>/dev/null && have_torch=1
 
 models=("tiny:models/lac-tiny.lacm")
 if [ -x "$WT" ] && "$WT" random --config gpt2 --seed 1 -o "$tmp/gpt2-random.lacm" >/dev/null 2>&1; then
@@ -45,7 +48,7 @@ for mt in "${models[@]}"; do
       "$BE" "$model" --device scalar --threads "$th" --prefill 16 --steps 2 \
         --streams "$B" --reps 1 | sed "s/^[^\t]*/$cfg/" | { [ "$B" = 1 ] && cat || grep -P '\tstep\t'; } >> "$tsv"
       if [ "$have_torch" = 1 ]; then
-        python3 bench/torch_cpu.py --config "$cfg" --threads "$th" --prefill "$PREFILL" \
+        "$PY" bench/torch_cpu.py --config "$cfg" --threads "$th" --prefill "$PREFILL" \
           --steps "$STEPS" --streams "$B" --reps 3 | { [ "$B" = 1 ] && cat || grep -P '\tstep\t'; } >> "$tsv"
       fi
     done
