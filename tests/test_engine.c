@@ -11,7 +11,7 @@
 
 #include "engine_testutil.h"
 #include "lac.h"
-#include "model.h"
+#include "model.h" /* struct lac_model: the random test model, eot token */
 
 /* ---- random model ------------------------------------------------------------------------ */
 #define RL 2
@@ -245,3 +245,195 @@ static void code_paths(lac_device dev) {
 
 Test(engine_random, code_and_freqs_scalar) { code_paths(LAC_DEVICE_CPU_SCALAR); }
 Test(engine_random, code_and_freqs_fast) { code_paths(LAC_DEVICE_CPU); }
+
+/* ---- the real model: lac-tiny ------------------------------------------------------------ */
+#define TV 50257
+#define TN 1024
+
+static lac_model *tm;
+
+static void tsetup(void) {
+    const char *path = getenv("LAC_DEFAULT_MODEL");
+    cr_assert(path && *path, "LAC_DEFAULT_MODEL is not set");
+    lac_error err;
+    cr_assert_eq(lac_model_open(path, &tm, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(lac_model_get_config(tm)->vocab_size, TV);
+    cr_assert_eq(lac_model_get_config(tm)->n_ctx, TN);
+}
+
+static void tteardown(void) { lac_model_close(tm); }
+
+static void *shared_file(const char *rel, size_t want) {
+    char *p = etu_shared_path(rel);
+    size_t n = 0;
+    void *d = p ? etu_read_file(p, &n) : NULL;
+    cr_assert(d, "cannot read %s", p ? p : rel);
+    cr_assert(want == 0 || n == want, "%s: %zu bytes, expected %zu", p, n, want);
+    free(p);
+    return d;
+}
+
+/* -log2 softmax(z)[t] in double */
+static double bits_of(const float *z, int32_t t) {
+    double m = z[0], s = 0.0;
+    for (int i = 1; i < TV; i++) m = z[i] > m ? z[i] : m;
+    for (int i = 0; i < TV; i++) s += exp((double)z[i] - m);
+    return (m + log(s) - (double)z[t]) / log(2.0);
+}
+
+TestSuite(engine_tiny, .init = tsetup, .fini = tteardown, .timeout = 600);
+
+Test(engine_tiny, matches_pytorch_reference) {
+    const int n = etu_quick() ? 64 : TN;
+    int32_t *ids = shared_file("models/lac-tiny/reference/alice29_input_ids.i32", TN * 4);
+    float *rl = shared_file("models/lac-tiny/reference/alice29_logits_pos0-15.f32",
+                            (size_t)16 * TV * 4);
+    float *tv = shared_file("models/lac-tiny/reference/alice29_top16_values.f32", TN * 16 * 4);
+    int32_t *ti = shared_file("models/lac-tiny/reference/alice29_top16_ids.i32", TN * 16 * 4);
+    double *rb = shared_file("models/lac-tiny/reference/alice29_bits_per_token.f64", TN * 8);
+    int32_t in[TN];
+    in[0] = (int32_t)lac_model_get_config(tm)->eot_token;
+    memcpy(in + 1, ids, (TN - 1) * sizeof(int32_t));
+    float *out = malloc((size_t)n * TV * sizeof(float));
+    cr_assert(out);
+    lac_error err;
+    cr_assert_eq(etu_run(tm, LAC_DEVICE_CPU, 2, 1, 0, in, n, n, NULL, out, &err), LAC_OK, "%s",
+                 err.msg);
+    /* full logits of positions 0..15 */
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)16 * TV; i++) {
+        const double d = fabs((double)out[i] - (double)rl[i]);
+        worst = d > worst ? d : worst;
+    }
+    cr_expect(worst <= 1e-4, "logits 0..15: max |diff| %.3g > 1e-4", worst);
+    /* top-16 ids where the reference values are separated by more than 1e-3; bits per token */
+    int bad_top = 0, checked = 0;
+    double worst_bits = 0, sum_bits = 0, sum_ref = 0;
+    for (int p = 0; p < n; p++) {
+        const float *z = out + (size_t)p * TV;
+        int32_t top[16];
+        float topv[16];
+        int k = 0;
+        for (int v = 0; v < TV; v++) { /* insertion into a sorted top-16 */
+            if (k == 16 && z[v] <= topv[15]) continue;
+            int j = k < 16 ? k++ : 15;
+            while (j > 0 && topv[j - 1] < z[v]) {
+                topv[j] = topv[j - 1];
+                top[j] = top[j - 1];
+                j--;
+            }
+            topv[j] = z[v];
+            top[j] = v;
+        }
+        const float *rv = tv + (size_t)p * 16;
+        for (int r = 0; r < 16; r++) {
+            const int sep_prev = r == 0 || rv[r - 1] - rv[r] > 1e-3f;
+            const int sep_next = r == 15 || rv[r] - rv[r + 1] > 1e-3f;
+            if (!sep_prev || !sep_next) continue;
+            checked++;
+            if (top[r] != ti[(size_t)p * 16 + r]) {
+                if (bad_top++ < 5)
+                    cr_expect(0, "position %d rank %d: id %d, reference %d", p, r, top[r],
+                              ti[(size_t)p * 16 + r]);
+            }
+        }
+        const double b = bits_of(z, ids[p]);
+        sum_bits += b;
+        sum_ref += rb[p];
+        const double d = fabs(b - rb[p]);
+        if (d > worst_bits) worst_bits = d;
+    }
+    cr_log_info("lac-tiny vs PyTorch: logits 0..15 max |diff| %.3g; bits/token max |diff| %.3g;"
+                " %d top-16 ranks checked; total bits %.4f (reference %.4f)",
+                worst, worst_bits, checked, sum_bits, sum_ref);
+    cr_expect(bad_top == 0, "%d of %d top-16 ranks differ", bad_top, checked);
+    cr_expect(checked > n * 8, "too few separated ranks checked (%d)", checked);
+    cr_expect(worst_bits <= 1e-3, "bits per token: max |diff| %.3g > 1e-3", worst_bits);
+    if (!etu_quick())
+        cr_expect(fabs(sum_ref - 6976.06) < 0.01, "reference sum %.3f", sum_ref);
+    cr_expect(fabs(sum_bits - sum_ref) < 0.05, "total bits %.4f vs %.4f", sum_bits, sum_ref);
+    free(out);
+    free(ids);
+    free(rl);
+    free(tv);
+    free(ti);
+    free(rb);
+}
+
+/* Two full blocks of alice29 (golden GPT-2 ids), each [eot] + 1023 tokens: every way of
+ * running them gives the same bits. The scalar comparison covers `scalar_n` tokens of each
+ * block (the whole block in tests/full_engine.c). */
+void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n);
+void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n) {
+    char *p = etu_shared_path("tokenizer/golden/alice29.txt.ids");
+    size_t nids = 0;
+    int32_t *ids = p ? etu_read_ids_text(p, &nids) : NULL;
+    free(p);
+    cr_assert(ids && nids == 47022, "alice29.txt.ids: %zu ids", nids);
+    float *ref_l = malloc((size_t)n * TV * sizeof(float));
+    float *out = malloc((size_t)n * TV * sizeof(float));
+    cr_assert(ref_l && out);
+    lac_error err;
+    for (int blk = 0; blk < 2; blk++) {
+        int32_t in[TN];
+        in[0] = (int32_t)m->cfg.eot_token;
+        memcpy(in + 1, ids + (size_t)blk * (TN - 1), (TN - 1) * sizeof(int32_t));
+        cr_assert_eq(etu_run(m, LAC_DEVICE_CPU, 2, 1, 0, in, n, n, NULL, ref_l, &err), LAC_OK,
+                     "%s", err.msg);
+        struct {
+            lac_device dev;
+            int threads, B, stream, chunk, len;
+            const int32_t *other;
+            const char *what;
+        } runs[] = {
+            {LAC_DEVICE_CPU, 2, 1, 0, n, n, NULL, "second run"},
+            {LAC_DEVICE_CPU, 1, 1, 0, n, n, NULL, "1 thread"},
+            {LAC_DEVICE_CPU, 8, 1, 0, n, n, NULL, "8 threads"},
+            {LAC_DEVICE_CPU, 2, 1, 0, 1, n, NULL, "single steps"},
+            {LAC_DEVICE_CPU, 2, 7, 3, 100, n, ids + 30000, "B=7 stream 3, other streams busy"},
+            {LAC_DEVICE_CPU_SCALAR, 1, 1, 0, scalar_n, scalar_n, NULL, "scalar"},
+        };
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+            cr_assert_eq(etu_run(m, runs[r].dev, runs[r].threads, runs[r].B, runs[r].stream, in,
+                                 runs[r].len, runs[r].chunk, runs[r].other, out, &err),
+                         LAC_OK, "%s: %s", runs[r].what, err.msg);
+            for (int i = 0; i < runs[r].len; i++)
+                if (memcmp(out + (size_t)i * TV, ref_l + (size_t)i * TV, TV * sizeof(float))) {
+                    cr_expect(0, "block %d, %s: row %d differs", blk, runs[r].what, i);
+                    break;
+                }
+        }
+    }
+    free(ids);
+    free(ref_l);
+    free(out);
+}
+
+Test(engine_tiny, bitwise_two_blocks) {
+    const int quick = etu_quick();
+    /* the scalar reference runs ~30 tokens/s: 128 tokens per block here, whole blocks in
+     * tests/full_engine.c */
+    etu_tiny_bitwise_blocks(tm, quick ? 128 : TN, quick ? 32 : 128);
+}
+
+/* weights_tools eval on alice29.txt: the ideal code length of shared/models/lac-tiny. */
+Test(engine_tiny, eval_alice29_bpb) {
+    if (etu_quick()) cr_skip_test("LAC_TEST_QUICK: whole-file eval skipped");
+    const char *wt = getenv("WEIGHTS_TOOLS"), *model = getenv("LAC_DEFAULT_MODEL");
+    cr_assert(wt && model, "WEIGHTS_TOOLS / LAC_DEFAULT_MODEL not set");
+    char *txt = etu_shared_path("corpus/canterbury/alice29.txt");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' eval '%s' '%s' --threads 2", wt, model, txt);
+    free(txt);
+    FILE *f = popen(cmd, "r");
+    cr_assert(f, "cannot run %s", cmd);
+    char line[512];
+    double bpb = -1, tokens = -1;
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "bpb: %lf", &bpb);
+        sscanf(line, "tokens: %lf", &tokens);
+    }
+    cr_assert_eq(pclose(f), 0, "%s failed", cmd);
+    cr_expect_eq(tokens, 47022.0);
+    cr_expect(fabs(bpb - 2.1385) <= 0.0005, "alice29.txt: %.6f bpb, expected 2.1385", bpb);
+}
