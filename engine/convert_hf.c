@@ -320,7 +320,7 @@ static lac_status open_st(ckpt *ck, int fi, lac_error *err) {
         }
         double b = of->child->valuedouble, e2 = of->child->next->valuedouble;
         if (!cJSON_IsNumber(of->child) || !cJSON_IsNumber(of->child->next) || b < 0 || e2 < b ||
-            b != (double)(uint64_t)b || e2 != (double)(uint64_t)e2 || e2 > (double)f->data_len)
+            e2 > (double)f->data_len || b != (double)(uint64_t)b || e2 != (double)(uint64_t)e2)
             return lac_fail(err, LAC_ERR_FORMAT,
                             "%s: tensor %.60s: data_offsets [%.0f, %.0f] out of range (the data "
                             "section is %llu bytes)", path, nm, b, e2,
@@ -466,7 +466,6 @@ lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
     const st_tensor **slot = NULL, *lm_head = NULL;
     lacm_writer *w = NULL;
     char *p1 = NULL, *p2 = NULL, *cfg_path = join(hf_dir, "config.json");
-    float *row_a = NULL, *row_b = NULL;
     if (!cfg_path) return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
 
     if ((st = read_config(cfg_path, &cfg, err))) goto done;
@@ -594,30 +593,11 @@ lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
             goto done;
         }
         size_t C = cfg.n_embd;
-        row_a = malloc(C * sizeof(float));
-        row_b = malloc(C * sizeof(float));
-        if (!row_a || !row_b) {
-            st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", fpath);
-            goto done;
-        }
         const uint8_t *pa = tensor_data(&ck, wte), *pb = tensor_data(&ck, lm_head);
-        size_t sa = lacm_dtype_size((uint32_t)wte->dtype), sbz = lacm_dtype_size((uint32_t)lm_head->dtype);
         for (size_t r = 0; r < cfg.vocab_size; r++)
             for (size_t k = 0; k < C; k++) {
-                size_t i = r * C + k;
-                float a, b;
-                if (wte->dtype == LAC_DTYPE_F32)
-                    memcpy(&a, pa + 4 * i, 4);
-                else {
-                    uint16_t h = (uint16_t)(pa[sa * i] | pa[sa * i + 1] << 8);
-                    a = wte->dtype == LAC_DTYPE_F16 ? lacm_f16_to_f32(h) : lacm_bf16_to_f32(h);
-                }
-                if (lm_head->dtype == LAC_DTYPE_F32)
-                    memcpy(&b, pb + 4 * i, 4);
-                else {
-                    uint16_t h = (uint16_t)(pb[sbz * i] | pb[sbz * i + 1] << 8);
-                    b = lm_head->dtype == LAC_DTYPE_F16 ? lacm_f16_to_f32(h) : lacm_bf16_to_f32(h);
-                }
+                float a = lacm_load_value(pa, (lac_dtype)wte->dtype, r * C + k);
+                float b = lacm_load_value(pb, (lac_dtype)lm_head->dtype, r * C + k);
                 if (memcmp(&a, &b, 4)) {
                     st = lac_fail(err, LAC_ERR_UNSUPPORTED,
                                   "%s: lm_head.weight differs from wte.weight at [%zu][%zu]: "
@@ -663,8 +643,6 @@ lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
     w = NULL;
 done:
     lacm_writer_abort(w);
-    free(row_a);
-    free(row_b);
     free(slot);
     close_checkpoint(&ck);
     lac_vocab_owned_free(&vocab);

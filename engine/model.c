@@ -92,6 +92,15 @@ uint16_t lacm_f32_to_f16(float f) {
     return (uint16_t)(sign | ((r - 0x38000000u) >> 13));
 }
 
+float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i) {
+    if (dt == LAC_DTYPE_F32) {
+        uint32_t u = lacm_get32(s + 4 * i);
+        return bits_f32(u);
+    }
+    uint16_t h = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
+    return dt == LAC_DTYPE_F16 ? lacm_f16_to_f32(h) : lacm_bf16_to_f32(h);
+}
+
 /* ---- tensor specs ------------------------------------------------------------------------- */
 int lacm_tensor_spec(const lac_model_config *cfg, uint32_t i, char *name, uint32_t shape[2]) {
     uint32_t C = cfg->n_embd, F = cfg->n_inner;
@@ -221,15 +230,27 @@ lac_status lacm_check_config(const char *label, const lac_model_config *c, lac_e
     return check_config(label, c, err);
 }
 
+/* dst[c][r] = src[r][c], in 32x32 tiles; threads own disjoint rows of dst. */
 static void transpose(const float *src, float *dst, uint32_t rows, uint32_t cols) {
-    const uint32_t B = 32;
-    for (uint32_t r0 = 0; r0 < rows; r0 += B)
-        for (uint32_t c0 = 0; c0 < cols; c0 += B) {
-            uint32_t r1 = r0 + B < rows ? r0 + B : rows, c1 = c0 + B < cols ? c0 + B : cols;
-            for (uint32_t r = r0; r < r1; r++)
-                for (uint32_t c = c0; c < c1; c++)
-                    dst[(size_t)c * rows + r] = src[(size_t)r * cols + c];
+    const long B = 32;
+#pragma omp parallel for schedule(static) if ((uint64_t)rows * cols > (1u << 20))
+    for (long c0 = 0; c0 < (long)cols; c0 += B)
+        for (long r0 = 0; r0 < (long)rows; r0 += B) {
+            long r1 = r0 + B < (long)rows ? r0 + B : (long)rows;
+            long c1 = c0 + B < (long)cols ? c0 + B : (long)cols;
+            for (long r = r0; r < r1; r++)
+                for (long c = c0; c < c1; c++)
+                    dst[(size_t)c * rows + (size_t)r] = src[(size_t)r * cols + (size_t)c];
         }
+}
+
+/* Widens n 16-bit little-endian values exactly (table: all 65536 F16 values, or NULL for BF16). */
+static void widen(const uint8_t *s, float *d, size_t n, const float *f16_table) {
+#pragma omp parallel for schedule(static) if (n > (1u << 20))
+    for (long k = 0; k < (long)n; k++) {
+        uint16_t h = (uint16_t)(s[2 * k] | s[2 * k + 1] << 8);
+        d[k] = f16_table ? f16_table[h] : lacm_bf16_to_f32(h);
+    }
 }
 
 lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_model *m,
@@ -340,11 +361,13 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     if (tok_off[0] != 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: tok_off[0] = %u, expected 0", label, tok_off[0]);
     for (uint32_t i = 0; i < V; i++)
-        if (tok_off[i + 1] <= tok_off[i] || tok_off[i + 1] > bytes_len)
+        if (tok_off[i + 1] <= tok_off[i] || tok_off[i + 1] > bytes_len ||
+            tok_off[i + 1] - tok_off[i] > LACM_MAX_TOKEN_BYTES)
             return lac_fail(err, LAC_ERR_FORMAT,
-                            "%s: tok_off[%u] = %u is not above tok_off[%u] = %u and within "
-                            "tok_bytes_len %llu (at offset %llu)", label, i + 1, tok_off[i + 1],
-                            i, tok_off[i], (unsigned long long)bytes_len,
+                            "%s: tok_off[%u] = %u is not within 1..%u bytes above tok_off[%u] = "
+                            "%u and within tok_bytes_len %llu (at offset %llu)", label, i + 1,
+                            tok_off[i + 1], LACM_MAX_TOKEN_BYTES, i, tok_off[i],
+                            (unsigned long long)bytes_len,
                             (unsigned long long)(off_tok + 4ull * (i + 1)));
     if (tok_off[V] != bytes_len)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: tok_off[%u] = %u, expected tok_bytes_len %llu",
@@ -423,6 +446,16 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         EVP_MD_CTX_free(ctx);
         return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", label);
     }
+    float *f16_table = NULL;
+    if (storage == LAC_DTYPE_F16) {
+        f16_table = malloc(65536 * sizeof(float));
+        if (!f16_table) {
+            free(ptrs);
+            EVP_MD_CTX_free(ctx);
+            return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", label);
+        }
+        for (uint32_t u = 0; u < 65536; u++) f16_table[u] = lacm_f16_to_f32((uint16_t)u);
+    }
     size_t wpos = 0;
     int ok = 1;
     for (uint32_t i = 0; i < n_tensors && ok; i++) {
@@ -433,20 +466,14 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         if (storage == LAC_DTYPE_F32) {
             p = (const float *)(img + off);
         } else {
-            const uint8_t *s = img + off;
-            float *d = wide + wpos;
-            if (storage == LAC_DTYPE_F16)
-                for (size_t k = 0; k < numel; k++)
-                    d[k] = lacm_f16_to_f32((uint16_t)(s[2 * k] | s[2 * k + 1] << 8));
-            else
-                for (size_t k = 0; k < numel; k++)
-                    d[k] = lacm_bf16_to_f32((uint16_t)(s[2 * k] | s[2 * k + 1] << 8));
+            widen(img + off, wide + wpos, numel, f16_table);
+            p = wide + wpos;
             wpos += numel;
-            p = d;
         }
         ptrs[i] = p;
         ok = EVP_DigestUpdate(ctx, p, numel * sizeof(float));
     }
+    free(f16_table);
     unsigned hl = 0;
     ok = ok && EVP_DigestFinal_ex(ctx, m->hash, &hl);
     EVP_MD_CTX_free(ctx);

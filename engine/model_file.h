@@ -30,6 +30,7 @@
 #define LACM_MAX_INNER 65536u
 #define LACM_MAX_MERGES (1u << 22)
 #define LACM_MAX_VOCAB_BYTES (1u << 28)
+#define LACM_MAX_TOKEN_BYTES 1024u /* one token's bytes, as engine/vocab_hf.c */
 
 /* Header field offsets. */
 enum {
@@ -104,6 +105,8 @@ float lacm_f16_to_f32(uint16_t h);
 float lacm_bf16_to_f32(uint16_t h);
 uint16_t lacm_f32_to_f16(float f);
 uint16_t lacm_f32_to_bf16(float f);
+/* Element i of a little-endian F32/F16/BF16 array at any alignment, widened to fp32. */
+float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i);
 
 /* Feeds the identity-hash prefix (domain tag, computation-defining config fields, vocab and
  * merges) into ctx. Tensor fp32 values follow in file order. */

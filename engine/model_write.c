@@ -97,8 +97,10 @@ static lac_status check_vocab(const char *label, const lac_model_config *cfg, co
     if (v->tok_off[0] != 0 || v->tok_off[v->n_tokens] > LACM_MAX_VOCAB_BYTES)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: bad token offsets", label);
     for (uint32_t i = 0; i < v->n_tokens; i++)
-        if (v->tok_off[i + 1] <= v->tok_off[i])
-            return lac_fail(err, LAC_ERR_FORMAT, "%s: token %u is empty", label, i);
+        if (v->tok_off[i + 1] <= v->tok_off[i] ||
+            v->tok_off[i + 1] - v->tok_off[i] > LACM_MAX_TOKEN_BYTES)
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: token %u is empty or longer than %u bytes",
+                            label, i, LACM_MAX_TOKEN_BYTES);
     if (v->n_merges > LACM_MAX_MERGES)
         return lac_fail(err, LAC_ERR_LIMIT, "%s: %u merges exceed %u", label, v->n_merges,
                         LACM_MAX_MERGES);
@@ -231,16 +233,6 @@ lac_status lacm_writer_begin(lacm_writer **out, const char *out_path, const lac_
 
 uint32_t lacm_writer_tensor(const lacm_writer *w) { return w->cur; }
 
-static float load_src(const uint8_t *s, lac_dtype dt, size_t i) {
-    if (dt == LAC_DTYPE_F32) {
-        float f;
-        memcpy(&f, s + 4 * i, 4);
-        return f;
-    }
-    uint16_t h = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
-    return dt == LAC_DTYPE_F16 ? lacm_f16_to_f32(h) : lacm_bf16_to_f32(h);
-}
-
 lac_status lacm_writer_append(lacm_writer *w, const void *src, lac_dtype src_dtype, uint64_t n,
                               const char *label, lac_error *err) {
     const uint8_t *s = src;
@@ -253,14 +245,14 @@ lac_status lacm_writer_append(lacm_writer *w, const void *src, lac_dtype src_dty
             return lac_fail(err, LAC_ERR_ARG, "%s: more tensor values than the model has",
                             wpath(w));
         lacm_tensor_spec(&w->cfg, w->cur, tname, shape);
-        const char *lb = label ? label : tname;
+        const char *lb = label ? label : wpath(w);
         lac_status st;
         if (w->cur_done == 0 && (st = pad_to(w, w->t_off[w->cur], err))) return st;
         uint64_t left = w->t_numel[w->cur] - w->cur_done;
         size_t k = (size_t)(n < left ? n : left);
         if (k > CHUNK) k = CHUNK;
         for (size_t i = 0; i < k; i++) {
-            float f = load_src(s, src_dtype, i);
+            float f = lacm_load_value(s, src_dtype, i);
             if (!isfinite(f))
                 return lac_fail(err, LAC_ERR_FORMAT, "%s: value %llu of %s is not finite", lb,
                                 (unsigned long long)(w->cur_done + i), tname);

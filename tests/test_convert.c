@@ -2,6 +2,7 @@
  * is deterministic and the identity hash does not depend on the storage dtype; every broken
  * checkpoint gives a one-line error naming the file and leaves no output behind. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,6 +394,46 @@ Test(convert_errors, unsupported_config) {
     expect_fail(&o, LAC_ERR_UNSUPPORTED, "config.json", "n_head");
 }
 
+/* Overwrites the first value of the first tensor (wte, F32) of dir/model.safetensors. */
+static void patch_first_value(const char *dir, float v) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/model.safetensors", dir);
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    uint8_t len[8];
+    cr_assert_eq(fread(len, 1, 8, f), 8);
+    uint64_t hl = 0;
+    for (int i = 0; i < 8; i++) hl |= (uint64_t)len[i] << (8 * i);
+    fseek(f, (long)(8 + hl), SEEK_SET);
+    fwrite(&v, 4, 1, f);
+    fclose(f);
+}
+
+Test(convert_errors, non_finite_and_overflowing_values) {
+    hf_ckpt_opts o;
+    hf_ckpt_defaults(&o);
+    char *tmp = hf_tmpdir();
+    char dir[512], out[512];
+    snprintf(dir, sizeof dir, "%s/ckpt", tmp);
+    snprintf(out, sizeof out, "%s/out.lacm", tmp);
+    cr_assert_eq(hf_ckpt_write(dir, &o), 0);
+    lac_error err;
+    patch_first_value(dir, 1e6f); /* fine in F32, beyond F16 */
+    cr_assert_eq(lac_convert_hf(dir, out, -1, NULL, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(unlink(out), 0);
+    cr_assert_eq(lac_convert_hf(dir, out, LAC_DTYPE_F16, NULL, &err), LAC_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "model.safetensors: tensor wte.weight"), "%s", err.msg);
+    cr_assert_not_null(strstr(err.msg, "out of f16 range"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0);
+    patch_first_value(dir, NAN);
+    cr_assert_eq(lac_convert_hf(dir, out, -1, NULL, &err), LAC_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "not finite"), "%s", err.msg);
+    cr_assert_neq(access(out, F_OK), 0);
+    cr_assert_eq(hf_count_entries(tmp, ".tmp"), 0);
+    hf_rmtree(tmp);
+    free(tmp);
+}
+
 Test(convert_errors, unreadable_path_and_existing_output_kept) {
     char *tmp = hf_tmpdir();
     char dir[512], out[512];
@@ -477,9 +518,8 @@ Test(convert, lac_tiny) {
                            : probes[p].which == 2 ? m->layers[7].fc_w
                                                   : m->lnf_b;
         for (size_t i = 0; i < 256; i++) {
-            _Float16 hv;
-            memcpy(&hv, d + 2 * i, 2);
-            cr_assert_eq(got[i], (float)hv, "%s[%zu]", probes[p].name, i);
+            float want = hf_f16_decode((uint16_t)(d[2 * i] | d[2 * i + 1] << 8));
+            cr_assert_eq(got[i], want, "%s[%zu]", probes[p].name, i);
         }
     }
     cJSON_Delete(h);
@@ -495,6 +535,79 @@ Test(convert, lac_tiny) {
         lac_model_close(d);
     }
     lac_model_close(m);
+    hf_rmtree(tmp);
+    free(tmp);
+}
+
+/* ---- weights_tools convert / info / random ------------------------------------------------- */
+#include <sys/wait.h>
+
+static int run(const char *cmd) {
+    int r = system(cmd);
+    return WIFEXITED(r) ? WEXITSTATUS(r) : -1;
+}
+
+Test(cli, convert_info_random) {
+    const char *wt = getenv("WEIGHTS_TOOLS");
+    if (!wt || access(wt, X_OK) != 0) cr_skip_test("WEIGHTS_TOOLS not set");
+    char *tmp = hf_tmpdir();
+    char dir[512], out[512], cmd[4096], txt[512];
+    snprintf(dir, sizeof dir, "%s/ckpt", tmp);
+    snprintf(out, sizeof out, "%s/m.lacm", tmp);
+    snprintf(txt, sizeof txt, "%s/info.txt", tmp);
+    hf_ckpt_opts o;
+    hf_ckpt_defaults(&o);
+    o.dtype = "BF16";
+    cr_assert_eq(hf_ckpt_write(dir, &o), 0);
+
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' --dtype f16 --name cli-test >/dev/null 2>&1",
+             wt, dir, out);
+    cr_assert_eq(run(cmd), 0);
+    cr_assert_eq(run(cmd), 1, "must refuse to overwrite without -f");
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' -f >/dev/null", wt, dir, out);
+    cr_assert_eq(run(cmd), 0);
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s' -o '%s' --dtype f8 2>/dev/null", wt, dir, out);
+    cr_assert_eq(run(cmd), 2);
+    snprintf(cmd, sizeof cmd, "'%s' convert '%s/nope' -o '%s/x.lacm' 2>/dev/null", wt, tmp, tmp);
+    cr_assert_eq(run(cmd), 1);
+    cr_assert_neq(access(txt, F_OK), 0);
+
+    snprintf(cmd, sizeof cmd, "'%s' info '%s' > '%s'", wt, out, txt);
+    cr_assert_eq(run(cmd), 0);
+    size_t n;
+    uint8_t *b = read_all(txt, &n);
+    b[n] = 0;
+    lac_model *m;
+    lac_error err;
+    cr_assert_eq(lac_model_open(out, &m, &err), LAC_OK, "%s", err.msg);
+    char hex[65], line[128];
+    lac_hash_hex(lac_model_hash(m), hex);
+    cr_assert_not_null(strstr((char *)b, hex), "%s", b);
+    cr_assert_not_null(strstr((char *)b, "storage:     bf16"), "%s", b);
+    cr_assert_not_null(strstr((char *)b, "name:        ckpt"), "%s", b);
+    cr_assert_not_null(strstr((char *)b, "random:      no"), "%s", b);
+    snprintf(line, sizeof line, "parameters:  %llu", (unsigned long long)lac_model_param_count(m));
+    cr_assert_not_null(strstr((char *)b, line), "%s", b);
+    lac_model_close(m);
+    free(b);
+
+    /* random: tiny shapes with this checkpoint's vocab would not match vocab_size 50257 */
+    snprintf(cmd, sizeof cmd, "'%s' random --config tiny --seed 1 -o '%s/r.lacm' --vocab-from '%s' 2>/dev/null",
+             wt, tmp, out);
+    cr_assert_eq(run(cmd), 1);
+    snprintf(cmd, sizeof cmd, "'%s' random --config gpt5 --seed 1 -o '%s/r.lacm' 2>/dev/null", wt, tmp);
+    cr_assert_eq(run(cmd), 2);
+    const char *def = getenv("LAC_DEFAULT_MODEL");
+    if (def && access(def, R_OK) == 0) {
+        snprintf(cmd, sizeof cmd, "'%s' random --config tiny --seed 9 -o '%s/r.lacm' >/dev/null && "
+                 "'%s' info '%s/r.lacm' > '%s'", wt, tmp, wt, tmp, txt);
+        cr_assert_eq(run(cmd), 0);
+        b = read_all(txt, &n);
+        b[n] = 0;
+        cr_assert_not_null(strstr((char *)b, "random:      yes"), "%s", b);
+        cr_assert_not_null(strstr((char *)b, "parameters:  19446528"), "%s", b);
+        free(b);
+    }
     hf_rmtree(tmp);
     free(tmp);
 }

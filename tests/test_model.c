@@ -103,6 +103,13 @@ Test(model, random_in_memory) {
     c2.vocab_size = 301, c2.eot_token = 300;
     cr_assert_eq(lac_model_create_random(&c2, 7, &m->vocab, &m2, &err), LAC_ERR_FORMAT);
     cr_assert_null(m2);
+    /* a token over 1024 bytes is refused */
+    static uint8_t big[2000 + 300];
+    static uint32_t off[301];
+    for (uint32_t i = 0; i <= 300; i++) off[i] = i < 300 ? i : 2300;
+    lac_vocab bv = {300, off, big, 0, NULL};
+    cr_assert_eq(lac_model_create_random(&c, 7, &bv, &m2, &err), LAC_ERR_FORMAT);
+    cr_assert_not_null(strstr(err.msg, "longer than 1024"), "%s", err.msg);
     lac_model_close(m);
 }
 
@@ -126,8 +133,13 @@ Test(model, write_random_matches_in_memory) {
     cr_assert_eq(lac_model_get_config(f16)->storage, LAC_DTYPE_F16);
     /* F16 storage holds the F32 weights rounded to nearest */
     for (uint32_t i = 0; i < 300 * 16; i++) {
-        _Float16 h = (_Float16)f32->wte[i];
-        cr_assert_eq(f16->wte[i], (float)h, "wte[%u]", i);
+        float w = f32->wte[i], got = f16->wte[i];
+        /* the nearest F16 value: within half an F16 ulp (2^-25 in the subnormal range) */
+        int e;
+        frexpf(w, &e);
+        cr_assert_leq(fabsf(got - w), fmaxf(ldexpf(1.0f, e - 12), ldexpf(1.0f, -25)), "wte[%u]", i);
+        if (hf_have_hw_f16())
+            cr_assert_eq(got, hf_f16_decode(hf_hw_f32_to_f16(w)), "wte[%u]", i);
     }
     cr_assert_neq(memcmp(lac_model_hash(f16), lac_model_hash(f32), 32), 0);
     lac_model_close(mem);
@@ -179,18 +191,19 @@ Test(model, presets) {
 }
 
 Test(model, dtype_conversions) {
-    /* every finite f16 widens exactly and narrows back to itself */
+    /* every f16 widens exactly and every finite one narrows back to itself */
     for (uint32_t u = 0; u < 65536; u++) {
-        _Float16 h;
         uint16_t b = (uint16_t)u;
-        memcpy(&h, &b, 2);
-        if ((u & 0x7C00u) == 0x7C00u) continue; /* inf / nan */
-        float f = lacm_f16_to_f32(b);
-        cr_assert_eq(memcmp(&f, &(float){(float)h}, 4), 0, "f16 %04x", u);
+        float f = lacm_f16_to_f32(b), want = hf_f16_decode(b);
+        if ((u & 0x7C00u) == 0x7C00u && (u & 0x3FFu)) {
+            cr_assert(isnan(f), "f16 %04x", u);
+            continue;
+        }
+        cr_assert_eq(memcmp(&f, &want, 4), 0, "f16 %04x: %g vs %g", u, (double)f, (double)want);
         cr_assert_eq(lacm_f32_to_f16(f), b, "f16 %04x round trip", u);
         cr_assert_eq(lacm_f32_to_bf16(lacm_bf16_to_f32(b)), b);
     }
-    /* narrowing rounds to nearest even, like the compiler's conversion */
+    /* narrowing rounds to nearest even, like the CPU's F16C conversion */
     uint64_t s = 12345;
     for (int i = 0; i < 200000; i++) {
         s = s * 6364136223846793005ull + 1442695040888963407ull;
@@ -199,10 +212,8 @@ Test(model, dtype_conversions) {
         float f;
         memcpy(&f, &bits, 4);
         if (!isfinite(f)) continue;
-        _Float16 h = (_Float16)f;
-        uint16_t hb;
-        memcpy(&hb, &h, 2);
-        cr_assert_eq(lacm_f32_to_f16(f), hb, "f32 %08x", bits);
+        if (hf_have_hw_f16())
+            cr_assert_eq(lacm_f32_to_f16(f), hf_hw_f32_to_f16(f), "f32 %08x", bits);
         /* bf16: nearest even on the top half */
         uint16_t bb = lacm_f32_to_bf16(f);
         float back = lacm_bf16_to_f32(bb);
@@ -413,4 +424,74 @@ Test(model_corrupt, random_header_and_directory_damage_never_crashes) {
     cr_log_info("%d of 300 damaged files still opened (damage to the name or padding)", ok);
     free(b);
     drop_file(&fx);
+}
+
+/* ---- end to end: the embedded lac-tiny against the PyTorch reference ----------------------
+ * At position 0 attention sees one token, so its output is that token's v: the forward pass is
+ * a few matrix-vector products. Computed in double here; it checks the whole file layout
+ * (Conv1D orientation, q|k|v column order, widening, tied head) against the reference logits. */
+static void layer_norm(const double *x, const float *w, const float *b, uint32_t C, double eps,
+                       double *y) {
+    double mean = 0, var = 0;
+    for (uint32_t i = 0; i < C; i++) mean += x[i];
+    mean /= C;
+    for (uint32_t i = 0; i < C; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= C;
+    for (uint32_t i = 0; i < C; i++) y[i] = (x[i] - mean) / sqrt(var + eps) * w[i] + b[i];
+}
+
+static void matvec(const double *x, const float *W, const float *b, uint32_t K, uint32_t N,
+                   double *y) {
+    for (uint32_t n = 0; n < N; n++) y[n] = b[n];
+    for (uint32_t k = 0; k < K; k++)
+        for (uint32_t n = 0; n < N; n++) y[n] += x[k] * W[(size_t)k * N + n];
+}
+
+Test(model, lac_tiny_position0_matches_reference) {
+    const char *def = getenv("LAC_DEFAULT_MODEL");
+    const char *sh = getenv("LAC_SHARED");
+    char ref[1024];
+    snprintf(ref, sizeof ref, "%s/models/lac-tiny/reference/alice29_logits_pos0-15.f32",
+             sh ? sh : "../shared");
+    if (!def || access(def, R_OK) != 0 || access(ref, R_OK) != 0)
+        cr_skip_test("no default model or reference logits");
+    lac_model *m;
+    lac_error err;
+    cr_assert_eq(lac_model_open(def, &m, &err), LAC_OK, "%s", err.msg);
+    const lac_model_config *c = lac_model_get_config(m);
+    uint32_t C = c->n_embd, V = c->vocab_size, F = c->n_inner;
+    double *x = calloc(C, sizeof *x), *a = calloc(C, sizeof *a), *qkv = calloc(3 * C, sizeof *qkv);
+    double *o = calloc(C, sizeof *o), *h = calloc(F, sizeof *h);
+    for (uint32_t i = 0; i < C; i++)
+        x[i] = (double)m->wte[(size_t)c->eot_token * C + i] + (double)m->wpe[i];
+    for (uint32_t l = 0; l < c->n_layer; l++) {
+        const lac_layer_weights *w = &m->layers[l];
+        layer_norm(x, w->ln1_w, w->ln1_b, C, c->ln_eps, a);
+        matvec(a, w->attn_w, w->attn_b, C, 3 * C, qkv);
+        matvec(qkv + 2 * C, w->proj_w, w->proj_b, C, C, o);
+        for (uint32_t i = 0; i < C; i++) x[i] += o[i];
+        layer_norm(x, w->ln2_w, w->ln2_b, C, c->ln_eps, a);
+        matvec(a, w->fc_w, w->fc_b, C, F, h);
+        for (uint32_t i = 0; i < F; i++)
+            h[i] = 0.5 * h[i] * (1 + tanh(0.7978845608028654 * (h[i] + 0.044715 * h[i] * h[i] * h[i])));
+        matvec(h, w->fcproj_w, w->fcproj_b, F, C, o);
+        for (uint32_t i = 0; i < C; i++) x[i] += o[i];
+    }
+    layer_norm(x, m->lnf_w, m->lnf_b, C, c->ln_eps, a);
+    FILE *f = fopen(ref, "rb");
+    cr_assert_not_null(f);
+    float *want = malloc((size_t)V * sizeof *want);
+    cr_assert_eq(fread(want, sizeof *want, V, f), V);
+    fclose(f);
+    double worst = 0;
+    for (uint32_t v = 0; v < V; v++) {
+        double logit = 0;
+        for (uint32_t k = 0; k < C; k++) logit += a[k] * m->wte_t[(size_t)k * V + v];
+        double d = fabs(logit - want[v]);
+        if (d > worst) worst = d;
+    }
+    cr_log_info("position 0: largest logit difference from the reference %.3g", worst);
+    cr_assert_lt(worst, 1e-3);
+    free(x), free(a), free(qkv), free(o), free(h), free(want);
+    lac_model_close(m);
 }

@@ -2,6 +2,7 @@
 #include "hf_ckpt.h"
 
 #include <dirent.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -363,3 +364,28 @@ int hf_count_entries(const char *dir, const char *needle) {
     closedir(d);
     return n;
 }
+
+float hf_f16_decode(uint16_t h) {
+    int e = (h >> 10) & 31, m = h & 1023;
+    float v = e == 0 ? ldexpf((float)m, -24) : e == 31 ? (m ? NAN : INFINITY)
+                                                      : ldexpf((float)(1024 + m), e - 25);
+    return (h & 0x8000) ? -v : v;
+}
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <cpuid.h>
+#include <immintrin.h>
+int hf_have_hw_f16(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29)); /* CPUID.1:ECX.F16C */
+}
+__attribute__((target("f16c"))) uint16_t hf_hw_f32_to_f16(float f) {
+    return (uint16_t)_cvtss_sh(f, _MM_FROUND_TO_NEAREST_INT);
+}
+#else
+int hf_have_hw_f16(void) { return 0; }
+uint16_t hf_hw_f32_to_f16(float f) {
+    (void)f;
+    return 0;
+}
+#endif

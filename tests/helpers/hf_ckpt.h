@@ -48,6 +48,12 @@ const uint8_t *hf_ckpt_token(const hf_ckpt_opts *o, uint32_t id, size_t *len);
 /* Merge pair j (left id, right id). */
 void hf_ckpt_merge(uint32_t j, uint32_t *left, uint32_t *right);
 
+/* Independent fp16 references for tests: decoding by ldexp (portable), and the CPU's F16C
+ * conversions (round to nearest even) where available (hf_have_hw_f16() != 0). */
+float hf_f16_decode(uint16_t h);
+int hf_have_hw_f16(void);
+uint16_t hf_hw_f32_to_f16(float f);
+
 /* Test scratch directories: a fresh directory under /tmp, and recursive removal. */
 char *hf_tmpdir(void);
 void hf_rmtree(const char *dir);
