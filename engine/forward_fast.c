@@ -95,6 +95,9 @@ static const lac_fast_kernels *pick_kernels(void) {
     return &lac_fast_generic;
 }
 
+/* Fewer multiply-adds than this in one operation: run it on the calling thread. */
+#define LAC_PAR_MIN_FMA (1 << 20)
+
 /* ---- the backend -------------------------------------------------------------------------- */
 typedef struct fast_state {
     const lac_model *m;
@@ -168,7 +171,9 @@ static void mm(const fast_state *s, const float *X, int R, int K, const float *W
     const int np = (N + P - 1) / P, nr = (R + RC - 1) / RC;
     const int tiles = np * nr;
     const lac_fast_kernels *kr = s->kr;
-#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (tiles > 1)
+    /* small products (a decoding step's layers) are not worth waking the team */
+    const int par = tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA;
+#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (par)
     for (int t = 0; t < tiles; t++) {
         const int p = t / nr, rc = t % nr;
         const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
@@ -182,7 +187,7 @@ static void layernorm_rows(const fast_state *s, const float *X, int R, const flo
     const int C = (int)s->m->cfg.n_embd;
     const float eps = s->m->cfg.ln_eps;
     const lac_fast_kernels *kr = s->kr;
-#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R > 1)
+#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R >= 16)
     for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
 }
 
@@ -238,7 +243,10 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
             memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
         }
         const int work = R * H;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads) if (work > 1)
+        double att_fma = 0;
+        for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
+        const int par = work > 1 && att_fma >= LAC_PAR_MIN_FMA;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads) if (par)
         for (int t = 0; t < work; t++) {
             const int r = t / H, hh = t % H;
             float *sc = s->s + (size_t)omp_get_thread_num() * NCTX;
@@ -257,7 +265,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         layernorm_rows(s, s->x, R, w->ln2_w, w->ln2_b, s->a);
         rows_of(s, s->h, R, NI);
         mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow);
-#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R > 1)
+#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R >= 4)
         for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
         rows_of(s, s->a, R, C);
         mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow);

@@ -360,55 +360,6 @@ Test(engine_tiny, matches_pytorch_reference) {
     free(rb);
 }
 
-/* Two full blocks of alice29 (golden GPT-2 ids), each [eot] + 1023 tokens: every way of
- * running them gives the same bits. The scalar comparison covers `scalar_n` tokens of each
- * block (the whole block in tests/full_engine.c). */
-void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n);
-void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n) {
-    char *p = etu_shared_path("tokenizer/golden/alice29.txt.ids");
-    size_t nids = 0;
-    int32_t *ids = p ? etu_read_ids_text(p, &nids) : NULL;
-    free(p);
-    cr_assert(ids && nids == 47022, "alice29.txt.ids: %zu ids", nids);
-    float *ref_l = malloc((size_t)n * TV * sizeof(float));
-    float *out = malloc((size_t)n * TV * sizeof(float));
-    cr_assert(ref_l && out);
-    lac_error err;
-    for (int blk = 0; blk < 2; blk++) {
-        int32_t in[TN];
-        in[0] = (int32_t)m->cfg.eot_token;
-        memcpy(in + 1, ids + (size_t)blk * (TN - 1), (TN - 1) * sizeof(int32_t));
-        cr_assert_eq(etu_run(m, LAC_DEVICE_CPU, 2, 1, 0, in, n, n, NULL, ref_l, &err), LAC_OK,
-                     "%s", err.msg);
-        struct {
-            lac_device dev;
-            int threads, B, stream, chunk, len;
-            const int32_t *other;
-            const char *what;
-        } runs[] = {
-            {LAC_DEVICE_CPU, 2, 1, 0, n, n, NULL, "second run"},
-            {LAC_DEVICE_CPU, 1, 1, 0, n, n, NULL, "1 thread"},
-            {LAC_DEVICE_CPU, 8, 1, 0, n, n, NULL, "8 threads"},
-            {LAC_DEVICE_CPU, 2, 1, 0, 1, n, NULL, "single steps"},
-            {LAC_DEVICE_CPU, 2, 7, 3, 100, n, ids + 30000, "B=7 stream 3, other streams busy"},
-            {LAC_DEVICE_CPU_SCALAR, 1, 1, 0, scalar_n, scalar_n, NULL, "scalar"},
-        };
-        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
-            cr_assert_eq(etu_run(m, runs[r].dev, runs[r].threads, runs[r].B, runs[r].stream, in,
-                                 runs[r].len, runs[r].chunk, runs[r].other, out, &err),
-                         LAC_OK, "%s: %s", runs[r].what, err.msg);
-            for (int i = 0; i < runs[r].len; i++)
-                if (memcmp(out + (size_t)i * TV, ref_l + (size_t)i * TV, TV * sizeof(float))) {
-                    cr_expect(0, "block %d, %s: row %d differs", blk, runs[r].what, i);
-                    break;
-                }
-        }
-    }
-    free(ids);
-    free(ref_l);
-    free(out);
-}
-
 Test(engine_tiny, bitwise_two_blocks) {
     const int quick = etu_quick();
     /* the scalar reference runs ~30 tokens/s: 128 tokens per block here, whole blocks in

@@ -4,6 +4,7 @@
  * token i, and the bits are sum of -log2 softmax(logits)[token] in double precision. */
 #include <errno.h>
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,8 +141,12 @@ int wt_eval(int argc, char **argv) {
             const int32_t *tp = in + i;
             float *lp = logits;
             if (lac_engine_forward(e, &tp, &cnt, &lp, &err) != LAC_OK) goto fail;
+            double rb[EVAL_CHUNK];
+            /* rows in parallel, summed in order: the total does not depend on threads */
+#pragma omp parallel for schedule(static) num_threads(threads > 0 ? (int)threads : omp_get_max_threads())
             for (int r = 0; r < cnt; r++)
-                bits += row_bits(logits + (size_t)r * V, V, toks.ids[b0 + i + (size_t)r]);
+                rb[r] = row_bits(logits + (size_t)r * V, V, toks.ids[b0 + i + (size_t)r]);
+            for (int r = 0; r < cnt; r++) bits += rb[r];
         }
     }
     printf("model: %s\n", cfg->name);

@@ -1,10 +1,14 @@
+#define _POSIX_C_SOURCE 200809L
 /* Test helpers for the engine (see engine_testutil.h). */
 #include "engine_testutil.h"
+
+#include <criterion/criterion.h>
 
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "model.h"
 
@@ -193,7 +197,7 @@ lac_status etu_run(const lac_model *m, lac_device dev, int threads, int B, int s
                 lg[b] = out + (size_t)i * V;
             } else if (other) {
                 /* each other stream gets a different slice of `other`, of a different length */
-                int kb = 1 + (b * 7 + i) % k;
+                int kb = 1 + (b * 7 + i) % (k < 16 ? k : 16);
                 tok[b] = other + ((size_t)b * 131 + (size_t)i) % 512;
                 cnt[b] = kb;
                 lg[b] = junk;
@@ -212,3 +216,61 @@ done:
     lac_engine_free(e);
     return st;
 }
+
+#define ETU_TV 50257
+#define ETU_TN 1024
+
+/* Two full blocks of alice29 (golden GPT-2 ids), each [eot] + 1023 tokens: every way of
+ * running them gives the same bits. The scalar comparison covers `scalar_n` tokens of each
+ * block (the whole block in tests/full_engine.c). */
+void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n) {
+    char *p = etu_shared_path("tokenizer/golden/alice29.txt.ids");
+    size_t nids = 0;
+    int32_t *ids = p ? etu_read_ids_text(p, &nids) : NULL;
+    free(p);
+    cr_assert(ids && nids == 47022, "alice29.txt.ids: %zu ids", nids);
+    float *ref_l = malloc((size_t)n * ETU_TV * sizeof(float));
+    float *out = malloc((size_t)n * ETU_TV * sizeof(float));
+    cr_assert(ref_l && out);
+    lac_error err;
+    for (int blk = 0; blk < 2; blk++) {
+        int32_t in[ETU_TN];
+        in[0] = (int32_t)m->cfg.eot_token;
+        memcpy(in + 1, ids + (size_t)blk * (ETU_TN - 1), (ETU_TN - 1) * sizeof(int32_t));
+        cr_assert_eq(etu_run(m, LAC_DEVICE_CPU, 2, 1, 0, in, n, n, NULL, ref_l, &err), LAC_OK,
+                     "%s", err.msg);
+        struct {
+            lac_device dev;
+            int threads, B, stream, chunk, len;
+            const int32_t *other;
+            const char *what;
+        } runs[] = {
+            {LAC_DEVICE_CPU, 2, 1, 0, n, n, NULL, "second run"},
+            {LAC_DEVICE_CPU, 1, 1, 0, n, n, NULL, "1 thread"},
+            {LAC_DEVICE_CPU, 8, 1, 0, n, n, NULL, "8 threads"},
+            {LAC_DEVICE_CPU, 1, 1, 0, 1, n, NULL, "single steps"},
+            {LAC_DEVICE_CPU, 2, 7, 3, 200, n, ids + 30000, "B=7 stream 3, other streams busy"},
+            {LAC_DEVICE_CPU_SCALAR, 1, 1, 0, scalar_n, scalar_n, NULL, "scalar"},
+        };
+        for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+            struct timespec t0, t1;
+            clock_gettime(CLOCK_MONOTONIC, &t0);
+            cr_assert_eq(etu_run(m, runs[r].dev, runs[r].threads, runs[r].B, runs[r].stream, in,
+                                 runs[r].len, runs[r].chunk, runs[r].other, out, &err),
+                         LAC_OK, "%s: %s", runs[r].what, err.msg);
+            clock_gettime(CLOCK_MONOTONIC, &t1);
+            if (getenv("LAC_TEST_TIMES"))
+                fprintf(stderr, "block %d %-34s %7.2f s\n", blk, runs[r].what,
+                        (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (double)(t1.tv_nsec - t0.tv_nsec));
+            for (int i = 0; i < runs[r].len; i++)
+                if (memcmp(out + (size_t)i * ETU_TV, ref_l + (size_t)i * ETU_TV, ETU_TV * sizeof(float))) {
+                    cr_expect(0, "block %d, %s: row %d differs", blk, runs[r].what, i);
+                    break;
+                }
+        }
+    }
+    free(ids);
+    free(ref_l);
+    free(out);
+}
+

@@ -27,4 +27,9 @@ int32_t *etu_read_ids_text(const char *path, size_t *n);
 lac_status etu_run(const lac_model *m, lac_device dev, int threads, int B, int stream,
                    const int32_t *tokens, int n, int chunk, const int32_t *other, float *out,
                    lac_error *err);
+/* lac-tiny (m): two 1024-token blocks of alice29 ([eot] + 1023 golden ids each); the first n
+ * tokens of each are run by prefill on 2 threads (the reference), again, on 1 and 8 threads,
+ * as single steps, as stream 3 of 7 busy streams, and the first scalar_n by the scalar
+ * backend: every row must be bitwise equal (criterion expectations). */
+void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n);
 #endif
