@@ -9,8 +9,8 @@ BUILD=${1:-build}
 PREFILL=${PREFILL:-256}
 STEPS=${STEPS:-16}
 THREADS=${THREADS:-"1 2"}
-BE="$BUILD/bench/bench_engine"
-WT="$BUILD/weights_tools/weights_tools"
+BE="$BUILD/bin/bench_engine"; [ -x "$BE" ] || BE="$BUILD/bench/bench_engine"
+WT="$BUILD/bin/weights_tools"; [ -x "$WT" ] || WT="$BUILD/weights_tools/weights_tools"
 [ -x "$BE" ] || { echo "engine.sh: build bench_engine first ($BE)" >&2; exit 1; }
 machine=$(hostname -s 2>/dev/null || echo unknown)
 out="bench/results/$machine"

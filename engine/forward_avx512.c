@@ -177,8 +177,92 @@ static void layernorm(const float *x, const float *w, const float *b, int C, flo
                        float *y) {
     lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
 }
-static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
-static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+/* lac_expf (engine/lac_math.h) on 16 lanes: the same operations in the same order, the
+ * special cases blended in at the end. */
+static inline __m512 expf16(__m512 x) {
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __mmask16 over = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72283935546875f), _CMP_GT_OQ);
+    const __mmask16 under =
+        _mm512_cmp_ps_mask(x, _mm512_set1_ps(-103.972084045410156f), _CMP_LT_OQ);
+    const __m512 big = _mm512_set1_ps(12582912.0f);
+    const __m512 kf = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), big), big);
+    __m512 r = _mm512_fmadd_ps(kf, _mm512_set1_ps(-0.693147182464599609375f), x);
+    r = _mm512_fmadd_ps(kf, _mm512_set1_ps(1.904654323148236017e-09f), r);
+    __m512 p = _mm512_set1_ps(1.98412698412698413e-04f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888888888888889e-03f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333333333333e-03f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666666666666667e-02f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666666666666667e-01f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i k = _mm512_cvtps_epi32(kf); /* kf is an integer: exact */
+    const __m512i k1 = _mm512_srai_epi32(k, 1); /* floor(k / 2) */
+    const __m512i k2 = _mm512_sub_epi32(k, k1);
+    const __m512i e127 = _mm512_set1_epi32(127);
+    const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, e127), 23));
+    const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, e127), 23));
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    y = _mm512_mask_blend_ps(over, y, _mm512_set1_ps(INFINITY));
+    y = _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(nan, y, _mm512_add_ps(x, x));
+}
+
+/* lac_tanhf on 16 lanes (both branches computed, then blended). */
+static inline __m512 tanhf16(__m512 x) {
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i xi = _mm512_castps_si512(x);
+    const __m512 a = _mm512_castsi512_ps(_mm512_andnot_epi32(sign, xi));
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __mmask16 tiny = _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.44140625e-4f), _CMP_LT_OQ);
+    const __mmask16 one = _mm512_cmp_ps_mask(a, _mm512_set1_ps(9.0f), _CMP_GE_OQ);
+    const __mmask16 poly = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+    const __m512 a2 = _mm512_mul_ps(a, a);
+    __m512 p = _mm512_set1_ps(5.9002744094558598e-04f);
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-1.4558343870513183e-03f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(3.5921280365724810e-03f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-8.8632355299021966e-03f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(2.1869488536155203e-02f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-5.3968253968253968e-02f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(1.3333333333333333e-01f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-3.3333333333333333e-01f));
+    const __m512 yp = _mm512_fmadd_ps(_mm512_mul_ps(a, a2), p, a);
+    const __m512 one_v = _mm512_set1_ps(1.0f);
+    const __m512 e = expf16(_mm512_add_ps(a, a));
+    const __m512 ye =
+        _mm512_sub_ps(one_v, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one_v)));
+    __m512 y = _mm512_mask_blend_ps(poly, ye, yp);
+    y = _mm512_mask_blend_ps(one, y, one_v);
+    /* y >= 0: setting x's sign bit gives -y where x < 0 */
+    y = _mm512_castsi512_ps(_mm512_or_epi32(_mm512_castps_si512(y), _mm512_and_epi32(xi, sign)));
+    y = _mm512_mask_blend_ps(tiny, y, x);
+    return _mm512_mask_blend_ps(nan, y, _mm512_add_ps(x, x));
+}
+
+static void gelu(float *h, size_t n) {
+    size_t k = 0;
+    const __m512 c0 = _mm512_set1_ps(0.044715f), c1 = _mm512_set1_ps(0.7978845608028654f);
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    for (; k + 16 <= n; k += 16) {
+        const __m512 x = _mm512_loadu_ps(h + k);
+        const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        const __m512 u = _mm512_add_ps(x, _mm512_mul_ps(c0, x3));
+        const __m512 v = _mm512_mul_ps(c1, u);
+        const __m512 y = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, tanhf16(v)));
+        _mm512_storeu_ps(h + k, y);
+    }
+    lac_op_gelu(h + k, n - k);
+}
+
+static void softmax_exp(float *s, int n) {
+    float mx = s[0];
+    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    const __m512 m = _mm512_set1_ps(mx);
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(s + j, expf16(_mm512_sub_ps(_mm512_loadu_ps(s + j), m)));
+    for (; j < n; j++) s[j] = lac_expf(s[j] - mx);
+}
 
 const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 64, .matmul = matmul, .scores = scores, .wsum = wsum,

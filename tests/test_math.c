@@ -122,3 +122,47 @@ Test(math, tanh_specials) {
     for (float x = 1e-5f; x < 10.0f; x *= 1.37f)
         cr_expect(same_bits(lac_tanhf(-x), -lac_tanhf(x)), "tanh(-%a)", (double)x);
 }
+
+/* The fast backend's vectorised GELU and softmax exponentials (engine/forward_*.c) give the
+ * bits of the scalar formulas, specials included. */
+#include "forward_fast.h"
+#include "forward_ops.h"
+
+static void check_kernels(const lac_fast_kernels *kr) {
+    enum { N = 4099 };
+    static float in[N], a[N], b[N];
+    const float sp[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 0x1p-149f, -0x1p-149f, 1e-30f,
+                        2.44140625e-4f, -2.44140625e-4f, 0.55f, -0.55f, 9.0f, -9.0f, 12.0f,
+                        -12.0f, 88.8f, -104.5f, 200.0f, -200.0f, 3.4e38f, -3.4e38f};
+    const int ns = (int)(sizeof sp / sizeof sp[0]);
+    uint64_t s = 1;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const float u = (float)((double)(s >> 11) * 0x1p-53);
+        in[i] = i < ns ? sp[i] : (u - 0.5f) * (i % 3 ? 12.0f : 240.0f);
+    }
+    memcpy(a, in, sizeof in);
+    memcpy(b, in, sizeof in);
+    kr->gelu(a, N);
+    lac_op_gelu(b, N);
+    for (int i = 0; i < N; i++)
+        cr_expect(lac_f2u(a[i]) == lac_f2u(b[i]) || (isnan(a[i]) && isnan(b[i])),
+                  "%s gelu(%a): %a vs %a", kr->isa, (double)in[i], (double)a[i], (double)b[i]);
+    for (int n = 1; n <= 40; n += 13) { /* softmax rows with tails, -inf and huge spreads */
+        memcpy(a, in + 5, sizeof(float) * N / 2);
+        memcpy(b, in + 5, sizeof(float) * N / 2);
+        kr->softmax_exp(a, N / 2 - n);
+        lac_op_softmax_exp(b, N / 2 - n);
+        cr_expect(memcmp(a, b, sizeof(float) * (N / 2 - n)) == 0, "%s softmax_exp n=%d", kr->isa,
+                  N / 2 - n);
+    }
+}
+
+Test(math, fast_kernels_match_scalar_formulas) {
+    check_kernels(&lac_fast_generic);
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_kernels(&lac_fast_avx2);
+    if (__builtin_cpu_supports("avx512f")) check_kernels(&lac_fast_avx512);
+#endif
+}
