@@ -560,6 +560,7 @@ static lac_status flush_decode(decompressor *d, lac_error *err) {
     if (!d->nblk) return LAC_OK;
     lac_status s = ensure_engine(d->m, d->p, d->B, d->B, &d->eng, err);
     if (s) return s;
+    if (!d->tk && (s = lac_tokenizer_create(d->m, &d->tk, err))) return s;
     int B = d->B;
     uint32_t V = d->cfg->vocab_size, P = d->coder.precision;
     lac_rc_decoder rc[B];
@@ -668,9 +669,6 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
         s = lac_fail(err, LAC_ERR_NOMEM, "out of memory");
         goto done;
     }
-    s = lac_tokenizer_create(m, &d.tk, err);
-    if (s) goto done;
-
     for (int nstream = 0;; nstream++) {
         uint8_t rec[LACZ_HEADER_SIZE];
         size_t got;
