@@ -78,7 +78,7 @@ fi
 L() { "$LACGPU" -m "$MODEL" "$@"; }
 
 # ---- round trips ------------------------------------------------------------------------------
-rt() { # rt FILE: compress, keep input, decompress to another name, compare; -t and -l agree
+rt() { # rt FILE [notest]: compress, keep input, decompress to another name, compare; -t, -l agree
     local f=$1 b
     b=$(basename "$f")
     cp "$f" "rt_$b"
@@ -87,7 +87,7 @@ rt() { # rt FILE: compress, keep input, decompress to another name, compare; -t 
     [ -f "rt_$b.lacz" ] || { fail "no rt_$b.lacz"; return; }
     expect 0 L -d -o "back_$b" "rt_$b.lacz" || return
     cmp -s "rt_$b" "back_$b" || fail "round trip of $b differs"
-    expect 0 L -t "rt_$b.lacz" || fail "-t of $b"
+    [ -n "${2:-}" ] || expect 0 L -t "rt_$b.lacz" || fail "-t of $b"
     expect 0 "$LACGPU" -l "rt_$b.lacz" || return
     local size
     size=$(wc -c <"rt_$b")
@@ -104,9 +104,11 @@ printf 'text\0\0\0\0more text\0' >somenul.bin
 printf 'line one\r\nline two\r\n\r\nend\r\n' >crlf.txt
 printf '<|endoftext|>Hello<|endoftext|>\n<|endoftext|' >eot.txt
 for f in empty.bin one.bin all256.bin badutf8.txt nul.bin somenul.bin crlf.txt eot.txt \
-    "$CANT/grammar.lsp" "$CANT/xargs.1" "$CANT/sum" "$CANT/ptt5" "$CANT/kennedy.xls"; do
+    "$CANT/sum" "$CANT/ptt5" "$CANT/kennedy.xls"; do
     rt "$f"
 done
+# one whole Canterbury text here (lac-tiny on CPU decodes ~100 tokens/s); all of them in full_*
+rt "$CANT/xargs.1" notest
 
 # empty input: a valid file of header + end + footer
 : >e
@@ -115,15 +117,16 @@ expect 0 L -d -f e.lacz && [ -f e ] && [ ! -s e ] || fail "empty round trip"
 rm -f e e.lacz
 
 # ---- naming rules, -f, -k, --rm ------------------------------------------------------------
-cp "$CANT/grammar.lsp" g.lsp
+head -c 300 "$CANT/grammar.lsp" >grammar.ref
+cp grammar.ref g.lsp
 expect 0 L g.lsp && [ -f g.lsp ] && [ -f g.lsp.lacz ] || fail "compress g.lsp"
 expect 1 L g.lsp && err_has "g.lsp.lacz: already exists"
 cp g.lsp.lacz saved.lacz
 expect 1 L g.lsp.lacz && err_has "already has the .lacz suffix"
 expect 1 L -d g.lsp.lacz && err_has "g.lsp: already exists"
-cmp -s g.lsp "$CANT/grammar.lsp" || fail "input changed by a refused decompress"
+cmp -s g.lsp grammar.ref || fail "input changed by a refused decompress"
 rm g.lsp
-expect 0 L -d g.lsp.lacz && cmp -s g.lsp "$CANT/grammar.lsp" || fail "-d strips .lacz"
+expect 0 L -d g.lsp.lacz && cmp -s g.lsp grammar.ref || fail "-d strips .lacz"
 [ -f g.lsp.lacz ] || fail "-d removed its input without --rm"
 expect 0 L -f g.lsp && cmp -s g.lsp.lacz saved.lacz || fail "-f recompress (deterministic)"
 expect 0 L -d -f -k g.lsp.lacz && [ -f g.lsp.lacz ] || fail "-k"
@@ -140,7 +143,7 @@ expect 1 L -o g.lsp -f g.lsp && err_has "same file"
 no_leftovers
 
 # several inputs
-cp "$CANT/xargs.1" x1
+head -c 400 "$CANT/xargs.1" >x1
 printf 'second file\n' >x2
 expect 0 L x1 x2 && [ -f x1.lacz ] && [ -f x2.lacz ] || fail "two inputs"
 # one bad input among good ones: exit 1, the good ones are done
