@@ -90,7 +90,7 @@ static void usage(FILE *f) {
             "  -m, --model MODEL     model file, or NAME looked up as NAME.lacm in the model dirs\n"
             "      --device DEV      cpu, cpu-scalar, cuda, cuda:N or auto (default auto)\n"
             "      --threads N       CPU threads (0 = all)\n"
-            "      --streams N       blocks coded/decoded at once (GPU batching)\n"
+            "      --streams N       blocks coded/decoded at once (default: by KV cache memory)\n"
             "      --block-tokens N  tokens per block (default: the model's context)\n"
             "  -T, --temperature T   model temperature (default 1)\n"
             "      --salvage         decompress: write intact blocks, skip damaged ones\n"
@@ -284,7 +284,25 @@ typedef struct ctx {
     lac_model *model;
     const char *model_path;
     int listed;
+    int streams_set;
 } ctx;
+
+/* Default B (blocks coded/decoded at once): decoding runs one token per stream per step, so
+ * several streams share each pass over the weights. Bounded by the KV cache memory. */
+static int default_streams(const lac_model *m, lac_device dv) {
+#ifdef LAC_HAVE_CUDA
+    int gpu = dv == LAC_DEVICE_CUDA || dv == LAC_DEVICE_AUTO;
+#else
+    int gpu = dv == LAC_DEVICE_CUDA;
+#endif
+    uint64_t kv = lac_engine_kv_bytes(lac_model_get_config(m), 1);
+    uint64_t budget = gpu ? (8ull << 30) : (512ull << 20);
+    int cap = gpu ? 32 : 8;
+    uint64_t b = kv ? budget / kv : 1;
+    if (b < 1) b = 1;
+    if (b > (uint64_t)cap) b = (uint64_t)cap;
+    return (int)b;
+}
 
 static int load_model(ctx *c) {
     if (c->model) return 0;
@@ -293,6 +311,8 @@ static int load_model(ctx *c) {
         errmsg(NULL, "%s", err.msg); /* the message names the model file */
         return -1;
     }
+    if (!c->streams_set)
+        c->o->params.engine.n_streams = default_streams(c->model, c->o->params.engine.device);
     return 0;
 }
 
@@ -440,12 +460,15 @@ static int process(ctx *c, const char *in_name) {
     /* ---- finish the output ---- */
     const char *out_shown = to_stdout ? "(stdout)" : out_path;
     int ok = s == LAC_OK;
+    /* --salvage: the intact blocks are kept, but the exit status still says "damaged" */
+    int salvaged = o->salvage && s == LAC_ERR_CORRUPT && st.damaged_blocks > 0 && !g_signal;
     if (s == LAC_ERR_INTERRUPTED || g_signal) {
         errmsg(shown, "interrupted");
         ok = 0;
     } else if (!ok) {
         errmsg(err.msg[0] && !strncmp(err.msg, "output:", 7) ? out_shown : shown, "%s",
                err.msg);
+        ok = salvaged;
     }
     if (out && out != stdout) {
         if (ok && (fflush(out) != 0 || fsync(fileno(out)) != 0)) {
@@ -467,7 +490,7 @@ static int process(ctx *c, const char *in_name) {
         errmsg("(stdout)", "write failed: %s", strerror(errno));
         ok = 0;
     }
-    if (!ok) return -1;
+    if (!ok || salvaged) return -1;
 
     if (o->verbose && !o->quiet) {
         double bpb = st.plain_bytes ? 8.0 * (double)st.packed_bytes / (double)st.plain_bytes : 0;
@@ -622,17 +645,9 @@ int main(int argc, char **argv) {
         errmsg(NULL, "standard input (-) given more than once");
         return EXIT_USAGE;
     }
-    if (!streams_set) {
-        lac_device dv = o.params.engine.device;
-#ifdef LAC_HAVE_CUDA
-        o.params.engine.n_streams = dv == LAC_DEVICE_CUDA || dv == LAC_DEVICE_AUTO ? 16 : 1;
-#else
-        o.params.engine.n_streams = dv == LAC_DEVICE_CUDA ? 16 : 1;
-#endif
-    }
     install_signals();
 
-    ctx c = {&o, NULL, NULL, 0};
+    ctx c = {&o, NULL, NULL, 0, streams_set};
     char model_path[PATH_MAX + 64];
     if (o.mode != MODE_LIST) {
         if (find_model(o.model ? o.model : DEFAULT_MODEL, model_path, sizeof model_path))

@@ -184,6 +184,17 @@ for pos in 10 140 $((size / 2)) $((size - 10)); do
     expect 1 L -t c.lacz
 done
 no_leftovers
+# --salvage keeps the intact blocks (exit status still 1)
+expect 0 L -f --block-tokens 16 -o b16.lacz x1
+plen=$(od -An -tu4 -j 144 -N4 b16.lacz | tr -d ' ')
+cp b16.lacz s16.lacz
+printf '\xff' | dd of=s16.lacz bs=1 seek=$((132 + 28 + plen - 1)) conv=notrunc status=none
+cmp -s b16.lacz s16.lacz || {
+    expect 1 L -d -o s16.out s16.lacz && [ ! -e s16.out ] || fail "damaged block without --salvage"
+    expect 1 L -d --salvage -o s16.out s16.lacz && err_has "damaged"
+    [ -s s16.out ] && [ "$(wc -c <s16.out)" -lt "$(wc -c <x1)" ] || fail "--salvage output"
+    tail -c "$(wc -c <s16.out)" x1 | cmp -s - s16.out || fail "--salvage: not the intact tail"
+}
 expect 1 L -d -o plain.out plain.txt && err_has "magic"
 [ ! -e plain.out ] || fail "output left for a non-lacz input"
 cat x1.lacz >junk.lacz
