@@ -218,6 +218,16 @@ typedef int (*lac_write_fn)(void *ctx, const void *buf, size_t n);
 /* Progress: bytes of input consumed and output produced so far. */
 typedef void (*lac_progress_fn)(void *ctx, uint64_t in_bytes, uint64_t out_bytes);
 
+/* Salvage: one damaged block that was skipped (its plaintext is missing from the output). */
+typedef struct lac_damage {
+    uint64_t stream;       /* which concatenated .lacz stream, from 0 */
+    uint64_t block;        /* block index within that stream, from 0 */
+    uint64_t file_offset;  /* of the block header in the input */
+    uint64_t plain_offset; /* where its plaintext starts in the original (undamaged) output */
+    uint64_t plain_len;    /* bytes of plaintext missing */
+} lac_damage;
+typedef void (*lac_damage_fn)(void *ctx, const lac_damage *d);
+
 typedef struct lac_params {
     lac_engine_options engine;     /* device, threads; n_streams = blocks decoded at once */
     uint32_t block_tokens;         /* compression: tokens per block, 0 = n_ctx */
@@ -226,6 +236,8 @@ typedef struct lac_params {
     lac_progress_fn progress;
     void *progress_ctx;
     volatile const int *interrupt; /* when non-NULL and non-zero, stop with LAC_ERR_INTERRUPTED */
+    lac_damage_fn damage;          /* salvage: called for each skipped block (may be NULL) */
+    void *damage_ctx;
 } lac_params;
 
 void lac_params_default(lac_params *p);
