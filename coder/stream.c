@@ -12,6 +12,7 @@
 #include "container.h"
 #include "lac.h"
 #include "lac_error.h"
+#include "model.h"
 #include "rangecoder.h"
 
 #define READ_CHUNK (64u * 1024u)
@@ -523,6 +524,9 @@ typedef struct decompressor {
     reader r;
     EVP_MD_CTX *sha;
     uint64_t plain_bytes, blocks; /* this stream */
+    uint64_t stream;              /* index of this stream in the concatenation */
+    uint64_t plain_before;        /* original plaintext bytes of the earlier streams */
+    uint32_t max_token_len;       /* the model's longest token, in bytes */
     lac_stats st;
 } decompressor;
 
@@ -542,6 +546,11 @@ static lac_status emit_block(decompressor *d, dblock *k, lac_error *err) {
                             "block %llu at offset %llu: plaintext checksum mismatch (damaged data)",
                             (unsigned long long)k->index, (unsigned long long)k->offset);
         d->st.damaged_blocks++;
+        if (d->p->damage) {
+            lac_damage dm = {d->stream, k->index, k->offset, d->plain_before + d->plain_bytes,
+                             k->h.plain_len};
+            d->p->damage(d->p->damage_ctx, &dm);
+        }
         d->plain_bytes += k->h.plain_len;
         return LAC_OK;
     }
@@ -661,6 +670,10 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
     lac_status s = LAC_OK;
     if (d.B > 4096) return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above 4096", d.B);
     uint32_t V = d.cfg->vocab_size;
+    for (uint32_t v = 0; v < V; v++) {
+        uint32_t len = m->vocab.tok_off[v + 1] - m->vocab.tok_off[v];
+        if (len > d.max_token_len) d.max_token_len = len;
+    }
     d.blk = xcalloc((size_t)d.B, sizeof *d.blk);
     d.freqs = malloc((size_t)d.B * V * sizeof *d.freqs);
     d.cum = malloc(((size_t)V + 1) * sizeof *d.cum);
@@ -700,10 +713,12 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
         }
         if (h.block_tokens > d.cfg->n_ctx) {
             s = lac_fail(err, LAC_ERR_FORMAT,
-                         "header: block_tokens %u exceeds the model's context of %u tokens",
+                         "header at offset %llu: block_tokens %u exceeds the model's context of "
+                         "%u tokens", (unsigned long long)(d.r.n - LACZ_HEADER_SIZE),
                          h.block_tokens, d.cfg->n_ctx);
             goto done;
         }
+        d.stream = (uint64_t)nstream;
         d.coder = h.coder;
         d.plain_bytes = 0;
         d.blocks = 0;
@@ -724,6 +739,17 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
             s = lacz_block_header_parse(brec, off, h.block_tokens, &bh, err);
             if (s) goto done;
             if (bh.type == LACZ_BLOCK_END) break;
+            /* a coded block spells at most n_tokens of the model's longest tokens: checked
+             * before its buffers are reserved (B of them may be pending) */
+            if (bh.type == LACZ_BLOCK_CODED &&
+                (uint64_t)bh.plain_len > (uint64_t)bh.n_tokens * d.max_token_len) {
+                s = lac_fail(err, LAC_ERR_FORMAT,
+                             "coded block at offset %llu: plaintext length %u exceeds %u tokens "
+                             "of at most %u bytes (the model's longest token)",
+                             (unsigned long long)off, bh.plain_len, bh.n_tokens,
+                             d.max_token_len);
+                goto done;
+            }
             if (bh.type == LACZ_BLOCK_STORED) {
                 s = flush_decode(&d, err);
                 if (s) goto done;
@@ -765,6 +791,7 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
         lacz_footer f;
         s = lacz_footer_parse(frec, foff, &f, err);
         if (s) goto done;
+        d.plain_before += d.plain_bytes;
         uint8_t sha[32];
         unsigned int l = 0;
         if (!EVP_DigestFinal_ex(d.sha, sha, &l)) {
