@@ -71,6 +71,17 @@ static void errmsg(const char *file, const char *fmt, ...) {
     va_end(ap);
 }
 
+/* --salvage: one line per skipped block (ctx: the input's name) */
+static void on_damage(void *ctx, const lac_damage *d) {
+    errmsg((const char *)ctx,
+           "damaged block %llu of stream %llu (file offset %llu) skipped: plaintext bytes "
+           "[%llu, %llu) (%llu bytes) are missing from the output",
+           (unsigned long long)d->block, (unsigned long long)d->stream,
+           (unsigned long long)d->file_offset, (unsigned long long)d->plain_offset,
+           (unsigned long long)(d->plain_offset + d->plain_len),
+           (unsigned long long)d->plain_len);
+}
+
 static void usage(FILE *f) {
     fprintf(f,
             "usage: lacgpu [MODE] [OPTIONS] [FILE...]\n"
@@ -446,6 +457,10 @@ static int process(ctx *c, const char *in_name) {
     }
     prm.interrupt = &g_interrupt;
     prm.salvage = o->salvage;
+    if (o->salvage) {
+        prm.damage = on_damage;
+        prm.damage_ctx = (void *)shown;
+    }
     lac_stats st;
     memset(&st, 0, sizeof st);
     lac_status s;
