@@ -2,7 +2,7 @@
 # lacgpu -d --salvage: bytes flipped inside one block of a multi-block file (--block-tokens 24)
 # cost exactly that block. The intact blocks come back byte for byte, the damaged one is
 # reported on stderr with its index and plaintext byte range, and the exit status is 1.
-# Without --salvage the same file fails and names the block. Uses the default model.
+# Without --salvage the same file fails, names the block and leaves no output. Uses the default model.
 set -euo pipefail
 LACGPU=${LACGPU:-build/bin/lacgpu}
 [ -x "$LACGPU" ] || { echo "skip: no lacgpu at $LACGPU"; exit 77; }
@@ -43,7 +43,7 @@ flip() { # file offset: xor the byte with 0x5a
   printf "\\x$(printf %02x $((b ^ 0x5a)))" | dd of="$1" bs=1 seek="$2" conv=notrunc status=none
 }
 
-for k in 0 2 $((n - 1)); do
+for k in 1 $((n - 1)); do
   [ "${btype[k]}" = 43 ] || fail "block $k is not coded"
   cp "$tmp/a.lacz" "$tmp/d.lacz"
   p0=$((boff[k] + 28))
@@ -59,10 +59,11 @@ for k in 0 2 $((n - 1)); do
   { head -c "$a" "$tmp/plain.txt"; tail -c +$((b + 1)) "$tmp/plain.txt"; } > "$tmp/expect"
   cmp "$tmp/out" "$tmp/expect" || fail "block $k: the intact blocks did not come back exactly"
 
+  [ "$k" -eq 1 ] || continue
   rc=0
   "$LACGPU" -q -d --threads 1 -f -o "$tmp/out2" "$tmp/d.lacz" 2> "$tmp/err" || rc=$?
   [ "$rc" -eq 1 ] || fail "block $k without --salvage: exit status $rc"
   grep -q "block $k at offset ${boff[k]}" "$tmp/err" || { cat "$tmp/err" >&2; fail "block $k not named"; }
   [ ! -e "$tmp/out2" ] || fail "block $k without --salvage: output left behind"
 done
-echo "ok: $n blocks, damage in blocks 0, 2 and $((n - 1)) salvaged"
+echo "ok: $n blocks, damage in blocks 1 and $((n - 1)) salvaged"
