@@ -224,7 +224,8 @@ typedef struct lac_damage {
     uint64_t block;        /* block index within that stream, from 0 */
     uint64_t file_offset;  /* of the block header in the input */
     uint64_t plain_offset; /* where its plaintext starts in the original (undamaged) output */
-    uint64_t plain_len;    /* bytes of plaintext missing */
+    uint64_t plain_len;    /* bytes of plaintext missing; UINT64_MAX: unknown (a stream with
+                            * several damaged block headers) */
 } lac_damage;
 typedef void (*lac_damage_fn)(void *ctx, const lac_damage *d);
 
