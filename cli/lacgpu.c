@@ -73,6 +73,14 @@ static void errmsg(const char *file, const char *fmt, ...) {
 
 /* --salvage: one line per skipped block (ctx: the input's name) */
 static void on_damage(void *ctx, const lac_damage *d) {
+    if (d->plain_len == UINT64_MAX) { /* one of several damaged block headers */
+        errmsg((const char *)ctx,
+               "damaged block header %llu of stream %llu (file offset %llu) skipped: plaintext "
+               "from byte %llu on is missing (length unknown)",
+               (unsigned long long)d->block, (unsigned long long)d->stream,
+               (unsigned long long)d->file_offset, (unsigned long long)d->plain_offset);
+        return;
+    }
     errmsg((const char *)ctx,
            "damaged block %llu of stream %llu (file offset %llu) skipped: plaintext bytes "
            "[%llu, %llu) (%llu bytes) are missing from the output",

@@ -527,6 +527,9 @@ typedef struct decompressor {
     uint64_t stream;              /* index of this stream in the concatenation */
     uint64_t plain_before;        /* original plaintext bytes of the earlier streams */
     uint32_t max_token_len;       /* the model's longest token, in bytes */
+    /* salvage: damaged block headers skipped by resynchronising (this stream) */
+    int ngaps;
+    lac_damage gap[16];
     lac_stats st;
 } decompressor;
 
@@ -635,6 +638,26 @@ static lac_status flush_decode(decompressor *d, lac_error *err) {
     return LAC_OK;
 }
 
+/* Salvage: the block header in rec (read at *off) is damaged. Slides a 28-byte window forward
+ * one byte at a time until it holds a valid block header (its 4-byte check matches and its
+ * fields pass), which is taken as the next block. The bytes skipped are the damaged block. */
+static lac_status resync(decompressor *d, uint8_t rec[LACZ_BLOCK_HEADER_SIZE], uint64_t *off,
+                         uint32_t block_tokens, lacz_block_header *bh, lac_error *err) {
+    lac_error e2;
+    for (;;) {
+        memmove(rec, rec + 1, LACZ_BLOCK_HEADER_SIZE - 1);
+        lac_status s = get_exact(&d->r, rec + LACZ_BLOCK_HEADER_SIZE - 1, 1,
+                                 "block header (searching past a damaged one)", err);
+        if (s) return s;
+        (*off)++;
+        if (lacz_block_header_parse(rec, *off, block_tokens, bh, &e2) == LAC_OK &&
+            (bh->type != LACZ_BLOCK_CODED ||
+             (uint64_t)bh->plain_len <= (uint64_t)bh->n_tokens * d->max_token_len))
+            return LAC_OK;
+        if (interrupted(d->p)) return lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
+    }
+}
+
 /* Reads the rest of a header whose 4 first bytes (the magic) are in rec. */
 static lac_status read_header(reader *r, uint8_t rec[LACZ_HEADER_SIZE], lacz_header *h,
                               lac_error *err) {
@@ -719,6 +742,7 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
             goto done;
         }
         d.stream = (uint64_t)nstream;
+        d.ngaps = 0;
         d.coder = h.coder;
         d.plain_bytes = 0;
         d.blocks = 0;
@@ -737,6 +761,22 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
             if (s) goto done;
             lacz_block_header bh;
             s = lacz_block_header_parse(brec, off, h.block_tokens, &bh, err);
+            if (s && p->salvage && (s == LAC_ERR_CORRUPT || s == LAC_ERR_FORMAT) &&
+                d.ngaps < (int)(sizeof d.gap / sizeof d.gap[0])) {
+                /* a damaged block header: skip to the next valid one; the plaintext lost is
+                 * known from the footer at the end of the stream */
+                uint64_t gap_off = off;
+                s = flush_decode(&d, err);
+                if (!s) s = resync(&d, brec, &off, h.block_tokens, &bh, err);
+                if (s) goto done;
+                lac_damage *g = &d.gap[d.ngaps++];
+                g->stream = d.stream;
+                g->block = index++;
+                g->file_offset = gap_off;
+                g->plain_offset = d.plain_before + d.plain_bytes;
+                g->plain_len = UINT64_MAX;
+                d.st.damaged_blocks++;
+            }
             if (s) goto done;
             if (bh.type == LACZ_BLOCK_END) break;
             /* a coded block spells at most n_tokens of the model's longest tokens: checked
@@ -791,6 +831,24 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
         lacz_footer f;
         s = lacz_footer_parse(frec, foff, &f, err);
         if (s) goto done;
+        if (d.ngaps) {
+            /* the footer gives what the skipped headers held: all of it when there was one
+             * gap (the later gaps' lengths and offsets are then unknown: UINT64_MAX / as if
+             * the earlier gaps were empty) */
+            if (f.plain_bytes < d.plain_bytes || f.blocks < d.blocks) {
+                s = lac_fail(err, LAC_ERR_CORRUPT,
+                             "footer at offset %llu: %llu bytes in %llu blocks recorded, more "
+                             "found after skipping damaged block headers",
+                             (unsigned long long)foff, (unsigned long long)f.plain_bytes,
+                             (unsigned long long)f.blocks);
+                goto done;
+            }
+            if (d.ngaps == 1) d.gap[0].plain_len = f.plain_bytes - d.plain_bytes;
+            for (int g = 0; g < d.ngaps; g++)
+                if (p->damage) p->damage(p->damage_ctx, &d.gap[g]);
+            d.plain_bytes = f.plain_bytes;
+            d.blocks = f.blocks;
+        }
         d.plain_before += d.plain_bytes;
         uint8_t sha[32];
         unsigned int l = 0;
