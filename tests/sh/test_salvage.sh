@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# lacgpu -d --salvage: bytes flipped inside one block of a multi-block file (--block-tokens 24)
-# cost exactly that block. The intact blocks come back byte for byte, the damaged one is
+# lacgpu -d --salvage: bytes flipped inside one block of a multi-block file (--block-tokens 24),
+# in its payload or its header, cost exactly that block. The intact blocks come back byte for byte, the damaged one is
 # reported on stderr with its index and plaintext byte range, and the exit status is 1.
 # Without --salvage the same file fails, names the block and leaves no output. Uses the default model.
 set -euo pipefail
@@ -66,4 +66,17 @@ for k in 1 $((n - 1)); do
   grep -q "block $k at offset ${boff[k]}" "$tmp/err" || { cat "$tmp/err" >&2; fail "block $k not named"; }
   [ ! -e "$tmp/out2" ] || fail "block $k without --salvage: output left behind"
 done
-echo "ok: $n blocks, damage in blocks 1 and $((n - 1)) salvaged"
+# a damaged block header (its n_tokens field): the decoder finds the next header and the
+# footer gives the lost range
+k=2
+cp "$tmp/a.lacz" "$tmp/d.lacz"
+flip "$tmp/d.lacz" $((boff[k] + 5))
+rc=0
+"$LACGPU" -q -d --salvage --threads 1 -f -o "$tmp/out" "$tmp/d.lacz" 2> "$tmp/err" || rc=$?
+[ "$rc" -eq 1 ] || fail "header of block $k: exit status $rc, expected 1"
+a=${bplain[k]} b=$((bplain[k] + blen[k]))
+grep -q "damaged block $k of stream 0 (file offset ${boff[k]}) skipped: plaintext bytes \[$a, $b)" "$tmp/err" \
+  || { cat "$tmp/err" >&2; fail "header of block $k: no report of [$a, $b)"; }
+{ head -c "$a" "$tmp/plain.txt"; tail -c +$((b + 1)) "$tmp/plain.txt"; } > "$tmp/expect"
+cmp "$tmp/out" "$tmp/expect" || fail "header of block $k: the intact blocks did not come back"
+echo "ok: $n blocks, damage in the payloads of blocks 1 and $((n - 1)) and the header of block 2 salvaged"
