@@ -8,6 +8,7 @@
  * a copy of the logits, or by the quantizer (kernels/quantize.cu) for the fused calls.
  * Every kernel follows docs/NUMERICS.md, so the bits equal those of the CPU backends.
  * Every CUDA error becomes LAC_ERR_DEVICE with the CUDA error string. */
+#include <float.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -306,7 +307,7 @@ lac_status cuda_forward(void *state, const int32_t *const *tokens, const int *co
 
 lac_status check_coder(const cuda_state *s, const lac_coder_params *p, lac_error *err) {
     if (p->precision < 28 || p->precision > 31 || p->frac_bits < 8 || p->frac_bits > 12 ||
-        !(p->temperature > 0.0f) || p->temperature > 3.4e38f ||
+        !(p->temperature > 0.0f) || !(p->temperature <= FLT_MAX) ||
         (uint64_t)s->V >= ((uint64_t)1 << p->precision))
         return lac_fail(err, LAC_ERR_ARG, "cuda: coder params P=%u s=%u T=%g out of range",
                         p->precision, p->frac_bits, (double)p->temperature);

@@ -39,8 +39,15 @@ LAC_QD uint64_t lac_qd_w(uint32_t u, uint32_t s, const uint32_t *exp2_table) {
     return (uint64_t)exp2_table[f] >> (u >> s);
 }
 
-/* Step 7: k = (A << 32) / W with A = 2^P - V. W >= 2^31 whenever some u == 0; W == 0 cannot
- * happen for a row with an argmax, and gives k = 0 (never divides by zero). */
+/* A row where no u is 0 (no finite maximum: every logit NaN or -inf, or a +inf logit; or c
+ * overflowed) is treated as uniform, as coder/quantize.c does: every w = EXP2[0] = 2^31 and
+ * i* = 0. `uniform` selects that. */
+LAC_QD uint64_t lac_qd_w_row(uint32_t u, uint32_t s, const uint32_t *exp2_table, int uniform) {
+    return uniform ? (uint64_t)exp2_table[0] : lac_qd_w(u, s, exp2_table);
+}
+
+/* Step 7: k = (A << 32) / W with A = 2^P - V. W >= 2^31 (some w is 2^31), so k < 2^32;
+ * W == 0 cannot happen and would give k = 0 (never divides by zero). */
 LAC_QD uint64_t lac_qd_k(uint32_t P, uint32_t V, uint64_t W) {
     const uint64_t A = ((uint64_t)1 << P) - V;
     return W ? (A << 32) / W : 0;
@@ -63,13 +70,18 @@ LAC_QD void lac_qd_row(const float *z, uint32_t V, uint32_t P, uint32_t s, float
         W += lac_qd_w(u, s, exp2_table);
         if (u == 0 && imax == V) imax = i;
     }
+    const int uniform = imax == V;
+    if (uniform) {
+        W = (uint64_t)V * exp2_table[0];
+        imax = 0;
+    }
     const uint64_t k = lac_qd_k(P, V, W);
     uint64_t F = 0;
     for (uint32_t i = 0; i < V; i++) {
-        freq[i] = lac_qd_f(lac_qd_w(lac_qd_u(z[i], m, c, L), s, exp2_table), k);
+        freq[i] = lac_qd_f(lac_qd_w_row(lac_qd_u(z[i], m, c, L), s, exp2_table, uniform), k);
         F += freq[i];
     }
-    if (imax < V) freq[imax] += (uint32_t)(((uint64_t)1 << P) - F);
+    freq[imax] += (uint32_t)(((uint64_t)1 << P) - F);
 }
 
 #endif

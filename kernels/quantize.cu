@@ -5,7 +5,7 @@
  *
  * Passes over the row: (1) max; (2) u, w: W = sum w, i* = smallest i with u = 0;
  * (3) k = (A << 32) / W, f = 1 + ((w k) >> 32), F = sum f (and, for coding, the sum of f below
- * the target); R = 2^P - F goes to f[i*]. */
+ * the target); R = 2^P - F goes to f[i*]. A row without u = 0 is uniform (quant_dev.h). */
 #include "lac_cuda.h"
 
 extern "C" {
@@ -82,6 +82,11 @@ __global__ void __launch_bounds__(Q_THREADS)
     }
     W = block_sum(W, red64);
     imax = block_min(imax, red32);
+    const int uniform = imax == (uint32_t)V; /* no u == 0: uniform row, as quantize.c */
+    if (uniform) {
+        W = (unsigned long long)V * table[0];
+        imax = 0;
+    }
 
     /* (3) frequencies */
     const uint64_t k = lac_qd_k(P, (uint32_t)V, W);
@@ -89,7 +94,7 @@ __global__ void __launch_bounds__(Q_THREADS)
     unsigned long long F = 0, below = 0;
     uint32_t *frow = freqs ? freqs + (size_t)r * V : NULL;
     for (int i = tid; i < V; i += Q_THREADS) {
-        const uint32_t f = lac_qd_f(lac_qd_w(lac_qd_u(z[i], m, c, L), s, table), k);
+        const uint32_t f = lac_qd_f(lac_qd_w_row(lac_qd_u(z[i], m, c, L), s, table, uniform), k);
         F += f;
         if (i < target) below += f;
         if (frow) frow[i] = f;
@@ -99,11 +104,9 @@ __global__ void __launch_bounds__(Q_THREADS)
     if (targets) below = block_sum(below, red64);
     if (tid == 0) {
         const uint32_t R = (uint32_t)(((uint64_t)1 << P) - F);
-        if (imax < (uint32_t)V) {
-            if (frow) frow[imax] += R;
-            if (targets && (int)imax == target) freq[r] += R;
-            if (targets && (int)imax < target) below += R;
-        }
+        if (frow) frow[imax] += R;
+        if (targets && (int)imax == target) freq[r] += R;
+        if (targets && (int)imax < target) below += R;
         if (targets) cum[r] = (uint32_t)below;
     }
 }

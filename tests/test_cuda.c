@@ -59,7 +59,8 @@ Test(cuda, quantizer_port_matches_quantize_c) {
     cr_assert(z);
     uint64_t seed = 42;
     const lac_coder_params params[] = {
-        {30, 12, 1.0f}, {28, 8, 1.0f}, {31, 12, 0.7f}, {29, 10, 1.9f}, {30, 11, 1e-3f}};
+        {30, 12, 1.0f}, {28, 8, 1.0f}, {31, 12, 0.7f}, {29, 10, 1.9f}, {30, 11, 1e-3f},
+        {30, 12, 1e-38f}, {28, 9, 3e38f}};
     for (size_t pi = 0; pi < sizeof params / sizeof params[0]; pi++) {
         const lac_coder_params *p = &params[pi];
         for (int rep = 0; rep < 3; rep++) { /* realistic rows */
@@ -81,6 +82,13 @@ Test(cuda, quantizer_port_matches_quantize_c) {
         z[12] = 1e-40f;
         check_quant_row(z, V, p);
         z[5000] = INFINITY;
+        check_quant_row(z, V, p);
+        z[0] = NAN; /* NaN first */
+        z[5000] = 3.0f;
+        check_quant_row(z, V, p);
+        for (uint32_t i = 0; i < V; i++) z[i] = (i % 3) ? -INFINITY : NAN; /* no maximum */
+        check_quant_row(z, V, p);
+        for (uint32_t i = 0; i < V; i++) z[i] = -INFINITY;
         check_quant_row(z, V, p);
         for (uint32_t n = 1; n <= 5; n++) { /* tiny vocabularies, ties */
             for (uint32_t i = 0; i < n; i++) z[i] = (float)(i % 2);
