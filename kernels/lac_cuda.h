@@ -8,8 +8,19 @@
 #ifndef LAC_CUDA_H
 #define LAC_CUDA_H
 
-#include <cuda_runtime.h>
 #include <stdint.h>
+
+#ifdef LAC_CUDA_EMU
+/* kernels/emu/: the same sources compiled by a host C++ compiler, blocks and warps emulated
+ * with threads, to check the kernels against the CPU reference on a machine without a GPU. */
+#include "emu/cuda_emu.h"
+#else
+#include <cuda_runtime.h>
+/* kernel<<<grid, block, smem, stream>>>(args), written LAC_LAUNCH(grid, block, smem, stream,
+ * kernel)(args) (the kernel last: template arguments may contain commas). */
+#define LAC_LAUNCH(grid, block, smem, st, ...) __VA_ARGS__<<<grid, block, smem, st>>>
+#define LAC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
 
 /* matmul epilogue flags: out = [out +] gelu?(chain + bias) */
 enum { LAC_MM_GELU = 1, LAC_MM_RESIDUAL = 2 };

@@ -31,7 +31,7 @@ void lac_cuda_embed(float *x, const float *wte, const float *wpe, const int32_t 
                     const int32_t *pos, int R, int C, cudaStream_t st) {
     const size_t n = (size_t)R * C;
     if (n == 0) return;
-    embed_kernel<<<(unsigned)((n + 255) / 256), 256, 0, st>>>(x, wte, wpe, tok, pos, R, C);
+    LAC_LAUNCH((unsigned)((n + 255) / 256), 256, 0, st, embed_kernel)(x, wte, wpe, tok, pos, R, C);
 }
 
 /* ---- LayerNorm (§3): one warp per row ------------------------------------------------------ */
@@ -63,8 +63,8 @@ void lac_cuda_layernorm(float *y, const float *x, const float *w, const float *b
                         int C, cudaStream_t st) {
     if (R <= 0) return;
     const int rows_per_block = 4;
-    layernorm_kernel<<<(unsigned)((R + rows_per_block - 1) / rows_per_block),
-                       rows_per_block * WARP, 0, st>>>(y, x, w, b, eps, R, C);
+    LAC_LAUNCH((unsigned)((R + rows_per_block - 1) / rows_per_block), rows_per_block * WARP, 0,
+               st, layernorm_kernel)(y, x, w, b, eps, R, C);
 }
 
 /* ---- KV cache store ------------------------------------------------------------------------ */
@@ -84,8 +84,8 @@ void lac_cuda_kv_store(float *kc, float *vc, const float *qkv, const int32_t *st
                        const int32_t *pos, int R, int C, int n_ctx, cudaStream_t st) {
     const size_t n = (size_t)R * C;
     if (n == 0) return;
-    kv_store_kernel<<<(unsigned)((n + 255) / 256), 256, 0, st>>>(kc, vc, qkv, stream, pos, R, C,
-                                                                  n_ctx);
+    LAC_LAUNCH((unsigned)((n + 255) / 256), 256, 0, st, kv_store_kernel)(kc, vc, qkv, stream, pos,
+                                                                         R, C, n_ctx);
 }
 
 /* ---- causal attention (§6): one block per (row, head) -------------------------------------
@@ -104,7 +104,7 @@ __global__ void __launch_bounds__(ATT_THREADS)
                      const float *__restrict__ kc, const float *__restrict__ vc,
                      const int32_t *__restrict__ stream, const int32_t *__restrict__ pos, int C,
                      int hd, int n_ctx) {
-    extern __shared__ float sh[];
+    LAC_DYNAMIC_SHARED(float, sh);
     float *q = sh;               /* [hd] */
     float *e = sh + hd;          /* [n_ctx]: scores, then exponentials */
     float *red = e + n_ctx;      /* [ATT_THREADS / WARP + 1]: warp maxima, then S */
@@ -169,6 +169,6 @@ void lac_cuda_attention(float *out, const float *qkv, const float *kc, const flo
     if (R <= 0) return;
     const int hd = C / n_head;
     dim3 grid((unsigned)R, (unsigned)n_head);
-    attention_kernel<<<grid, ATT_THREADS, lac_cuda_attention_smem(n_ctx, hd), st>>>(
+    LAC_LAUNCH(grid, ATT_THREADS, lac_cuda_attention_smem(n_ctx, hd), st, attention_kernel)(
         out, qkv, kc, vc, stream, pos, C, hd, n_ctx);
 }

@@ -141,9 +141,9 @@ void lac_cuda_matmul(float *out, const float *A, const float *W, const float *bi
     const unsigned gx = (unsigned)((N + MM_BN - 1) / MM_BN);
     if (M <= 64) { /* decoding steps: few rows, use short tiles */
         dim3 grid(gx, (unsigned)((M + 15) / 16));
-        matmul_kernel<16, 1><<<grid, MM_THREADS, 0, st>>>(out, A, W, bias, M, N, K, flags);
+        LAC_LAUNCH(grid, MM_THREADS, 0, st, matmul_kernel<16, 1>)(out, A, W, bias, M, N, K, flags);
     } else {
         dim3 grid(gx, (unsigned)((M + 127) / 128));
-        matmul_kernel<128, 8><<<grid, MM_THREADS, 0, st>>>(out, A, W, bias, M, N, K, flags);
+        LAC_LAUNCH(grid, MM_THREADS, 0, st, matmul_kernel<128, 8>)(out, A, W, bias, M, N, K, flags);
     }
 }

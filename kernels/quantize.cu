@@ -115,6 +115,6 @@ void lac_cuda_quantize(const float *logits, int rows, int V, uint32_t P, uint32_
                        const int32_t *targets, uint32_t *cum, uint32_t *freq, uint32_t *freqs,
                        cudaStream_t st) {
     if (rows <= 0) return;
-    quantize_kernel<<<(unsigned)rows, Q_THREADS, 0, st>>>(logits, V, P, s, T, targets, cum, freq,
-                                                          freqs);
+    LAC_LAUNCH((unsigned)rows, Q_THREADS, 0, st, quantize_kernel)(logits, V, P, s, T, targets, cum,
+                                                                  freq, freqs);
 }
