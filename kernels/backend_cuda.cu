@@ -33,7 +33,7 @@ struct dev_layer {
 struct cuda_state {
     int dev;
     char name[288];
-    int L, C, H, V, NI, n_ctx, B, max_rows, chunk;
+    int L, C, H, V, NI, n_ctx, B, max_rows, chunk, qb;
     float eps;
     cudaStream_t st;
     float *weights; /* one allocation holding every tensor below */
@@ -43,7 +43,7 @@ struct cuda_state {
     float *x, *a, *qkv, *att, *h;        /* activations [max_rows][...] */
     float *logits;                       /* [chunk][V] */
     uint32_t *freqs;                     /* [chunk][V] */
-    int32_t *d_rows;                     /* tok | pos | stream | target, [max_rows] each */
+    int32_t *d_rows; /* tok | pos | stream | target | group first | group rows, [max_rows] each */
     uint32_t *d_code;                    /* cum | freq, [max_rows] each */
     int32_t *h_rows;                     /* pinned mirror of d_rows */
     uint32_t *h_code;                    /* pinned mirror of d_code */
@@ -111,6 +111,9 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, opt->cuda_index), "cudaGetDeviceProperties");
     const int hd = (int)(cfg->n_embd / cfg->n_head);
+    if (lac_cuda_attention_rows(hd) < 1)
+        return lac_fail(err, LAC_ERR_LIMIT, "cuda: head size %d is too large (at most 1024)",
+                        hd);
     if (lac_cuda_attention_smem((int)cfg->n_ctx, hd) > prop.sharedMemPerBlockOptin)
         return lac_fail(err, LAC_ERR_LIMIT,
                         "cuda: n_ctx %u needs %zu bytes of shared memory per block, the device "
@@ -131,6 +134,7 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     s->max_rows = opt->max_rows;
     s->chunk = s->max_rows < HEAD_CHUNK_ROWS ? s->max_rows : HEAD_CHUNK_ROWS;
     s->eps = cfg->ln_eps;
+    s->qb = lac_cuda_attention_rows(hd);
     snprintf(s->name, sizeof s->name, "cuda:%d %s", s->dev, prop.name);
     s->layers = (dev_layer *)calloc((size_t)s->L ? (size_t)s->L : 1, sizeof(dev_layer));
     s->row_start = (int *)calloc((size_t)s->B, sizeof(int));
@@ -194,9 +198,9 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
              "allocating logits");
         STEP(cudaMalloc((void **)&s->freqs, (size_t)s->chunk * V * sizeof(uint32_t)),
              "allocating frequencies");
-        STEP(cudaMalloc((void **)&s->d_rows, 4 * R * sizeof(int32_t)), "allocating row tables");
+        STEP(cudaMalloc((void **)&s->d_rows, 6 * R * sizeof(int32_t)), "allocating row tables");
         STEP(cudaMalloc((void **)&s->d_code, 2 * R * sizeof(uint32_t)), "allocating row tables");
-        STEP(cudaMallocHost((void **)&s->h_rows, 4 * R * sizeof(int32_t)), "pinned host memory");
+        STEP(cudaMallocHost((void **)&s->h_rows, 6 * R * sizeof(int32_t)), "pinned host memory");
         STEP(cudaMallocHost((void **)&s->h_code, 2 * R * sizeof(uint32_t)),
              "pinned host memory");
         STEP(lac_cuda_attention_setup(s->n_ctx, hd), "attention shared memory");
@@ -231,8 +235,9 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
     if (R == 0) return LAC_OK;
     const int MR = s->max_rows;
     int32_t *tok = s->h_rows, *pos = s->h_rows + MR, *str = s->h_rows + 2 * MR,
-            *tgt = s->h_rows + 3 * MR;
-    for (int b = 0; b < s->B; b++)
+            *tgt = s->h_rows + 3 * MR, *gfirst = s->h_rows + 4 * MR, *gn = s->h_rows + 5 * MR;
+    int n_groups = 0; /* attention groups: up to qb consecutive rows of one stream */
+    for (int b = 0; b < s->B; b++) {
         for (int i = 0; i < counts[b]; i++) {
             const int r = s->row_start[b] + i;
             tok[r] = tokens[b][i];
@@ -240,11 +245,18 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
             str[r] = b;
             tgt[r] = targets ? targets[b][i] : 0;
         }
+        for (int i = 0; i < counts[b]; i += s->qb) {
+            gfirst[n_groups] = s->row_start[b] + i;
+            gn[n_groups] = counts[b] - i < s->qb ? counts[b] - i : s->qb;
+            n_groups++;
+        }
+    }
     CK(cudaSetDevice(s->dev), "cudaSetDevice");
-    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 4 * (size_t)MR * sizeof(int32_t),
+    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
                        cudaMemcpyHostToDevice, s->st),
        "uploading row tables");
     const int32_t *d_tok = s->d_rows, *d_pos = s->d_rows + MR, *d_str = s->d_rows + 2 * MR;
+    const int32_t *d_gfirst = s->d_rows + 4 * MR, *d_gn = s->d_rows + 5 * MR;
 
     const int C = s->C;
     const size_t kv_layer = (size_t)s->B * s->n_ctx * C;
@@ -255,7 +267,8 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
         lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->qkv, s->a, w->attn_w, w->attn_b, R, 3 * C, C, 0, s->st);
         lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
-        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, R, C, s->H, s->n_ctx, s->st);
+        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
+                           s->H, s->n_ctx, s->st);
         lac_cuda_matmul(s->x, s->att, w->proj_w, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
         lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->h, s->a, w->fc_w, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);

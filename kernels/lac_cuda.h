@@ -44,11 +44,16 @@ void lac_cuda_layernorm(float *y, const float *x, const float *w, const float *b
 void lac_cuda_kv_store(float *kc, float *vc, const float *qkv, const int32_t *stream,
                        const int32_t *pos, int R, int C, int n_ctx, cudaStream_t st);
 
-/* Causal attention (NUMERICS §6) of each row r over positions 0..pos[r] of its stream's cache;
- * out [R][C]. Call lac_cuda_attention_setup once per device first. */
+/* Causal attention (NUMERICS §6) of each row over positions 0..pos[r] of its stream's cache;
+ * out [R][C]. Rows come in groups: group g is rows group_first[g] .. + group_n[g] - 1, all of
+ * one stream, at most lac_cuda_attention_rows(head_dim) of them. Call
+ * lac_cuda_attention_setup once per device first. */
 void lac_cuda_attention(float *out, const float *qkv, const float *kc, const float *vc,
-                        const int32_t *stream, const int32_t *pos, int R, int C, int n_head,
-                        int n_ctx, cudaStream_t st);
+                        const int32_t *stream, const int32_t *pos, const int32_t *group_first,
+                        const int32_t *group_n, int n_groups, int C, int n_head, int n_ctx,
+                        cudaStream_t st);
+/* Rows per attention group (0: head_dim too large). */
+int lac_cuda_attention_rows(int head_dim);
 /* Shared memory the attention kernel needs for n_ctx positions; allows it beyond 48 KiB. */
 cudaError_t lac_cuda_attention_setup(int n_ctx, int head_dim);
 size_t lac_cuda_attention_smem(int n_ctx, int head_dim);

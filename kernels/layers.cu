@@ -88,74 +88,111 @@ void lac_cuda_kv_store(float *kc, float *vc, const float *qkv, const int32_t *st
                                                                          R, C, n_ctx);
 }
 
-/* ---- causal attention (§6): one block per (row, head) -------------------------------------
- * 1. q to shared memory; 2. every score s[j] = chain_d(q[d], k_j[d]) * scale, j = 0..t, each
- * by one thread, into shared memory, with a block max; 3. e[j] = lac_expf(s[j] - m) in place;
- * 4. S = R32(e) by warp 0 (lane l sums j = l, l+32, ... in order); 5. each output o[d] is one
- * thread's chain over j = 0..t in order, then one division by S. */
-#define ATT_THREADS 128
+/* ---- causal attention (§6) -----------------------------------------------------------------
+ * One block per (group of up to qb rows of ONE stream, head): the rows share the loads of the
+ * stream's keys and values. Per row i (position t_i):
+ * 1. q to shared memory; 2. every score s[i][j] = chain_d(q_i[d], k_j[d]) * scale, j = 0..t_i,
+ * each by one thread, into shared memory; 3. warp w takes rows w, w + 8, ...: the row max (a
+ * warp reduction, order-free), then lane l computes e[j] = lac_expf(s[j] - m) for j = l, l+32,
+ * ... and adds them in that order — exactly R32 — and the warp's shuffle tree gives S; 4. each
+ * output o_i[d] is one thread's chain over j = 0..t_i in order, then one division by S_i. */
+#define ATT_THREADS 256
+#define ATT_WARPS (ATT_THREADS / WARP)
+#define ATT_MAX_OUT 4 /* outputs per thread: qb * head_dim <= ATT_MAX_OUT * ATT_THREADS */
+#define ATT_QB 8      /* rows per block at most */
+
+int lac_cuda_attention_rows(int head_dim) {
+    int qb = ATT_MAX_OUT * ATT_THREADS / head_dim;
+    return qb > ATT_QB ? ATT_QB : qb;
+}
 
 size_t lac_cuda_attention_smem(int n_ctx, int head_dim) {
-    return ((size_t)head_dim + (size_t)n_ctx + ATT_THREADS / WARP + 1) * sizeof(float);
+    const size_t qb = (size_t)lac_cuda_attention_rows(head_dim);
+    return (qb * (size_t)head_dim + qb * (size_t)n_ctx + qb) * sizeof(float);
 }
 
 __global__ void __launch_bounds__(ATT_THREADS)
     attention_kernel(float *__restrict__ out, const float *__restrict__ qkv,
                      const float *__restrict__ kc, const float *__restrict__ vc,
-                     const int32_t *__restrict__ stream, const int32_t *__restrict__ pos, int C,
-                     int hd, int n_ctx) {
+                     const int32_t *__restrict__ stream, const int32_t *__restrict__ pos,
+                     const int32_t *__restrict__ group_first, const int32_t *__restrict__ group_n,
+                     int C, int hd, int n_ctx, int qb) {
     LAC_DYNAMIC_SHARED(float, sh);
-    float *q = sh;               /* [hd] */
-    float *e = sh + hd;          /* [n_ctx]: scores, then exponentials */
-    float *red = e + n_ctx;      /* [ATT_THREADS / WARP + 1]: warp maxima, then S */
-    const int r = blockIdx.x, h = blockIdx.y;
+    float *q = sh;                      /* [qb][hd] */
+    float *e = q + (size_t)qb * hd;     /* [qb][n_ctx]: scores, then exponentials */
+    float *S = e + (size_t)qb * n_ctx;  /* [qb] */
+    const int g = blockIdx.x, h = blockIdx.y;
     const int tid = threadIdx.x, lane = tid % WARP, warp = tid / WARP;
-    const int t = pos[r];
-    const size_t base = (size_t)stream[r] * n_ctx * C + (size_t)h * hd;
+    const int r0 = group_first[g], n = group_n[g];
+    const size_t base = (size_t)stream[r0] * n_ctx * C + (size_t)h * hd;
     const float *K = kc + base, *V = vc + base;
+    int tmax = 0;
+    for (int i = 0; i < n; i++) tmax = max(tmax, (int)pos[r0 + i]);
 
-    const float *qr = qkv + (size_t)r * 3 * C + (size_t)h * hd;
-    for (int d = tid; d < hd; d += ATT_THREADS) q[d] = qr[d];
+    for (int x = tid; x < n * hd; x += ATT_THREADS) {
+        const int i = x / hd, d = x % hd;
+        q[x] = qkv[(size_t)(r0 + i) * 3 * C + (size_t)h * hd + d];
+    }
     __syncthreads();
 
+    /* 2. scores; neighbouring threads share a key row (j = x / n) */
     const float scale = 1.0f / sqrtf((float)hd);
-    float m = -INFINITY;
-    for (int j = tid; j <= t; j += ATT_THREADS) {
-        const float *kj = K + (size_t)j * C;
+    for (int x = tid; x < n * (tmax + 1); x += ATT_THREADS) {
+        const int j = x / n, i = x % n;
+        if (j > pos[r0 + i]) continue;
+        const float *kj = K + (size_t)j * C, *qi = q + (size_t)i * hd;
         float acc = 0.0f;
-        for (int d = 0; d < hd; d++) acc = fmaf(q[d], kj[d], acc);
-        const float s = acc * scale;
-        e[j] = s;
-        m = (s > m) ? s : m;
+        for (int d = 0; d < hd; d++) acc = fmaf(qi[d], kj[d], acc);
+        e[(size_t)i * n_ctx + j] = acc * scale;
     }
-    /* block max (order-free) */
-    for (int o = 16; o >= 1; o >>= 1) {
-        const float other = __shfl_down_sync(FULL_MASK, m, o);
-        m = (other > m) ? other : m;
-    }
-    if (lane == 0) red[warp] = m;
-    __syncthreads();
-    m = red[0];
-    for (int w = 1; w < ATT_THREADS / WARP; w++) m = (red[w] > m) ? red[w] : m;
-
-    for (int j = tid; j <= t; j += ATT_THREADS) e[j] = lac_expf(e[j] - m);
     __syncthreads();
 
-    if (warp == 0) {
+    /* 3. max, exponentials and S = R32(e), one warp per row */
+    for (int i = warp; i < n; i += ATT_WARPS) {
+        const int t = pos[r0 + i];
+        float *ei = e + (size_t)i * n_ctx;
+        float m = -INFINITY;
+        for (int j = lane; j <= t; j += WARP) m = (ei[j] > m) ? ei[j] : m;
+        for (int o = 16; o >= 1; o >>= 1) {
+            const float other = __shfl_down_sync(FULL_MASK, m, o);
+            m = (other > m) ? other : m;
+        }
+        m = __shfl_sync(FULL_MASK, m, 0);
         float p = 0.0f;
-        for (int j = lane; j <= t; j += WARP) p = p + e[j];
+        for (int j = lane; j <= t; j += WARP) {
+            const float ej = lac_expf(ei[j] - m);
+            ei[j] = ej;
+            p = p + ej;
+        }
         p = r32_finish(p);
-        if (lane == 0) red[ATT_THREADS / WARP] = p;
+        if (lane == 0) S[i] = p;
     }
     __syncthreads();
-    const float S = red[ATT_THREADS / WARP];
 
-    float *orow = out + (size_t)r * C + (size_t)h * hd;
-    for (int d = tid; d < hd; d += ATT_THREADS) {
-        float acc = 0.0f;
-        for (int j = 0; j <= t; j++) acc = fmaf(e[j], V[(size_t)j * C + d], acc);
-        orow[d] = acc / S;
+    /* 4. outputs: thread tid owns outputs x = tid + k * ATT_THREADS, (row, d) = (x / hd, x % hd) */
+    float acc[ATT_MAX_OUT];
+    int oi[ATT_MAX_OUT], od[ATT_MAX_OUT], ot[ATT_MAX_OUT];
+    int no = 0;
+#pragma unroll
+    for (int k = 0; k < ATT_MAX_OUT; k++) {
+        const int x = tid + k * ATT_THREADS;
+        acc[k] = 0.0f;
+        oi[k] = x / hd;
+        od[k] = x % hd;
+        ot[k] = x < n * hd ? (int)pos[r0 + x / hd] : -1; /* -1: no such output */
+        no += x < n * hd;
     }
+    if (no == 0) return;
+    for (int j = 0; j <= tmax; j++) {
+        const float *vj = V + (size_t)j * C;
+#pragma unroll
+        for (int k = 0; k < ATT_MAX_OUT; k++)
+            if (j <= ot[k]) acc[k] = fmaf(e[(size_t)oi[k] * n_ctx + j], vj[od[k]], acc[k]);
+    }
+#pragma unroll
+    for (int k = 0; k < ATT_MAX_OUT; k++)
+        if (ot[k] >= 0)
+            out[(size_t)(r0 + oi[k]) * C + (size_t)h * hd + od[k]] = acc[k] / S[oi[k]];
 }
 
 cudaError_t lac_cuda_attention_setup(int n_ctx, int head_dim) {
@@ -164,11 +201,13 @@ cudaError_t lac_cuda_attention_setup(int n_ctx, int head_dim) {
 }
 
 void lac_cuda_attention(float *out, const float *qkv, const float *kc, const float *vc,
-                        const int32_t *stream, const int32_t *pos, int R, int C, int n_head,
-                        int n_ctx, cudaStream_t st) {
-    if (R <= 0) return;
+                        const int32_t *stream, const int32_t *pos, const int32_t *group_first,
+                        const int32_t *group_n, int n_groups, int C, int n_head, int n_ctx,
+                        cudaStream_t st) {
+    if (n_groups <= 0) return;
     const int hd = C / n_head;
-    dim3 grid((unsigned)R, (unsigned)n_head);
+    dim3 grid((unsigned)n_groups, (unsigned)n_head);
     LAC_LAUNCH(grid, ATT_THREADS, lac_cuda_attention_smem(n_ctx, hd), st, attention_kernel)(
-        out, qkv, kc, vc, stream, pos, C, hd, n_ctx);
+        out, qkv, kc, vc, stream, pos, group_first, group_n, C, hd, n_ctx,
+        lac_cuda_attention_rows(hd));
 }

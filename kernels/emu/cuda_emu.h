@@ -163,6 +163,7 @@ template <class T> static inline T __shfl_sync(unsigned, T v, int src) {
 
 static inline int min(int a, int b) { return a < b ? a : b; }
 static inline unsigned min(unsigned a, unsigned b) { return a < b ? a : b; }
+static inline int max(int a, int b) { return a > b ? a : b; }
 
 #define LAC_LAUNCH(grid, block, smem, st, ...) \
     ((void)(st), emu::launch_of(dim3(grid), dim3(block), (size_t)(smem), __VA_ARGS__))
