@@ -63,7 +63,7 @@ fi
 say "input: $(wc -c < "$TEXT") bytes"
 TINY=$SRC/models/lac-tiny.lacm
 GPT2=$BUILD/gpt2-random.lacm
-timeout 120 "$BIN/weights_tools" random --config gpt2 --seed 1 -o "$GPT2" > "$OUT/random_gpt2.log" 2>&1 \
+timeout 120 "$BIN/weights_tools" random --config gpt2 --seed 1 --dtype f16 -f -o "$GPT2" > "$OUT/random_gpt2.log" 2>&1 \
   || say "weights_tools random gpt2: FAILED ($(tail -1 "$OUT/random_gpt2.log"))"
 for model in "$TINY" "$GPT2"; do
   [ -f "$model" ] || { say "codec: $model missing"; continue; }
