@@ -203,7 +203,7 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
         STEP(cudaMallocHost((void **)&s->h_rows, 6 * R * sizeof(int32_t)), "pinned host memory");
         STEP(cudaMallocHost((void **)&s->h_code, 2 * R * sizeof(uint32_t)),
              "pinned host memory");
-        STEP(lac_cuda_attention_setup(s->n_ctx, hd), "attention shared memory");
+        STEP(lac_cuda_attention_setup(prop.sharedMemPerBlockOptin), "attention shared memory");
         STEP(lac_cuda_quantize_setup(), "uploading the exp2 table");
         STEP(cudaDeviceSynchronize(), "create");
     }

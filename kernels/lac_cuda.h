@@ -54,8 +54,11 @@ void lac_cuda_attention(float *out, const float *qkv, const float *kc, const flo
                         cudaStream_t st);
 /* Rows per attention group (0: head_dim too large). */
 int lac_cuda_attention_rows(int head_dim);
-/* Shared memory the attention kernel needs for n_ctx positions; allows it beyond 48 KiB. */
-cudaError_t lac_cuda_attention_setup(int n_ctx, int head_dim);
+/* Allows the attention kernel up to max_smem bytes of shared memory per block (beyond the
+ * default 48 KiB): call once per device with the device's opt-in limit, so that engines with
+ * different n_ctx can share the device. */
+cudaError_t lac_cuda_attention_setup(size_t max_smem);
+/* Shared memory the attention kernel needs for n_ctx positions. */
 size_t lac_cuda_attention_smem(int n_ctx, int head_dim);
 
 /* Uploads coder/exp2_table.h into __constant__ memory (once per device). */

@@ -195,9 +195,9 @@ __global__ void __launch_bounds__(ATT_THREADS)
             out[(size_t)(r0 + oi[k]) * C + (size_t)h * hd + od[k]] = acc[k] / S[oi[k]];
 }
 
-cudaError_t lac_cuda_attention_setup(int n_ctx, int head_dim) {
+cudaError_t lac_cuda_attention_setup(size_t max_smem) {
     return cudaFuncSetAttribute(attention_kernel, cudaFuncAttributeMaxDynamicSharedMemorySize,
-                                (int)lac_cuda_attention_smem(n_ctx, head_dim));
+                                (int)max_smem);
 }
 
 void lac_cuda_attention(float *out, const float *qkv, const float *kc, const float *vc,
