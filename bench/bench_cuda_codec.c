@@ -72,6 +72,8 @@ int main(int argc, char **argv) {
             return 2;
         }
     }
+    /* let one engine call hold every stream's block (0 would mean n_ctx rows) */
+    p.engine.max_rows = p.engine.n_streams * 1024;
     lac_error err = {0};
     lac_model *m = NULL;
     if (lac_model_open(argv[1], &m, &err) != LAC_OK) {

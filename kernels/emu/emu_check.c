@@ -205,7 +205,39 @@ static void check_model(uint32_t L, uint32_t H, uint32_t C, uint32_t ctx, uint32
     free(steps);
 }
 
-int main(void) {
+/* A real model file (e.g. models/lac-tiny.lacm: head size 64, V = 50257), few tokens. */
+static void check_file(const char *path, int T) {
+    lac_model *m = NULL;
+    lac_error err = {0};
+    if (lac_model_open(path, &m, &err) != LAC_OK) {
+        printf("FAIL %s\n", err.msg);
+        failures++;
+        return;
+    }
+    const int B = 2;
+    const uint32_t V = m->cfg.vocab_size;
+    printf("model %s: T=%d, B=%d\n", path, T, B);
+    int prefill[2] = {T, T}, chunks[4] = {T / 2, 1, T - T / 2, T - 1};
+    float *ref = run(&lac_backend_cpu_scalar, m, B, prefill, 1, T);
+    float *g = run(&lac_backend_cuda, m, B, prefill, 1, T);
+    same(g, ref, (size_t)B * T * V, "prefill");
+    free(g);
+    g = run(&lac_backend_cuda, m, B, chunks, 2, T);
+    same(g, ref, (size_t)B * T * V, "two calls");
+    free(g);
+    lac_coder_params p = {30, 12, 1.0f};
+    check_fused(m, B, T, ref, &p);
+    free(ref);
+    lac_model_close(m);
+}
+
+int main(int argc, char **argv) {
+    if (argc > 1) { /* emu_check MODEL [T] */
+        check_file(argv[1], argc > 2 ? atoi(argv[2]) : 6);
+        printf(failures ? "EMULATION CHECK FAILED (%d)\n" : "emulation check: all equal\n",
+               failures);
+        return failures ? 1 : 0;
+    }
     check_model(2, 4, 64, 24, 300, 3);  /* hd 16; prefill R = 72 > 64: the 128-row tiles */
     check_model(1, 3, 96, 20, 509, 2);  /* hd 32, K = 96, 384 */
     check_model(1, 2, 40, 13, 257, 1);  /* hd 20, K = 40 and 160: partial k-tiles */
