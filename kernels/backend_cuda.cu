@@ -280,8 +280,8 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
     return LAC_OK;
 }
 
-/* Copies rows [r0, r0 + n) of a device matrix with `width` elements per row (rows in call
- * order) to the per-stream host arrays dst[b]. */
+/* Copies rows [r0, r0 + n) (in call order) of a device matrix with row_bytes bytes per row
+ * to the per-stream host arrays dst[b]. */
 lac_status copy_rows_to_streams(cuda_state *s, const int *counts, void *const *dst,
                                 const void *src, int r0, int n, size_t row_bytes,
                                 lac_error *err) {
