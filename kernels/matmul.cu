@@ -4,9 +4,11 @@
  * k = 0..K-1, started at +0.0f; the bias is added after the chain, then the optional GELU
  * (§4) and residual add (x = x + (chain + bias)). No split-K, no tensor cores, no atomics.
  *
- * Tiling: a block of 256 threads owns a BM x 128 tile of outputs and walks k in steps of
- * BK = 8, staging A (transposed) and W through shared memory; thread (ty, tx) owns the outputs
- * at rows ty + 16*i (i < TM) and columns tx + 16*j (j < 8), so its shared-memory reads are
+ * Tiling: a block of 256 threads owns a BM x BN tile of outputs (128 x 128 for prefill;
+ * 16 x 32 for at most 64 rows, i.e. decoding steps, so that more blocks stream the weights)
+ * and walks k in steps of BK = 8, staging A (transposed) and W through shared memory; thread
+ * (ty, tx) owns the outputs at rows ty + 16*i (i < TM) and columns tx + 16*j (j < TN), so its
+ * shared-memory reads are
  * broadcasts / conflict-free and its stores are coalesced. The next k-tile is prefetched into
  * registers while the current one is consumed. The last, partial k-tile runs only its
  * remaining k (never an extra fmaf with 0, which could turn -0 into +0). */
@@ -16,9 +18,7 @@ extern "C" {
 #include "lac_math.h"
 }
 
-#define MM_BN 128
 #define MM_BK 8
-#define MM_TN 8
 #define MM_THREADS 256
 #define MM_APAD 4 /* As row padding: the transposed stores hit distinct banks */
 
@@ -30,12 +30,14 @@ static __device__ __forceinline__ float gelu_dev(float x) {
     return (0.5f * x) * (1.0f + lac_tanhf(v));
 }
 
-template <int BM, int TM>
+template <int BM, int TM, int TN>
 __global__ void __launch_bounds__(MM_THREADS)
     matmul_kernel(float *__restrict__ out, const float *__restrict__ A,
                   const float *__restrict__ W, const float *__restrict__ bias, int M, int N,
                   int K, int flags) {
     static_assert(BM == 16 * TM, "16 thread rows x TM outputs");
+    constexpr int MM_BN = 16 * TN, MM_TN = TN;
+    static_assert(MM_BK * MM_BN % MM_THREADS == 0, "W tile split");
     constexpr int A_ELEMS = BM * MM_BK;
     constexpr int A_LOADS = (A_ELEMS + MM_THREADS - 1) / MM_THREADS; /* per thread */
     constexpr int W_LOADS = MM_BK * MM_BN / MM_THREADS;
@@ -138,12 +140,13 @@ __global__ void __launch_bounds__(MM_THREADS)
 void lac_cuda_matmul(float *out, const float *A, const float *W, const float *bias, int M, int N,
                      int K, int flags, cudaStream_t st) {
     if (M <= 0 || N <= 0) return;
-    const unsigned gx = (unsigned)((N + MM_BN - 1) / MM_BN);
-    if (M <= 64) { /* decoding steps: few rows, use short tiles */
-        dim3 grid(gx, (unsigned)((M + 15) / 16));
-        LAC_LAUNCH(grid, MM_THREADS, 0, st, matmul_kernel<16, 1>)(out, A, W, bias, M, N, K, flags);
+    if (M <= 64) { /* decoding steps: few rows, short and narrow tiles */
+        dim3 grid((unsigned)((N + 31) / 32), (unsigned)((M + 15) / 16));
+        LAC_LAUNCH(grid, MM_THREADS, 0, st, matmul_kernel<16, 1, 2>)(out, A, W, bias, M, N, K,
+                                                                     flags);
     } else {
-        dim3 grid(gx, (unsigned)((M + 127) / 128));
-        LAC_LAUNCH(grid, MM_THREADS, 0, st, matmul_kernel<128, 8>)(out, A, W, bias, M, N, K, flags);
+        dim3 grid((unsigned)((N + 127) / 128), (unsigned)((M + 127) / 128));
+        LAC_LAUNCH(grid, MM_THREADS, 0, st, matmul_kernel<128, 8, 8>)(out, A, W, bias, M, N, K,
+                                                                      flags);
     }
 }
