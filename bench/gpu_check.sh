@@ -75,7 +75,7 @@ for model in "$TINY" "$GPT2"; do
   done
 done
 # the CPU on the same machine, lac-tiny, for the ratio
-timeout 100 "$BIN/bench_cuda_codec" "$TINY" "$TEXT" --device cpu --streams 1 --max-bytes 40000 \
+timeout 100 "$BIN/bench_cuda_codec" "$TINY" "$TEXT" --device cpu --streams 1 --max-bytes 20000 \
   >> "$OUT/codec.txt" 2>&1 || say "codec cpu: FAILED"
 cat "$OUT/codec.txt" >> "$SUM"
 say "codec: done ($(elapsed))"
