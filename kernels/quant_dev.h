@@ -60,6 +60,7 @@ LAC_QD uint32_t lac_qd_f(uint64_t w, uint64_t k) { return (uint32_t)(1u + ((w * 
  * with block reductions (integer sums are exact, so their order does not matter). */
 LAC_QD void lac_qd_row(const float *z, uint32_t V, uint32_t P, uint32_t s, float T,
                        const uint32_t *exp2_table, uint32_t *freq) {
+    if (V == 0) return;
     float m = -__builtin_inff();
     for (uint32_t i = 0; i < V; i++) m = lac_qd_max(m, z[i]);
     const float c = lac_qd_scale(s, T), L = lac_qd_limit(s);
