@@ -236,6 +236,7 @@ typedef struct lac_stats {
     uint64_t tokens;
     uint64_t blocks, stored_blocks, damaged_blocks;
     double seconds;
+    char device[96]; /* the engine's device (lac_engine_device_name), "" if the model never ran */
 } lac_stats;
 
 lac_status lac_compress(const lac_model *m, const lac_params *p, lac_read_fn rd, void *rctx,
