@@ -7,22 +7,21 @@
 #ifndef LAC_MATH_H
 #define LAC_MATH_H
 
-#include <stdint.h>
-#ifndef __CUDACC__
 #include <math.h>
+#include <stdint.h>
 #include <string.h>
-#endif
 
+/* Under nvcc the functions are __host__ __device__: fmaf (one rounding) exists on both sides,
+ * the bit casts use the device intrinsics only in device code (__CUDA_ARCH__). */
 #ifdef __CUDACC__
 #define LAC_MATH_FN static inline __host__ __device__
-#define LAC_FMAF(a, b, c) __fmaf_rn((a), (b), (c))
 #else
 #define LAC_MATH_FN static inline
-#define LAC_FMAF(a, b, c) fmaf((a), (b), (c))
 #endif
+#define LAC_FMAF(a, b, c) fmaf((a), (b), (c))
 
 LAC_MATH_FN uint32_t lac_f2u(float f) {
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__
     return (uint32_t)__float_as_uint(f);
 #else
     uint32_t u;
@@ -32,7 +31,7 @@ LAC_MATH_FN uint32_t lac_f2u(float f) {
 }
 
 LAC_MATH_FN float lac_u2f(uint32_t u) {
-#ifdef __CUDACC__
+#ifdef __CUDA_ARCH__
     return __uint_as_float(u);
 #else
     float f;
