@@ -329,12 +329,14 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     uint64_t fsize = lacm_get64(h + LACM_H_FILE_SIZE);
     if (fsize > size)
         return lac_fail(err, LAC_ERR_TRUNCATED,
-                        "%s: file is %zu bytes but its header says %llu (truncated)", label, size,
-                        (unsigned long long)fsize);
+                        "%s: file is %zu bytes but its header says %llu (truncated; file_size at "
+                        "header offset %u)", label, size, (unsigned long long)fsize,
+                        LACM_H_FILE_SIZE);
     if (fsize < size)
         return lac_fail(err, LAC_ERR_FORMAT,
-                        "%s: file is %zu bytes but its header says %llu (trailing data)", label,
-                        size, (unsigned long long)fsize);
+                        "%s: file is %zu bytes but its header says %llu (trailing data; file_size "
+                        "at header offset %u)", label, size, (unsigned long long)fsize,
+                        LACM_H_FILE_SIZE);
 
     uint32_t V = c->vocab_size, C = c->n_embd;
     uint32_t n_merges = lacm_get32(h + LACM_H_N_MERGES);

@@ -357,9 +357,11 @@ Test(hostile, model_shapes_beyond_the_file) {
 Test(hostile, model_sizes_and_sections) {
     img m = model_image();
     set_model64(&m, LACM_H_FILE_SIZE, (uint64_t)m.n + 64);
-    expect_model_refused(&m, m.n, LAC_ERR_TRUNCATED, "truncated", 0);
+    expect_model_refused(&m, m.n, LAC_ERR_TRUNCATED, "file_size", 1);
     set_model64(&m, LACM_H_FILE_SIZE, m.n);
-    expect_model_refused(&m, m.n - 64, LAC_ERR_TRUNCATED, "truncated", 0); /* cut file */
+    expect_model_refused(&m, m.n - 64, LAC_ERR_TRUNCATED, "truncated", 1); /* cut file */
+    set_model64(&m, LACM_H_FILE_SIZE, (uint64_t)m.n - 64);
+    expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "trailing data", 1);
     free(m.p);
 
     m = model_image();
@@ -401,7 +403,7 @@ Test(hostile, model_directory_entry) {
     img m = model_image();
     uint64_t dir = lacm_get64(m.p + LACM_H_DIR);
     lacm_put64(m.p + dir + LACM_E_NBYTES, 1ull << 60);
-    expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "nbytes", 0);
+    expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "nbytes", 1);
     free(m.p);
     m = model_image();
     dir = lacm_get64(m.p + LACM_H_DIR);
