@@ -308,12 +308,13 @@ Test(stream, truncation_at_every_byte) {
 }
 
 Test(stream, every_bit_flip_is_caught) {
-    lac_params p = params(8, 1);
+    lac_params p = params(4, 1);
     const char *t = TEXT + 5;
-    size_t n = 20;
+    size_t n = 12;
     mem z = compress(g_model, &p, t, n, NULL);
     int accepted = 0;
-    for (size_t i = 0; i < z.n * 8; i++) {
+    /* the header's bits are covered one by one in test_container: one flip per byte here */
+    for (size_t i = 0; i < z.n * 8; i += i < LACZ_HEADER_SIZE * 8 ? 9 : 1) {
         z.p[i / 8] ^= (uint8_t)(1u << (i % 8));
         char what[64];
         snprintf(what, sizeof what, "bit flip %zu of %zu", i, z.n * 8);
