@@ -77,7 +77,7 @@ static lac_status get(reader *r, void *buf, size_t n, size_t *got, lac_error *er
 /* Reads exactly n bytes of a record called `what`, else LAC_ERR_TRUNCATED. */
 static lac_status get_exact(reader *r, void *buf, size_t n, const char *what, lac_error *err) {
     uint64_t off = r->n;
-    size_t got;
+    size_t got = 0;
     lac_status s = get(r, buf, n, &got, err);
     if (s) return s;
     if (got != n)
@@ -671,7 +671,7 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
     }
     for (int nstream = 0;; nstream++) {
         uint8_t rec[LACZ_HEADER_SIZE];
-        size_t got;
+        size_t got = 0;
         s = get(&d.r, rec, 4, &got, err);
         if (s) goto done;
         if (got == 0 && nstream > 0) break; /* end of the concatenation */
@@ -823,7 +823,7 @@ lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *
     lac_status s;
     for (int nstream = 0;; nstream++) {
         uint8_t rec[LACZ_HEADER_SIZE];
-        size_t got;
+        size_t got = 0;
         s = get(&r, rec, 4, &got, err);
         if (s) return s;
         if (got == 0 && nstream > 0) break;

@@ -1,0 +1,347 @@
+/* engine.c — the public lac_engine_* API: options, backend selection, stream positions and
+ * argument checks. The numeric work is done by a backend (engine/backend.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "lac_error.h"
+
+/* Rows per backend call in forward_code / forward_freqs without a fused op (bounds the
+ * scratch logits to LAC_CODE_CHUNK x vocab floats). Chunking never changes the bits. */
+#define LAC_CODE_CHUNK 64
+
+struct lac_engine {
+    const lac_model *m;
+    const lac_backend_ops *ops;
+    void *state;
+    const char *name;
+    int n_streams, max_rows;
+    int *pos;            /* [n_streams] */
+    int *cnt, *sub_pos;  /* [n_streams] scratch for split calls */
+    const int32_t **sub_tok;
+    float **sub_logits;
+    float *scratch;      /* LAC_CODE_CHUNK x V logits for the unfused code/freqs path */
+};
+
+uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams) {
+    if (!cfg || n_streams <= 0) return 0;
+    return 2ull * cfg->n_layer * cfg->n_ctx * cfg->n_embd * sizeof(float) * (uint64_t)n_streams;
+}
+
+lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
+                             lac_engine **out, lac_error *err) {
+    if (!out) return lac_fail(err, LAC_ERR_ARG, "engine: out is NULL");
+    *out = NULL;
+    if (!m || !opt) return lac_fail(err, LAC_ERR_ARG, "engine: model or options is NULL");
+    const lac_model_config *c = &m->cfg;
+    if (c->n_layer == 0 || c->n_head == 0 || c->n_embd == 0 || c->n_embd % c->n_head != 0 ||
+        c->n_ctx == 0 || c->vocab_size == 0 || c->n_inner == 0)
+        return lac_fail(err, LAC_ERR_ARG, "engine: model config has invalid shapes");
+    if (opt->n_streams < 1 || opt->n_streams > 65536)
+        return lac_fail(err, LAC_ERR_ARG, "engine: n_streams %d out of range 1..65536",
+                        opt->n_streams);
+    if (opt->n_threads < 0 || opt->n_threads > 4096)
+        return lac_fail(err, LAC_ERR_ARG, "engine: n_threads %d out of range 0..4096",
+                        opt->n_threads);
+    if (opt->max_rows < 0 || opt->max_rows > (1 << 20))
+        return lac_fail(err, LAC_ERR_ARG, "engine: max_rows %d out of range 0..1048576",
+                        opt->max_rows);
+    lac_engine_options o = *opt;
+    if (o.max_rows == 0) o.max_rows = (int)c->n_ctx;
+
+    const lac_backend_ops *ops = NULL;
+    switch (opt->device) {
+    case LAC_DEVICE_CPU: ops = &lac_backend_cpu; break;
+    case LAC_DEVICE_CPU_SCALAR: ops = &lac_backend_cpu_scalar; break;
+    case LAC_DEVICE_CUDA:
+#ifdef LAC_HAVE_CUDA
+        ops = &lac_backend_cuda;
+        break;
+#else
+        return lac_fail(err, LAC_ERR_UNSUPPORTED, "engine: built without CUDA");
+#endif
+    case LAC_DEVICE_AUTO:
+#ifdef LAC_HAVE_CUDA
+        if (lac_cuda_device_count() > 0) {
+            ops = &lac_backend_cuda;
+            o.device = LAC_DEVICE_CUDA;
+            break;
+        }
+#endif
+        ops = &lac_backend_cpu;
+        o.device = LAC_DEVICE_CPU;
+        break;
+    default:
+        return lac_fail(err, LAC_ERR_ARG, "engine: unknown device %d", (int)opt->device);
+    }
+
+    lac_engine *e = calloc(1, sizeof *e);
+    if (!e) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    e->m = m;
+    e->ops = ops;
+    e->n_streams = o.n_streams;
+    e->max_rows = o.max_rows;
+    size_t B = (size_t)o.n_streams;
+    e->pos = calloc(B, sizeof *e->pos);
+    e->cnt = calloc(B, sizeof *e->cnt);
+    e->sub_pos = calloc(B, sizeof *e->sub_pos);
+    e->sub_tok = calloc(B, sizeof *e->sub_tok);
+    e->sub_logits = calloc(B, sizeof *e->sub_logits);
+    if (!e->pos || !e->cnt || !e->sub_pos || !e->sub_tok || !e->sub_logits) {
+        lac_engine_free(e);
+        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    }
+    lac_status st = ops->create(m, &o, &e->state, &e->name, err);
+    if (st != LAC_OK) {
+        e->state = NULL;
+        lac_engine_free(e);
+        return st;
+    }
+    *out = e;
+    return LAC_OK;
+}
+
+void lac_engine_free(lac_engine *e) {
+    if (!e) return;
+    if (e->state) e->ops->destroy(e->state);
+    free(e->pos);
+    free(e->cnt);
+    free(e->sub_pos);
+    free(e->sub_tok);
+    free(e->sub_logits);
+    free(e->scratch);
+    free(e);
+}
+
+const char *lac_engine_device_name(const lac_engine *e) { return e ? e->name : ""; }
+
+void lac_engine_reset(lac_engine *e, int stream) {
+    if (e && stream >= 0 && stream < e->n_streams) e->pos[stream] = 0;
+}
+
+int lac_engine_position(const lac_engine *e, int stream) {
+    if (!e || stream < 0 || stream >= e->n_streams) return -1;
+    return e->pos[stream];
+}
+
+/* Checks a forward call's arguments; *total receives the number of rows. */
+static lac_status check_call(const lac_engine *e, const int32_t *const *tokens,
+                             const int *counts, const void *outs, long *total, lac_error *err) {
+    if (!e) return lac_fail(err, LAC_ERR_ARG, "engine: engine is NULL");
+    if (!tokens || !counts || !outs)
+        return lac_fail(err, LAC_ERR_ARG, "engine: tokens, counts or output array is NULL");
+    const lac_model_config *c = &e->m->cfg;
+    long n = 0;
+    for (int b = 0; b < e->n_streams; b++) {
+        if (counts[b] < 0)
+            return lac_fail(err, LAC_ERR_ARG, "engine: counts[%d] = %d is negative", b,
+                            counts[b]);
+        if (counts[b] == 0) continue;
+        if ((long)e->pos[b] + counts[b] > (long)c->n_ctx)
+            return lac_fail(err, LAC_ERR_LIMIT,
+                            "engine: stream %d: position %d + %d tokens exceeds n_ctx %u", b,
+                            e->pos[b], counts[b], c->n_ctx);
+        if (!tokens[b])
+            return lac_fail(err, LAC_ERR_ARG, "engine: tokens[%d] is NULL", b);
+        for (int i = 0; i < counts[b]; i++)
+            if (tokens[b][i] < 0 || (uint32_t)tokens[b][i] >= c->vocab_size)
+                return lac_fail(err, LAC_ERR_ARG,
+                                "engine: stream %d token %d: id %d out of range 0..%u", b, i,
+                                (int)tokens[b][i], c->vocab_size - 1);
+        n += counts[b];
+    }
+    *total = n;
+    return LAC_OK;
+}
+
+/* Takes up to `limit` rows from the remaining counts (done[b] already processed), in stream
+ * order; fills e->cnt and e->sub_pos, e->sub_tok. Returns the rows taken. */
+static int next_chunk(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                      const int *done, int limit) {
+    int taken = 0;
+    for (int b = 0; b < e->n_streams; b++) {
+        int left = counts[b] - done[b];
+        int k = left < limit - taken ? left : limit - taken;
+        if (k < 0) k = 0;
+        e->cnt[b] = k;
+        e->sub_pos[b] = e->pos[b] + done[b];
+        e->sub_tok[b] = k ? tokens[b] + done[b] : NULL;
+        taken += k;
+    }
+    return taken;
+}
+
+lac_status lac_engine_forward(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                              float *const *logits, lac_error *err) {
+    long total;
+    lac_status st = check_call(e, tokens, counts, logits, &total, err);
+    if (st != LAC_OK) return st;
+    const size_t V = e->m->cfg.vocab_size;
+    for (int b = 0; b < e->n_streams; b++)
+        if (counts[b] > 0 && !logits[b])
+            return lac_fail(err, LAC_ERR_ARG, "engine: logits[%d] is NULL", b);
+    int *done = calloc((size_t)e->n_streams, sizeof *done);
+    if (!done) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    while (total > 0) {
+        int n = next_chunk(e, tokens, counts, done, e->max_rows);
+        for (int b = 0; b < e->n_streams; b++)
+            e->sub_logits[b] = e->cnt[b] ? logits[b] + (size_t)done[b] * V : NULL;
+        st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+        if (st != LAC_OK) break;
+        for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
+        total -= n;
+    }
+    /* positions advance by what was computed (the caches hold those tokens) */
+    for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
+    free(done);
+    return st;
+}
+
+/* The unfused code/freqs path: forward in chunks into scratch logits, then quantize. */
+static lac_status forward_quantized(lac_engine *e, const int32_t *const *tokens,
+                                    const int *counts, const int32_t *const *targets,
+                                    const lac_coder_params *p, uint32_t *const *cum,
+                                    uint32_t *const *freq, uint32_t *const *freqs, long total,
+                                    lac_error *err) {
+    const size_t V = e->m->cfg.vocab_size;
+    int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
+    if (!e->scratch) {
+        e->scratch = malloc((size_t)LAC_CODE_CHUNK * V * sizeof(float));
+        if (!e->scratch) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
+    }
+    uint32_t *row = NULL;
+    if (!freqs) {
+        row = malloc(V * sizeof *row);
+        if (!row) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+    }
+    int *done = calloc((size_t)e->n_streams, sizeof *done);
+    if (!done) {
+        free(row);
+        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    }
+    lac_status st = LAC_OK;
+    while (total > 0) {
+        int n = next_chunk(e, tokens, counts, done, chunk);
+        size_t off = 0;
+        for (int b = 0; b < e->n_streams; b++) {
+            e->sub_logits[b] = e->cnt[b] ? e->scratch + off * V : NULL;
+            off += (size_t)e->cnt[b];
+        }
+        st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+        if (st != LAC_OK) break;
+        for (int b = 0; b < e->n_streams; b++)
+            for (int i = 0; i < e->cnt[b]; i++) {
+                const float *z = e->sub_logits[b] + (size_t)i * V;
+                const size_t r = (size_t)done[b] + (size_t)i;
+                if (freqs) {
+                    lac_quantize_freqs(p, z, (uint32_t)V, freqs[b] + r * V);
+                } else {
+                    lac_quantize_freqs(p, z, (uint32_t)V, row);
+                    const int32_t tg = targets[b][r];
+                    uint32_t c = 0;
+                    for (int32_t v = 0; v < tg; v++) c += row[v];
+                    cum[b][r] = c;
+                    freq[b][r] = row[tg];
+                }
+            }
+        for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
+        total -= n;
+    }
+    for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
+    free(done);
+    free(row);
+    return st;
+}
+
+lac_status lac_engine_forward_code(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                                   const int32_t *const *targets,
+                                   const struct lac_coder_params *p, uint32_t *const *cum,
+                                   uint32_t *const *freq, lac_error *err) {
+    long total;
+    lac_status st = check_call(e, tokens, counts, cum, &total, err);
+    if (st != LAC_OK) return st;
+    if (!targets || !freq || !p)
+        return lac_fail(err, LAC_ERR_ARG, "engine: targets, freq or coder params is NULL");
+    st = lac_coder_params_check(p, err);
+    if (st != LAC_OK) return st;
+    const lac_model_config *c = &e->m->cfg;
+    for (int b = 0; b < e->n_streams; b++) {
+        if (counts[b] == 0) continue;
+        if (!targets[b] || !cum[b] || !freq[b])
+            return lac_fail(err, LAC_ERR_ARG, "engine: targets/cum/freq[%d] is NULL", b);
+        for (int i = 0; i < counts[b]; i++)
+            if (targets[b][i] < 0 || (uint32_t)targets[b][i] >= c->vocab_size)
+                return lac_fail(err, LAC_ERR_ARG,
+                                "engine: stream %d target %d: id %d out of range 0..%u", b, i,
+                                (int)targets[b][i], c->vocab_size - 1);
+    }
+    if (e->ops->forward_code) {
+        const size_t B = (size_t)e->n_streams;
+        int *done = calloc(B, sizeof *done);
+        const int32_t **tg = calloc(B, sizeof *tg);
+        uint32_t **cu = calloc(2 * B, sizeof *cu);
+        if (!done || !tg || !cu) {
+            free(done);
+            free(tg);
+            free(cu);
+            return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+        }
+        while (total > 0) {
+            int n = next_chunk(e, tokens, counts, done, e->max_rows);
+            for (int b = 0; b < e->n_streams; b++) {
+                tg[b] = e->cnt[b] ? targets[b] + done[b] : NULL;
+                cu[b] = e->cnt[b] ? cum[b] + done[b] : NULL;
+                cu[B + b] = e->cnt[b] ? freq[b] + done[b] : NULL;
+            }
+            st = e->ops->forward_code(e->state, e->sub_tok, e->cnt, e->sub_pos, tg, p, cu,
+                                      cu + B, err);
+            if (st != LAC_OK) break;
+            for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
+            total -= n;
+        }
+        for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
+        free(done);
+        free(tg);
+        free(cu);
+        return st;
+    }
+    return forward_quantized(e, tokens, counts, targets, p, cum, freq, NULL, total, err);
+}
+
+lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
+                                    const int *counts, const struct lac_coder_params *p,
+                                    uint32_t *const *freqs, lac_error *err) {
+    long total;
+    lac_status st = check_call(e, tokens, counts, freqs, &total, err);
+    if (st != LAC_OK) return st;
+    if (!p) return lac_fail(err, LAC_ERR_ARG, "engine: coder params is NULL");
+    st = lac_coder_params_check(p, err);
+    if (st != LAC_OK) return st;
+    const size_t V = e->m->cfg.vocab_size;
+    for (int b = 0; b < e->n_streams; b++)
+        if (counts[b] > 0 && !freqs[b])
+            return lac_fail(err, LAC_ERR_ARG, "engine: freqs[%d] is NULL", b);
+    if (e->ops->forward_freqs) {
+        int *done = calloc((size_t)e->n_streams, sizeof *done);
+        uint32_t **fr = calloc((size_t)e->n_streams, sizeof *fr);
+        if (!done || !fr) {
+            free(done);
+            free(fr);
+            return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+        }
+        while (total > 0) {
+            int n = next_chunk(e, tokens, counts, done, e->max_rows);
+            for (int b = 0; b < e->n_streams; b++)
+                fr[b] = e->cnt[b] ? freqs[b] + (size_t)done[b] * V : NULL;
+            st = e->ops->forward_freqs(e->state, e->sub_tok, e->cnt, e->sub_pos, p, fr, err);
+            if (st != LAC_OK) break;
+            for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
+            total -= n;
+        }
+        for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
+        free(done);
+        free(fr);
+        return st;
+    }
+    return forward_quantized(e, tokens, counts, NULL, p, NULL, NULL, freqs, total, err);
+}

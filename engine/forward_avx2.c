@@ -1,0 +1,183 @@
+/* forward_avx2.c — AVX2 + FMA kernels of the fast CPU backend (built with -mavx2 -mfma,
+ * selected at run time). Each of the 8 lanes owns one output's fmaf chain (docs/NUMERICS.md
+ * §1); register blocks of 4 rows x 3 vectors (24 columns); tails use maskload/maskstore. */
+#include "forward_fast.h"
+#include "forward_ops.h"
+#ifdef LAC_FAST_X86
+#include <immintrin.h>
+
+static inline __m256i tail_mask(int n) {
+    static const int32_t t[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+    if (n > 8) n = 8;
+    return _mm256_loadu_si256((const __m256i *)(t + 8 - n));
+}
+
+static inline __attribute__((always_inline)) void
+mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, int N,
+   const float *bias, float *const *Y, int n, __m256i m) {
+    __m256 acc[4][3];
+    _Pragma("GCC unroll 4")
+    for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+    const float *w = W + n;
+    for (int k = 0; k < K; k++, w += N) {
+        __m256 wv[3];
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++)
+            wv[v] = (v == NV - 1) ? _mm256_maskload_ps(w + 8 * v, m) : _mm256_loadu_ps(w + 8 * v);
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < NR; r++) {
+            const __m256 xb = _mm256_broadcast_ss(X + (size_t)r * ldx + k);
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
+        }
+    }
+    const __m256i full = _mm256_set1_epi32(-1);
+    _Pragma("GCC unroll 4")
+    for (int v = 0; v < NV; v++) {
+        const __m256i mv = (v == NV - 1) ? m : full;
+        const __m256 bv = bias ? _mm256_maskload_ps(bias + n + 8 * v, mv) : _mm256_setzero_ps();
+        _Pragma("GCC unroll 4")
+        for (int r = 0; r < NR; r++) {
+            __m256 o = bias ? _mm256_add_ps(acc[r][v], bv) : acc[r][v];
+            _mm256_maskstore_ps(Y[r] + n + 8 * v, mv, o);
+        }
+    }
+}
+
+#define MK_ROWS(NV, mask)                                                                   \
+    do {                                                                                    \
+        int r = 0;                                                                          \
+        for (; r + 4 <= R; r += 4) mk(4, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); \
+        switch (R - r) {                                                                    \
+        case 3: mk(3, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 2: mk(2, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 1: mk(1, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        default: break;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
+                   const float *bias, float *const *Y, int n0, int n1) {
+    const __m256i full = _mm256_set1_epi32(-1);
+    int n = n0;
+    for (; n + 24 <= n1; n += 24) MK_ROWS(3, full);
+    for (; n < n1; n += 8) MK_ROWS(1, tail_mask(n1 - n));
+}
+
+static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
+                   float *s) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    int j = 0;
+    for (; j + 32 <= nj; j += 32) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *k = Kt + j;
+        for (int d = 0; d < hd; d++, k += ldk) {
+            const __m256 qb = _mm256_set1_ps(q[d]);
+            a0 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k), a0);
+            a1 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 8), a1);
+            a2 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 16), a2);
+            a3 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 24), a3);
+        }
+        _mm256_storeu_ps(s + j, _mm256_mul_ps(a0, sc));
+        _mm256_storeu_ps(s + j + 8, _mm256_mul_ps(a1, sc));
+        _mm256_storeu_ps(s + j + 16, _mm256_mul_ps(a2, sc));
+        _mm256_storeu_ps(s + j + 24, _mm256_mul_ps(a3, sc));
+    }
+    for (; j < nj; j += 8) {
+        const __m256i m = tail_mask(nj - j);
+        __m256 a0 = _mm256_setzero_ps();
+        const float *k = Kt + j;
+        for (int d = 0; d < hd; d++, k += ldk)
+            a0 = _mm256_fmadd_ps(_mm256_set1_ps(q[d]), _mm256_maskload_ps(k, m), a0);
+        _mm256_maskstore_ps(s + j, m, _mm256_mul_ps(a0, sc));
+    }
+}
+
+static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o) {
+    const __m256 sv = _mm256_set1_ps(S);
+    for (int d0 = 0; d0 < hd; d0 += 32) {
+        __m256i m[4];
+        for (int v = 0; v < 4; v++) {
+            const int left = hd - d0 - 8 * v;
+            m[v] = left <= 0 ? _mm256_setzero_si256() : tail_mask(left);
+        }
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *vp = Vc + d0;
+        if (hd - d0 >= 32) {
+            for (int j = 0; j < nj; j++, vp += ldv) {
+                const __m256 eb = _mm256_set1_ps(e[j]);
+                a0 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp), a0);
+                a1 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp + 8), a1);
+                a2 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp + 16), a2);
+                a3 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp + 24), a3);
+            }
+        } else {
+            for (int j = 0; j < nj; j++, vp += ldv) {
+                const __m256 eb = _mm256_set1_ps(e[j]);
+                a0 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp, m[0]), a0);
+                a1 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp + 8, m[1]), a1);
+                a2 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp + 16, m[2]), a2);
+                a3 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp + 24, m[3]), a3);
+            }
+        }
+        _mm256_maskstore_ps(o + d0, m[0], _mm256_div_ps(a0, sv));
+        _mm256_maskstore_ps(o + d0 + 8, m[1], _mm256_div_ps(a1, sv));
+        _mm256_maskstore_ps(o + d0 + 16, m[2], _mm256_div_ps(a2, sv));
+        _mm256_maskstore_ps(o + d0 + 24, m[3], _mm256_div_ps(a3, sv));
+    }
+}
+
+/* p[0..31] in four vectors; s = 16 adds p[j] + p[j+16], then the halving tree. */
+static float r32_finish(__m256 p0, __m256 p1, __m256 p2, __m256 p3) {
+    float p[16];
+    _mm256_storeu_ps(p, _mm256_add_ps(p0, p2));
+    _mm256_storeu_ps(p + 8, _mm256_add_ps(p1, p3));
+    for (int s = 8; s >= 1; s /= 2)
+        for (int j = 0; j < s; j++) p[j] = p[j] + p[j + s];
+    return p[0];
+}
+
+static float r32_sum(const float *x, int n) {
+    __m256 p[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int v = 0; v < 4; v++) p[v] = _mm256_add_ps(p[v], _mm256_loadu_ps(x + i + 8 * v));
+    for (int v = 0; v < 4 && i + 8 * v < n; v++) {
+        const __m256i m = tail_mask(n - i - 8 * v);
+        /* masked-off lanes add +0, which leaves a partial sum unchanged (a partial sum that
+         * starts at +0 is never -0 under round-to-nearest) */
+        p[v] = _mm256_add_ps(p[v], _mm256_maskload_ps(x + i + 8 * v, m));
+    }
+    return r32_finish(p[0], p[1], p[2], p[3]);
+}
+
+static float r32_sumsq(const float *x, int n) {
+    __m256 p[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps()};
+    int i = 0;
+    for (; i + 32 <= n; i += 32)
+        for (int v = 0; v < 4; v++) {
+            const __m256 a = _mm256_loadu_ps(x + i + 8 * v);
+            p[v] = _mm256_fmadd_ps(a, a, p[v]);
+        }
+    for (int v = 0; v < 4 && i + 8 * v < n; v++) {
+        const __m256 a = _mm256_maskload_ps(x + i + 8 * v, tail_mask(n - i - 8 * v));
+        p[v] = _mm256_fmadd_ps(a, a, p[v]);
+    }
+    return r32_finish(p[0], p[1], p[2], p[3]);
+}
+
+static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
+                       float *y) {
+    lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
+}
+static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
+static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+
+const lac_fast_kernels lac_fast_avx2 = {
+    .isa = "avx2", .panel = 48, .matmul = matmul, .scores = scores, .wsum = wsum,
+    .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
+    .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
+};
+#endif

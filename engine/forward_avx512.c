@@ -1,0 +1,272 @@
+/* forward_avx512.c — AVX-512F kernels of the fast CPU backend (built with -mavx512f -mfma,
+ * selected at run time). Each of the 16 lanes owns one output's fmaf chain (docs/NUMERICS.md
+ * §1); register blocks of 6 rows x 4 vectors (64 columns); tails use lane masks. */
+#include "forward_fast.h"
+#include "forward_ops.h"
+#ifdef LAC_FAST_X86
+#include <immintrin.h>
+
+static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
+
+/* NR rows x NV vectors from column n; mask applies to the last vector. */
+static inline __attribute__((always_inline)) void
+mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, int N,
+   const float *bias, float *const *Y, int n, __mmask16 m) {
+    __m512 acc[6][4];
+    _Pragma("GCC unroll 6")
+    for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    const float *w = W + n;
+    for (int k = 0; k < K; k++, w += N) {
+        __m512 wv[4];
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < NV; v++)
+            wv[v] = (v == NV - 1) ? _mm512_maskz_loadu_ps(m, w + 16 * v) : _mm512_loadu_ps(w + 16 * v);
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            const __m512 xb = _mm512_set1_ps(X[(size_t)r * ldx + k]);
+            _Pragma("GCC unroll 6")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
+        }
+    }
+    _Pragma("GCC unroll 6")
+    for (int v = 0; v < NV; v++) {
+        const __mmask16 mv = (v == NV - 1) ? m : (__mmask16)0xffff;
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(mv, bias + n + 16 * v) : _mm512_setzero_ps();
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            __m512 o = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+            _mm512_mask_storeu_ps(Y[r] + n + 16 * v, mv, o);
+        }
+    }
+}
+
+#define MK_ROWS(NV, mask)                                                                   \
+    do {                                                                                    \
+        int r = 0;                                                                          \
+        for (; r + 6 <= R; r += 6) mk(6, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); \
+        switch (R - r) {                                                                    \
+        case 5: mk(5, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 4: mk(4, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 3: mk(3, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 2: mk(2, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 1: mk(1, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        default: break;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
+                   const float *bias, float *const *Y, int n0, int n1) {
+    int n = n0;
+    for (; n + 64 <= n1; n += 64) MK_ROWS(4, (__mmask16)0xffff);
+    for (; n < n1; n += 16) MK_ROWS(1, tail_mask(n1 - n));
+}
+
+static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
+                   float *s) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    int j = 0;
+    for (; j + 64 <= nj; j += 64) {
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *k = Kt + j;
+        for (int d = 0; d < hd; d++, k += ldk) {
+            const __m512 qb = _mm512_set1_ps(q[d]);
+            a0 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k), a0);
+            a1 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k + 16), a1);
+            a2 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k + 32), a2);
+            a3 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k + 48), a3);
+        }
+        _mm512_storeu_ps(s + j, _mm512_mul_ps(a0, sc));
+        _mm512_storeu_ps(s + j + 16, _mm512_mul_ps(a1, sc));
+        _mm512_storeu_ps(s + j + 32, _mm512_mul_ps(a2, sc));
+        _mm512_storeu_ps(s + j + 48, _mm512_mul_ps(a3, sc));
+    }
+    for (; j < nj; j += 16) {
+        const __mmask16 m = tail_mask(nj - j);
+        __m512 a0 = _mm512_setzero_ps();
+        const float *k = Kt + j;
+        for (int d = 0; d < hd; d++, k += ldk)
+            a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_maskz_loadu_ps(m, k), a0);
+        _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(a0, sc));
+    }
+}
+
+static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o) {
+    const __m512 sv = _mm512_set1_ps(S);
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+        const int nv = (hd - d0 + 15) / 16 < 4 ? (hd - d0 + 15) / 16 : 4;
+        __mmask16 m[4];
+        for (int v = 0; v < 4; v++) {
+            const int left = hd - d0 - 16 * v;
+            m[v] = left <= 0 ? 0 : tail_mask(left);
+        }
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const float *vp = Vc + d0;
+        if (nv == 4) {
+            for (int j = 0; j < nj; j++, vp += ldv) {
+                const __m512 eb = _mm512_set1_ps(e[j]);
+                a0 = _mm512_fmadd_ps(eb, _mm512_loadu_ps(vp), a0);
+                a1 = _mm512_fmadd_ps(eb, _mm512_loadu_ps(vp + 16), a1);
+                a2 = _mm512_fmadd_ps(eb, _mm512_loadu_ps(vp + 32), a2);
+                a3 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[3], vp + 48), a3);
+            }
+        } else {
+            for (int j = 0; j < nj; j++, vp += ldv) {
+                const __m512 eb = _mm512_set1_ps(e[j]);
+                a0 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[0], vp), a0);
+                if (nv > 1) a1 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[1], vp + 16), a1);
+                if (nv > 2) a2 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[2], vp + 32), a2);
+            }
+        }
+        _mm512_mask_storeu_ps(o + d0, m[0], _mm512_div_ps(a0, sv));
+        _mm512_mask_storeu_ps(o + d0 + 16, m[1], _mm512_div_ps(a1, sv));
+        _mm512_mask_storeu_ps(o + d0 + 32, m[2], _mm512_div_ps(a2, sv));
+        _mm512_mask_storeu_ps(o + d0 + 48, m[3], _mm512_div_ps(a3, sv));
+    }
+}
+
+/* p[0..15] in lo, p[16..31] in hi; then the halving tree of docs/NUMERICS.md §1. */
+static float r32_finish(__m512 lo, __m512 hi) {
+    float p[16];
+    _mm512_storeu_ps(p, _mm512_add_ps(lo, hi)); /* s = 16 */
+    for (int s = 8; s >= 1; s /= 2)
+        for (int j = 0; j < s; j++) p[j] = p[j] + p[j + s];
+    return p[0];
+}
+
+static float r32_sum(const float *x, int n) {
+    __m512 lo = _mm512_setzero_ps(), hi = lo;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        lo = _mm512_add_ps(lo, _mm512_loadu_ps(x + i));
+        hi = _mm512_add_ps(hi, _mm512_loadu_ps(x + i + 16));
+    }
+    if (i < n) {
+        lo = _mm512_mask_add_ps(lo, tail_mask(n - i), lo, _mm512_maskz_loadu_ps(tail_mask(n - i), x + i));
+        if (n - i > 16) {
+            const __mmask16 m = tail_mask(n - i - 16);
+            hi = _mm512_mask_add_ps(hi, m, hi, _mm512_maskz_loadu_ps(m, x + i + 16));
+        }
+    }
+    return r32_finish(lo, hi);
+}
+
+static float r32_sumsq(const float *x, int n) {
+    __m512 lo = _mm512_setzero_ps(), hi = lo;
+    int i = 0;
+    for (; i + 32 <= n; i += 32) {
+        const __m512 a = _mm512_loadu_ps(x + i), b = _mm512_loadu_ps(x + i + 16);
+        lo = _mm512_fmadd_ps(a, a, lo);
+        hi = _mm512_fmadd_ps(b, b, hi);
+    }
+    if (i < n) {
+        const __mmask16 m0 = tail_mask(n - i);
+        const __m512 a = _mm512_maskz_loadu_ps(m0, x + i);
+        lo = _mm512_mask3_fmadd_ps(a, a, lo, m0);
+        if (n - i > 16) {
+            const __mmask16 m = tail_mask(n - i - 16);
+            const __m512 b = _mm512_maskz_loadu_ps(m, x + i + 16);
+            hi = _mm512_mask3_fmadd_ps(b, b, hi, m);
+        }
+    }
+    return r32_finish(lo, hi);
+}
+
+static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
+                       float *y) {
+    lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
+}
+/* lac_expf (engine/lac_math.h) on 16 lanes: the same operations in the same order, the
+ * special cases blended in at the end. */
+static inline __m512 expf16(__m512 x) {
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __mmask16 over = _mm512_cmp_ps_mask(x, _mm512_set1_ps(88.72283935546875f), _CMP_GT_OQ);
+    const __mmask16 under =
+        _mm512_cmp_ps_mask(x, _mm512_set1_ps(-103.972084045410156f), _CMP_LT_OQ);
+    const __m512 big = _mm512_set1_ps(12582912.0f);
+    const __m512 kf = _mm512_sub_ps(_mm512_fmadd_ps(x, _mm512_set1_ps(1.44269502f), big), big);
+    __m512 r = _mm512_fmadd_ps(kf, _mm512_set1_ps(-0.693147182464599609375f), x);
+    r = _mm512_fmadd_ps(kf, _mm512_set1_ps(1.904654323148236017e-09f), r);
+    __m512 p = _mm512_set1_ps(1.98412698412698413e-04f);
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.38888888888888889e-03f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(8.33333333333333333e-03f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(4.16666666666666667e-02f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.66666666666666667e-01f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
+    const __m512i k = _mm512_cvtps_epi32(kf); /* kf is an integer: exact */
+    const __m512i k1 = _mm512_srai_epi32(k, 1); /* floor(k / 2) */
+    const __m512i k2 = _mm512_sub_epi32(k, k1);
+    const __m512i e127 = _mm512_set1_epi32(127);
+    const __m512 s1 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k1, e127), 23));
+    const __m512 s2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(k2, e127), 23));
+    __m512 y = _mm512_mul_ps(_mm512_mul_ps(p, s1), s2);
+    y = _mm512_mask_blend_ps(over, y, _mm512_set1_ps(INFINITY));
+    y = _mm512_mask_blend_ps(under, y, _mm512_setzero_ps());
+    return _mm512_mask_blend_ps(nan, y, _mm512_add_ps(x, x));
+}
+
+/* lac_tanhf on 16 lanes (both branches computed, then blended). */
+static inline __m512 tanhf16(__m512 x) {
+    const __m512i sign = _mm512_set1_epi32((int)0x80000000u);
+    const __m512i xi = _mm512_castps_si512(x);
+    const __m512 a = _mm512_castsi512_ps(_mm512_andnot_epi32(sign, xi));
+    const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);
+    const __mmask16 tiny = _mm512_cmp_ps_mask(a, _mm512_set1_ps(2.44140625e-4f), _CMP_LT_OQ);
+    const __mmask16 one = _mm512_cmp_ps_mask(a, _mm512_set1_ps(9.0f), _CMP_GE_OQ);
+    const __mmask16 poly = _mm512_cmp_ps_mask(a, _mm512_set1_ps(0.55f), _CMP_LT_OQ);
+    const __m512 a2 = _mm512_mul_ps(a, a);
+    __m512 p = _mm512_set1_ps(5.9002744094558598e-04f);
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-1.4558343870513183e-03f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(3.5921280365724810e-03f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-8.8632355299021966e-03f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(2.1869488536155203e-02f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-5.3968253968253968e-02f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(1.3333333333333333e-01f));
+    p = _mm512_fmadd_ps(p, a2, _mm512_set1_ps(-3.3333333333333333e-01f));
+    const __m512 yp = _mm512_fmadd_ps(_mm512_mul_ps(a, a2), p, a);
+    const __m512 one_v = _mm512_set1_ps(1.0f);
+    const __m512 e = expf16(_mm512_add_ps(a, a));
+    const __m512 ye =
+        _mm512_sub_ps(one_v, _mm512_div_ps(_mm512_set1_ps(2.0f), _mm512_add_ps(e, one_v)));
+    __m512 y = _mm512_mask_blend_ps(poly, ye, yp);
+    y = _mm512_mask_blend_ps(one, y, one_v);
+    /* y >= 0: setting x's sign bit gives -y where x < 0 */
+    y = _mm512_castsi512_ps(_mm512_or_epi32(_mm512_castps_si512(y), _mm512_and_epi32(xi, sign)));
+    y = _mm512_mask_blend_ps(tiny, y, x);
+    return _mm512_mask_blend_ps(nan, y, _mm512_add_ps(x, x));
+}
+
+static void gelu(float *h, size_t n) {
+    size_t k = 0;
+    const __m512 c0 = _mm512_set1_ps(0.044715f), c1 = _mm512_set1_ps(0.7978845608028654f);
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    for (; k + 16 <= n; k += 16) {
+        const __m512 x = _mm512_loadu_ps(h + k);
+        const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
+        const __m512 u = _mm512_add_ps(x, _mm512_mul_ps(c0, x3));
+        const __m512 v = _mm512_mul_ps(c1, u);
+        const __m512 y = _mm512_mul_ps(_mm512_mul_ps(half, x), _mm512_add_ps(one, tanhf16(v)));
+        _mm512_storeu_ps(h + k, y);
+    }
+    lac_op_gelu(h + k, n - k);
+}
+
+static void softmax_exp(float *s, int n) {
+    float mx = s[0];
+    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    const __m512 m = _mm512_set1_ps(mx);
+    int j = 0;
+    for (; j + 16 <= n; j += 16)
+        _mm512_storeu_ps(s + j, expf16(_mm512_sub_ps(_mm512_loadu_ps(s + j), m)));
+    for (; j < n; j++) s[j] = lac_expf(s[j] - mx);
+}
+
+const lac_fast_kernels lac_fast_avx512 = {
+    .isa = "avx512", .panel = 64, .matmul = matmul, .scores = scores, .wsum = wsum,
+    .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
+    .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
+};
+#endif

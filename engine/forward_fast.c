@@ -1,0 +1,291 @@
+/* forward_fast.c — the fast CPU backend (lac_backend_cpu): OpenMP threads over rows and
+ * column tiles, SIMD kernels chosen at run time (AVX-512, AVX2, or the portable kernels
+ * below). Same bits as engine/forward_scalar.c: every kernel keeps docs/NUMERICS.md's order
+ * (one fmaf chain per output, vectorised across outputs; R32 row sums). */
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "backend.h"
+#include "forward_fast.h"
+#include "forward_ops.h"
+#include "lac_error.h"
+#include "lac_math.h"
+
+/* ---- portable kernels (any CPU) ---------------------------------------------------------- */
+static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int N,
+                     const float *bias, float *const *Y, int n0, int n1) {
+    enum { NB = 16 };
+    for (int r = 0; r < R; r++) {
+        const float *x = X + (size_t)r * ldx;
+        for (int n = n0; n < n1; n += NB) {
+            const int nb = n1 - n < NB ? n1 - n : NB;
+            float acc[NB] = {0};
+            for (int k = 0; k < K; k++) {
+                const float *w = W + (size_t)k * N + n;
+                for (int i = 0; i < nb; i++) acc[i] = fmaf(x[k], w[i], acc[i]);
+            }
+            for (int i = 0; i < nb; i++) Y[r][n + i] = bias ? acc[i] + bias[n + i] : acc[i];
+        }
+    }
+}
+
+static void g_scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
+                     float *s) {
+    for (int j = 0; j < nj; j++) s[j] = 0.0f;
+    for (int d = 0; d < hd; d++)
+        for (int j = 0; j < nj; j++) s[j] = fmaf(q[d], Kt[(size_t)d * ldk + j], s[j]);
+    for (int j = 0; j < nj; j++) s[j] = s[j] * scale;
+}
+
+static void g_wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o) {
+    for (int d = 0; d < hd; d++) o[d] = 0.0f;
+    for (int j = 0; j < nj; j++)
+        for (int d = 0; d < hd; d++) o[d] = fmaf(e[j], Vc[(size_t)j * ldv + d], o[d]);
+    for (int d = 0; d < hd; d++) o[d] = o[d] / S;
+}
+
+static float g_r32_tree(float *p) {
+    for (int s = 16; s >= 1; s /= 2)
+        for (int j = 0; j < s; j++) p[j] = p[j] + p[j + s];
+    return p[0];
+}
+
+static float g_r32_sum(const float *x, int n) {
+    float p[32] = {0};
+    for (int i = 0; i < n; i++) p[i % 32] = p[i % 32] + x[i];
+    return g_r32_tree(p);
+}
+
+static float g_r32_sumsq(const float *x, int n) {
+    float p[32] = {0};
+    for (int i = 0; i < n; i++) p[i % 32] = fmaf(x[i], x[i], p[i % 32]);
+    return g_r32_tree(p);
+}
+
+static void g_layernorm(const float *x, const float *w, const float *b, int C, float eps,
+                       float *y) {
+    lac_op_layernorm(g_r32_sum, g_r32_sumsq, x, w, b, C, eps, y);
+}
+static void g_gelu(float *h, size_t n) { lac_op_gelu(h, n); }
+static void g_softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+
+const lac_fast_kernels lac_fast_generic = {
+    .isa = "generic", .panel = 64, .matmul = g_matmul, .scores = g_scores, .wsum = g_wsum,
+    .r32_sum = g_r32_sum, .r32_sumsq = g_r32_sumsq,
+    .layernorm = g_layernorm, .gelu = g_gelu, .softmax_exp = g_softmax_exp,
+};
+
+/* ---- dispatch ----------------------------------------------------------------------------- */
+static const lac_fast_kernels *pick_kernels(void) {
+    const char *force = getenv("LAC_CPU_ISA"); /* "avx512", "avx2", "generic": for tests */
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    const int has512 = __builtin_cpu_supports("avx512f");
+    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (force && !strcmp(force, "generic")) return &lac_fast_generic;
+    if (force && !strcmp(force, "avx2") && has2) return &lac_fast_avx2;
+    if (has512) return &lac_fast_avx512;
+    if (has2) return &lac_fast_avx2;
+#else
+    (void)force;
+#endif
+    return &lac_fast_generic;
+}
+
+/* Fewer multiply-adds than this in one operation: run it on the calling thread. */
+#define LAC_PAR_MIN_FMA (1 << 20)
+
+/* ---- the backend -------------------------------------------------------------------------- */
+typedef struct fast_state {
+    const lac_model *m;
+    const lac_fast_kernels *kr;
+    int n_streams, max_rows, n_threads;
+    /* per layer, per stream: K transposed per head [H][hd][n_ctx], then V [n_ctx][C] */
+    float *kv;
+    float *x, *a, *qkv, *att, *h;
+    float *s; /* [n_threads][n_ctx] attention scores */
+    int *row_pos, *row_stream;
+    float **yrow; /* [max_rows] output row pointers */
+    char name[64];
+} fast_state;
+
+static void fast_destroy(void *st) {
+    fast_state *s = st;
+    if (!s) return;
+    free(s->kv);
+    free(s->x);
+    free(s->a);
+    free(s->qkv);
+    free(s->att);
+    free(s->h);
+    free(s->s);
+    free(s->row_pos);
+    free(s->row_stream);
+    free(s->yrow);
+    free(s);
+}
+
+static lac_status fast_create(const lac_model *m, const lac_engine_options *opt, void **out,
+                              const char **name, lac_error *err) {
+    const lac_model_config *c = &m->cfg;
+    fast_state *s = calloc(1, sizeof *s);
+    if (!s) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu state)");
+    s->m = m;
+    s->kr = pick_kernels();
+    s->n_streams = opt->n_streams;
+    s->max_rows = opt->max_rows;
+    s->n_threads = opt->n_threads > 0 ? opt->n_threads : omp_get_max_threads();
+    if (s->n_threads < 1) s->n_threads = 1;
+    const size_t R = (size_t)opt->max_rows, C = c->n_embd;
+    const size_t kv = (size_t)c->n_layer * (size_t)opt->n_streams * 2 * c->n_ctx * C;
+    s->kv = malloc(kv * sizeof(float));
+    s->x = malloc(R * C * sizeof(float));
+    s->a = malloc(R * C * sizeof(float));
+    s->qkv = malloc(R * 3 * C * sizeof(float));
+    s->att = malloc(R * C * sizeof(float));
+    s->h = malloc(R * c->n_inner * sizeof(float));
+    s->s = malloc((size_t)s->n_threads * c->n_ctx * sizeof(float));
+    s->row_pos = malloc(R * sizeof(int));
+    s->row_stream = malloc(R * sizeof(int));
+    s->yrow = malloc(R * sizeof(float *));
+    if (!s->kv || !s->x || !s->a || !s->qkv || !s->att || !s->h || !s->s || !s->row_pos ||
+        !s->row_stream || !s->yrow) {
+        fast_destroy(s);
+        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: %zu MiB of KV cache)",
+                        kv * sizeof(float) >> 20);
+    }
+    snprintf(s->name, sizeof s->name, "cpu-%s (%d thread%s)", s->kr->isa, s->n_threads,
+             s->n_threads == 1 ? "" : "s");
+    *out = s;
+    *name = s->name;
+    return LAC_OK;
+}
+
+/* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads. */
+static void mm(const fast_state *s, const float *X, int R, int K, const float *W, int N,
+               const float *bias, float *const *Y) {
+    const int P = s->kr->panel, RC = 64;
+    const int np = (N + P - 1) / P, nr = (R + RC - 1) / RC;
+    const int tiles = np * nr;
+    const lac_fast_kernels *kr = s->kr;
+    /* small products (a decoding step's layers) are not worth waking the team */
+    const int par = tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA;
+#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (par)
+    for (int t = 0; t < tiles; t++) {
+        const int p = t / nr, rc = t % nr;
+        const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
+        const int r0 = rc * RC, r1 = r0 + RC < R ? r0 + RC : R;
+        kr->matmul(X + (size_t)r0 * K, K, r1 - r0, K, W, N, bias, Y + r0, n0, n1);
+    }
+}
+
+static void layernorm_rows(const fast_state *s, const float *X, int R, const float *w,
+                           const float *b, float *Y) {
+    const int C = (int)s->m->cfg.n_embd;
+    const float eps = s->m->cfg.ln_eps;
+    const lac_fast_kernels *kr = s->kr;
+#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R >= 16)
+    for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
+}
+
+static float *rows_of(fast_state *s, float *base, int R, int ld) {
+    for (int r = 0; r < R; r++) s->yrow[r] = base + (size_t)r * ld;
+    return base;
+}
+
+static lac_status fast_forward(void *st, const int32_t *const *tokens, const int *counts,
+                               const int *positions, float *const *logits, lac_error *err) {
+    (void)err;
+    fast_state *s = st;
+    const lac_model *m = s->m;
+    const lac_model_config *c = &m->cfg;
+    const int C = (int)c->n_embd, H = (int)c->n_head, hd = C / H, NI = (int)c->n_inner;
+    const int V = (int)c->vocab_size, NCTX = (int)c->n_ctx, B = s->n_streams;
+    const float scale = 1.0f / sqrtf((float)hd);
+    const size_t kv_stream = 2 * (size_t)NCTX * C; /* floats per (layer, stream) */
+    const lac_fast_kernels *kr = s->kr;
+
+    int R = 0;
+    for (int b = 0; b < B; b++)
+        for (int i = 0; i < counts[b]; i++) {
+            s->row_pos[R] = positions[b] + i;
+            s->row_stream[R] = b;
+            R++;
+        }
+    if (R == 0) return LAC_OK;
+    {
+        int r = 0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < counts[b]; i++, r++) {
+                float *x = s->x + (size_t)r * C;
+                const float *te = m->wte + (size_t)tokens[b][i] * C;
+                const float *pe = m->wpe + (size_t)(positions[b] + i) * C;
+                for (int k = 0; k < C; k++) x[k] = te[k] + pe[k];
+            }
+    }
+
+    for (int l = 0; l < (int)c->n_layer; l++) {
+        const lac_layer_weights *w = &m->layers[l];
+        float *kvl = s->kv + (size_t)l * B * kv_stream;
+        layernorm_rows(s, s->x, R, w->ln1_w, w->ln1_b, s->a);
+        rows_of(s, s->qkv, R, 3 * C);
+        mm(s, s->a, R, C, w->attn_w, 3 * C, w->attn_b, s->yrow);
+        /* k (transposed per head) and v into the caches */
+        for (int r = 0; r < R; r++) {
+            float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
+            float *vc = kt + (size_t)NCTX * C;
+            const float *qkv = s->qkv + (size_t)r * 3 * C;
+            const int p = s->row_pos[r];
+            for (int i = 0; i < C; i++) kt[(size_t)i * NCTX + p] = qkv[C + i];
+            memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
+        }
+        const int work = R * H;
+        double att_fma = 0;
+        for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
+        const int par = work > 1 && att_fma >= LAC_PAR_MIN_FMA;
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads) if (par)
+        for (int t = 0; t < work; t++) {
+            const int r = t / H, hh = t % H;
+            float *sc = s->s + (size_t)omp_get_thread_num() * NCTX;
+            const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
+            const float *vc = kt + (size_t)NCTX * C;
+            const int nj = s->row_pos[r] + 1;
+            kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX,
+                       hd, nj, scale, sc);
+            kr->softmax_exp(sc, nj);
+            const float S = kr->r32_sum(sc, nj);
+            kr->wsum(sc, vc + hh * hd, C, nj, hd, S, s->att + (size_t)r * C + hh * hd);
+        }
+        rows_of(s, s->a, R, C);
+        mm(s, s->att, R, C, w->proj_w, C, w->proj_b, s->yrow);
+        for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];
+        layernorm_rows(s, s->x, R, w->ln2_w, w->ln2_b, s->a);
+        rows_of(s, s->h, R, NI);
+        mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow);
+#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R >= 4)
+        for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
+        rows_of(s, s->a, R, C);
+        mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow);
+        for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];
+    }
+    layernorm_rows(s, s->x, R, m->lnf_w, m->lnf_b, s->a);
+    {
+        int r = 0;
+        for (int b = 0; b < B; b++)
+            for (int i = 0; i < counts[b]; i++, r++) s->yrow[r] = logits[b] + (size_t)i * V;
+    }
+    mm(s, s->a, R, C, m->wte_t, V, NULL, s->yrow);
+    return LAC_OK;
+}
+
+const lac_backend_ops lac_backend_cpu = {
+    .kind = "cpu",
+    .create = fast_create,
+    .destroy = fast_destroy,
+    .forward = fast_forward,
+    .forward_code = NULL,
+    .forward_freqs = NULL,
+};

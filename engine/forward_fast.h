@@ -1,0 +1,36 @@
+/* Kernels of the fast CPU backend (engine/forward_fast.c). Each ISA file fills one table; all
+ * compute exactly docs/NUMERICS.md (one fmaf chain per output, vectorised across outputs; R32
+ * with 32 partial sums), so every table gives the scalar backend's bits. */
+#ifndef LAC_FORWARD_FAST_H
+#define LAC_FORWARD_FAST_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lac_fast_kernels {
+    const char *isa; /* "avx512", "avx2", "generic" */
+    int panel;       /* output columns per matmul tile handed to one thread */
+    /* Y[r][n] = chain_k(X[r*ldx + k], W[k*N + n]) (+ bias[n]) for r < R, n0 <= n < n1. */
+    void (*matmul)(const float *X, int ldx, int R, int K, const float *W, int N,
+                   const float *bias, float *const *Y, int n0, int n1);
+    /* s[j] = chain_d(q[d], Kt[d*ldk + j]) * scale, for j < nj, d < hd. */
+    void (*scores)(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
+                   float *s);
+    /* o[d] = chain_j(e[j], Vc[j*ldv + d]) / S, for d < hd, j < nj. */
+    void (*wsum)(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o);
+    float (*r32_sum)(const float *x, int n);
+    float (*r32_sumsq)(const float *x, int n);
+    /* y = LayerNorm(x; w, b) over C (docs/NUMERICS.md §3) */
+    void (*layernorm)(const float *x, const float *w, const float *b, int C, float eps, float *y);
+    /* h[k] = GELU(h[k]) for k < n (§4) */
+    void (*gelu)(float *h, size_t n);
+    /* s[j] = lac_expf(s[j] - max s) for j < n (§6) */
+    void (*softmax_exp)(float *s, int n);
+} lac_fast_kernels;
+
+extern const lac_fast_kernels lac_fast_generic; /* forward_fast.c, any CPU */
+#if defined(__x86_64__) || defined(__i386__)
+#define LAC_FAST_X86 1
+extern const lac_fast_kernels lac_fast_avx2;   /* forward_avx2.c (AVX2 + FMA) */
+extern const lac_fast_kernels lac_fast_avx512; /* forward_avx512.c (AVX-512F) */
+#endif
+#endif

@@ -1,0 +1,405 @@
+/* backend_cuda.cu — the CUDA backend (lac_backend_cuda, engine/backend.h).
+ *
+ * create uploads the widened fp32 weights (incl. the transposed embedding wte_t for the LM
+ * head), allocates the KV cache of n_streams x n_ctx positions per layer and the activations
+ * of max_rows rows. A forward call gathers the new tokens of all streams into one [R][C]
+ * activation matrix with per-row (token, position, stream) tables, runs the layers
+ * (kernels/layers.cu, kernels/matmul.cu) and then the LM head in chunks of rows, followed by
+ * a copy of the logits, or by the quantizer (kernels/quantize.cu) for the fused calls.
+ * Every kernel follows docs/NUMERICS.md, so the bits equal those of the CPU backends.
+ * Every CUDA error becomes LAC_ERR_DEVICE with the CUDA error string. */
+#include <float.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lac_cuda.h"
+
+extern "C" {
+#include "backend.h"
+#include "lac_error.h"
+#include "model.h"
+}
+
+#define HEAD_CHUNK_ROWS 1024 /* rows of logits (or frequencies) kept on the device at once */
+
+namespace {
+
+struct dev_layer {
+    const float *ln1_w, *ln1_b, *attn_w, *attn_b, *proj_w, *proj_b;
+    const float *ln2_w, *ln2_b, *fc_w, *fc_b, *fcproj_w, *fcproj_b;
+};
+
+struct cuda_state {
+    int dev;
+    char name[288];
+    int L, C, H, V, NI, n_ctx, B, max_rows, chunk, qb;
+    float eps;
+    cudaStream_t st;
+    float *weights; /* one allocation holding every tensor below */
+    dev_layer *layers;
+    const float *wte, *wte_t, *wpe, *lnf_w, *lnf_b;
+    float *kv;                           /* [L][2][B][n_ctx][C] */
+    float *x, *a, *qkv, *att, *h;        /* activations [max_rows][...] */
+    float *logits;                       /* [chunk][V] */
+    uint32_t *freqs;                     /* [chunk][V] */
+    int32_t *d_rows; /* tok | pos | stream | target | group first | group rows, [max_rows] each */
+    uint32_t *d_code;                    /* cum | freq, [max_rows] each */
+    int32_t *h_rows;                     /* pinned mirror of d_rows */
+    uint32_t *h_code;                    /* pinned mirror of d_code */
+    int *row_start;                      /* [B]: first row of each stream in this call */
+};
+
+lac_status cuda_fail(lac_error *err, cudaError_t e, const char *what) {
+    return lac_fail(err, LAC_ERR_DEVICE, "cuda: %s: %s", what, cudaGetErrorString(e));
+}
+
+#define CK(call, what)                                                                         \
+    do {                                                                                       \
+        cudaError_t e_ = (call);                                                               \
+        if (e_ != cudaSuccess) return cuda_fail(err, e_, what);                                \
+    } while (0)
+
+void state_free(cuda_state *s) {
+    if (!s) return;
+    cudaSetDevice(s->dev);
+    if (s->st) cudaStreamSynchronize(s->st);
+    cudaFree(s->weights);
+    cudaFree(s->kv);
+    cudaFree(s->x);
+    cudaFree(s->a);
+    cudaFree(s->qkv);
+    cudaFree(s->att);
+    cudaFree(s->h);
+    cudaFree(s->logits);
+    cudaFree(s->freqs);
+    cudaFree(s->d_rows);
+    cudaFree(s->d_code);
+    cudaFreeHost(s->h_rows);
+    cudaFreeHost(s->h_code);
+    if (s->st) cudaStreamDestroy(s->st);
+    free(s->layers);
+    free(s->row_start);
+    free(s);
+}
+
+/* Copies n floats of host tensor src to the device bump allocator at *dst. */
+const float *upload(float **cursor, const float *src, size_t n, cudaError_t *e) {
+    float *d = *cursor;
+    *cursor += (n + 63) & ~(size_t)63; /* keep every tensor 256-byte aligned */
+    if (*e == cudaSuccess) *e = cudaMemcpy(d, src, n * sizeof(float), cudaMemcpyHostToDevice);
+    return d;
+}
+
+lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void **state,
+                       const char **name, lac_error *err) {
+    *state = NULL;
+    const lac_model_config *cfg = &m->cfg;
+    int count = 0;
+    cudaError_t ce = cudaGetDeviceCount(&count);
+    if (ce != cudaSuccess) {
+        cudaGetLastError();
+        return cuda_fail(err, ce, "no usable CUDA device");
+    }
+    if (opt->cuda_index < 0 || opt->cuda_index >= count)
+        return lac_fail(err, LAC_ERR_ARG, "cuda: device index %d out of range (%d devices)",
+                        opt->cuda_index, count);
+    if (cfg->n_head == 0 || cfg->n_embd % cfg->n_head != 0)
+        return lac_fail(err, LAC_ERR_ARG, "cuda: n_embd %u is not a multiple of n_head %u",
+                        cfg->n_embd, cfg->n_head);
+    CK(cudaSetDevice(opt->cuda_index), "cudaSetDevice");
+    cudaDeviceProp prop;
+    CK(cudaGetDeviceProperties(&prop, opt->cuda_index), "cudaGetDeviceProperties");
+    const int hd = (int)(cfg->n_embd / cfg->n_head);
+    if (lac_cuda_attention_rows(hd) < 1)
+        return lac_fail(err, LAC_ERR_LIMIT, "cuda: head size %d is too large (at most 1024)",
+                        hd);
+    if (lac_cuda_attention_smem((int)cfg->n_ctx, hd) > prop.sharedMemPerBlockOptin)
+        return lac_fail(err, LAC_ERR_LIMIT,
+                        "cuda: n_ctx %u needs %zu bytes of shared memory per block, the device "
+                        "has %zu",
+                        cfg->n_ctx, lac_cuda_attention_smem((int)cfg->n_ctx, hd),
+                        (size_t)prop.sharedMemPerBlockOptin);
+
+    cuda_state *s = (cuda_state *)calloc(1, sizeof *s);
+    if (!s) return lac_fail(err, LAC_ERR_NOMEM, "cuda: out of host memory");
+    s->dev = opt->cuda_index;
+    s->L = (int)cfg->n_layer;
+    s->C = (int)cfg->n_embd;
+    s->H = (int)cfg->n_head;
+    s->V = (int)cfg->vocab_size;
+    s->NI = (int)cfg->n_inner;
+    s->n_ctx = (int)cfg->n_ctx;
+    s->B = opt->n_streams;
+    s->max_rows = opt->max_rows;
+    s->chunk = s->max_rows < HEAD_CHUNK_ROWS ? s->max_rows : HEAD_CHUNK_ROWS;
+    s->eps = cfg->ln_eps;
+    s->qb = lac_cuda_attention_rows(hd);
+    snprintf(s->name, sizeof s->name, "cuda:%d %s", s->dev, prop.name);
+    s->layers = (dev_layer *)calloc((size_t)s->L ? (size_t)s->L : 1, sizeof(dev_layer));
+    s->row_start = (int *)calloc((size_t)s->B, sizeof(int));
+    if (!s->layers || !s->row_start) {
+        state_free(s);
+        return lac_fail(err, LAC_ERR_NOMEM, "cuda: out of host memory");
+    }
+
+    lac_status rc = LAC_OK;
+#define STEP(call, what)                                                                       \
+    do {                                                                                       \
+        cudaError_t e_ = (call);                                                               \
+        if (e_ != cudaSuccess) {                                                               \
+            rc = cuda_fail(err, e_, what);                                                     \
+            goto fail;                                                                         \
+        }                                                                                      \
+    } while (0)
+    {
+        const size_t C = (size_t)s->C, V = (size_t)s->V, NI = (size_t)s->NI;
+        const size_t R = (size_t)s->max_rows, B = (size_t)s->B, T = (size_t)s->n_ctx;
+        auto al = [](size_t n) { return (n + 63) & ~(size_t)63; };
+        const size_t per_layer = 4 * al(C) + al(C * 3 * C) + al(3 * C) + al(C * C) +
+                                 al(C * NI) + al(NI) + al(NI * C) + al(C) + al(C);
+        const size_t total = 2 * al(V * C) + al(T * C) + 2 * al(C) + (size_t)s->L * per_layer;
+
+        STEP(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking), "cudaStreamCreate");
+        STEP(cudaMalloc((void **)&s->weights, total * sizeof(float)), "allocating the weights");
+        float *cur = s->weights;
+        cudaError_t e = cudaSuccess;
+        s->wte = upload(&cur, m->wte, V * C, &e);
+        s->wte_t = upload(&cur, m->wte_t, C * V, &e);
+        s->wpe = upload(&cur, m->wpe, T * C, &e);
+        s->lnf_w = upload(&cur, m->lnf_w, C, &e);
+        s->lnf_b = upload(&cur, m->lnf_b, C, &e);
+        for (int l = 0; l < s->L; l++) {
+            const lac_layer_weights *w = &m->layers[l];
+            dev_layer *d = &s->layers[l];
+            d->ln1_w = upload(&cur, w->ln1_w, C, &e);
+            d->ln1_b = upload(&cur, w->ln1_b, C, &e);
+            d->attn_w = upload(&cur, w->attn_w, C * 3 * C, &e);
+            d->attn_b = upload(&cur, w->attn_b, 3 * C, &e);
+            d->proj_w = upload(&cur, w->proj_w, C * C, &e);
+            d->proj_b = upload(&cur, w->proj_b, C, &e);
+            d->ln2_w = upload(&cur, w->ln2_w, C, &e);
+            d->ln2_b = upload(&cur, w->ln2_b, C, &e);
+            d->fc_w = upload(&cur, w->fc_w, C * NI, &e);
+            d->fc_b = upload(&cur, w->fc_b, NI, &e);
+            d->fcproj_w = upload(&cur, w->fcproj_w, NI * C, &e);
+            d->fcproj_b = upload(&cur, w->fcproj_b, C, &e);
+        }
+        STEP(e, "uploading the weights");
+
+        STEP(cudaMalloc((void **)&s->kv, (size_t)s->L * 2 * B * T * C * sizeof(float)),
+             "allocating the KV cache");
+        STEP(cudaMalloc((void **)&s->x, R * C * sizeof(float)), "allocating activations");
+        STEP(cudaMalloc((void **)&s->a, R * C * sizeof(float)), "allocating activations");
+        STEP(cudaMalloc((void **)&s->qkv, R * 3 * C * sizeof(float)), "allocating activations");
+        STEP(cudaMalloc((void **)&s->att, R * C * sizeof(float)), "allocating activations");
+        STEP(cudaMalloc((void **)&s->h, R * NI * sizeof(float)), "allocating activations");
+        STEP(cudaMalloc((void **)&s->logits, (size_t)s->chunk * V * sizeof(float)),
+             "allocating logits");
+        STEP(cudaMalloc((void **)&s->freqs, (size_t)s->chunk * V * sizeof(uint32_t)),
+             "allocating frequencies");
+        STEP(cudaMalloc((void **)&s->d_rows, 6 * R * sizeof(int32_t)), "allocating row tables");
+        STEP(cudaMalloc((void **)&s->d_code, 2 * R * sizeof(uint32_t)), "allocating row tables");
+        STEP(cudaMallocHost((void **)&s->h_rows, 6 * R * sizeof(int32_t)), "pinned host memory");
+        STEP(cudaMallocHost((void **)&s->h_code, 2 * R * sizeof(uint32_t)),
+             "pinned host memory");
+        STEP(lac_cuda_attention_setup(prop.sharedMemPerBlockOptin), "attention shared memory");
+        STEP(lac_cuda_quantize_setup(), "uploading the exp2 table");
+        STEP(cudaDeviceSynchronize(), "create");
+    }
+#undef STEP
+    *state = s;
+    *name = s->name;
+    return LAC_OK;
+fail:
+    state_free(s);
+    return rc;
+}
+
+void cuda_destroy(void *state) { state_free((cuda_state *)state); }
+
+/* Fills the row tables for this call, uploads them, and runs embedding + all layers + the
+ * final LayerNorm, leaving the LM-head input in s->a. *R_out receives the row count. */
+lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *counts,
+                      const int *positions, const int32_t *const *targets, int *R_out,
+                      lac_error *err) {
+    int R = 0;
+    for (int b = 0; b < s->B; b++) {
+        if (counts[b] < 0 || counts[b] > s->max_rows - R)
+            return lac_fail(err, LAC_ERR_ARG, "cuda: %d rows in one call exceed max_rows %d",
+                            R + counts[b], s->max_rows);
+        s->row_start[b] = R;
+        R += counts[b];
+    }
+    *R_out = R;
+    if (R == 0) return LAC_OK;
+    const int MR = s->max_rows;
+    int32_t *tok = s->h_rows, *pos = s->h_rows + MR, *str = s->h_rows + 2 * MR,
+            *tgt = s->h_rows + 3 * MR, *gfirst = s->h_rows + 4 * MR, *gn = s->h_rows + 5 * MR;
+    int n_groups = 0; /* attention groups: up to qb consecutive rows of one stream */
+    for (int b = 0; b < s->B; b++) {
+        for (int i = 0; i < counts[b]; i++) {
+            const int r = s->row_start[b] + i;
+            tok[r] = tokens[b][i];
+            pos[r] = positions[b] + i;
+            str[r] = b;
+            tgt[r] = targets ? targets[b][i] : 0;
+        }
+        for (int i = 0; i < counts[b]; i += s->qb) {
+            gfirst[n_groups] = s->row_start[b] + i;
+            gn[n_groups] = counts[b] - i < s->qb ? counts[b] - i : s->qb;
+            n_groups++;
+        }
+    }
+    CK(cudaSetDevice(s->dev), "cudaSetDevice");
+    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
+                       cudaMemcpyHostToDevice, s->st),
+       "uploading row tables");
+    const int32_t *d_tok = s->d_rows, *d_pos = s->d_rows + MR, *d_str = s->d_rows + 2 * MR;
+    const int32_t *d_gfirst = s->d_rows + 4 * MR, *d_gn = s->d_rows + 5 * MR;
+
+    const int C = s->C;
+    const size_t kv_layer = (size_t)s->B * s->n_ctx * C;
+    lac_cuda_embed(s->x, s->wte, s->wpe, d_tok, d_pos, R, C, s->st);
+    for (int l = 0; l < s->L; l++) {
+        const dev_layer *w = &s->layers[l];
+        float *kc = s->kv + (size_t)l * 2 * kv_layer, *vc = kc + kv_layer;
+        lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
+        lac_cuda_matmul(s->qkv, s->a, w->attn_w, w->attn_b, R, 3 * C, C, 0, s->st);
+        lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
+        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
+                           s->H, s->n_ctx, s->st);
+        lac_cuda_matmul(s->x, s->att, w->proj_w, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
+        lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
+        lac_cuda_matmul(s->h, s->a, w->fc_w, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);
+        lac_cuda_matmul(s->x, s->h, w->fcproj_w, w->fcproj_b, R, C, s->NI, LAC_MM_RESIDUAL,
+                        s->st);
+    }
+    lac_cuda_layernorm(s->a, s->x, s->lnf_w, s->lnf_b, s->eps, R, C, s->st);
+    CK(cudaGetLastError(), "launching the layers");
+    return LAC_OK;
+}
+
+/* Copies rows [r0, r0 + n) (in call order) of a device matrix with row_bytes bytes per row
+ * to the per-stream host arrays dst[b]. */
+lac_status copy_rows_to_streams(cuda_state *s, const int *counts, void *const *dst,
+                                const void *src, int r0, int n, size_t row_bytes,
+                                lac_error *err) {
+    for (int b = 0; b < s->B; b++) {
+        const int lo = s->row_start[b] > r0 ? s->row_start[b] : r0;
+        const int end_b = s->row_start[b] + counts[b];
+        const int hi = end_b < r0 + n ? end_b : r0 + n;
+        if (lo >= hi) continue;
+        CK(cudaMemcpyAsync((char *)dst[b] + (size_t)(lo - s->row_start[b]) * row_bytes,
+                           (const char *)src + (size_t)(lo - r0) * row_bytes,
+                           (size_t)(hi - lo) * row_bytes, cudaMemcpyDeviceToHost, s->st),
+           "copying results to the host");
+    }
+    return LAC_OK;
+}
+
+lac_status cuda_forward(void *state, const int32_t *const *tokens, const int *counts,
+                        const int *positions, float *const *logits, lac_error *err) {
+    cuda_state *s = (cuda_state *)state;
+    int R = 0;
+    lac_status rc = run_layers(s, tokens, counts, positions, NULL, &R, err);
+    if (rc != LAC_OK || R == 0) return rc;
+    const size_t row_bytes = (size_t)s->V * sizeof(float);
+    for (int r0 = 0; r0 < R; r0 += s->chunk) {
+        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
+                        s->st);
+        CK(cudaGetLastError(), "launching the LM head");
+        rc = copy_rows_to_streams(s, counts, (void *const *)logits, s->logits, r0, n, row_bytes,
+                                  err);
+        if (rc != LAC_OK) return rc;
+    }
+    CK(cudaStreamSynchronize(s->st), "forward");
+    return LAC_OK;
+}
+
+lac_status check_coder(const cuda_state *s, const lac_coder_params *p, lac_error *err) {
+    if (p->precision < 28 || p->precision > 31 || p->frac_bits < 8 || p->frac_bits > 12 ||
+        !(p->temperature > 0.0f) || !(p->temperature <= FLT_MAX) ||
+        (uint64_t)s->V >= ((uint64_t)1 << p->precision))
+        return lac_fail(err, LAC_ERR_ARG, "cuda: coder params P=%u s=%u T=%g out of range",
+                        p->precision, p->frac_bits, (double)p->temperature);
+    return LAC_OK;
+}
+
+lac_status cuda_forward_code(void *state, const int32_t *const *tokens, const int *counts,
+                             const int *positions, const int32_t *const *targets,
+                             const lac_coder_params *p, uint32_t *const *cum,
+                             uint32_t *const *freq, lac_error *err) {
+    cuda_state *s = (cuda_state *)state;
+    lac_status rc = check_coder(s, p, err);
+    if (rc != LAC_OK) return rc;
+    int R = 0;
+    rc = run_layers(s, tokens, counts, positions, targets, &R, err);
+    if (rc != LAC_OK || R == 0) return rc;
+    const int MR = s->max_rows;
+    const int32_t *d_tgt = s->d_rows + 3 * MR;
+    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
+    for (int r0 = 0; r0 < R; r0 += s->chunk) {
+        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
+                        s->st);
+        lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
+                          d_tgt + r0, d_cum + r0, d_freq + r0, NULL, s->st);
+        CK(cudaGetLastError(), "launching the LM head and quantizer");
+    }
+    CK(cudaMemcpyAsync(s->h_code, s->d_code, 2 * (size_t)MR * sizeof(uint32_t),
+                       cudaMemcpyDeviceToHost, s->st),
+       "copying frequencies to the host");
+    CK(cudaStreamSynchronize(s->st), "forward_code");
+    for (int b = 0; b < s->B; b++) {
+        if (counts[b] == 0) continue;
+        memcpy(cum[b], s->h_code + s->row_start[b], (size_t)counts[b] * sizeof(uint32_t));
+        memcpy(freq[b], s->h_code + MR + s->row_start[b], (size_t)counts[b] * sizeof(uint32_t));
+    }
+    return LAC_OK;
+}
+
+lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const int *counts,
+                              const int *positions, const lac_coder_params *p,
+                              uint32_t *const *freqs, lac_error *err) {
+    cuda_state *s = (cuda_state *)state;
+    lac_status rc = check_coder(s, p, err);
+    if (rc != LAC_OK) return rc;
+    int R = 0;
+    rc = run_layers(s, tokens, counts, positions, NULL, &R, err);
+    if (rc != LAC_OK || R == 0) return rc;
+    const size_t row_bytes = (size_t)s->V * sizeof(uint32_t);
+    for (int r0 = 0; r0 < R; r0 += s->chunk) {
+        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
+                        s->st);
+        lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature, NULL,
+                          NULL, NULL, s->freqs, s->st);
+        CK(cudaGetLastError(), "launching the LM head and quantizer");
+        rc = copy_rows_to_streams(s, counts, (void *const *)freqs, s->freqs, r0, n, row_bytes,
+                                  err);
+        if (rc != LAC_OK) return rc;
+    }
+    CK(cudaStreamSynchronize(s->st), "forward_freqs");
+    return LAC_OK;
+}
+
+} /* namespace */
+
+extern "C" {
+
+int lac_cuda_device_count(void) {
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        cudaGetLastError(); /* clear the sticky-free error so later calls start clean */
+        return 0;
+    }
+    return n;
+}
+
+const lac_backend_ops lac_backend_cuda = {
+    "cuda", cuda_create, cuda_destroy, cuda_forward, cuda_forward_code, cuda_forward_freqs,
+};
+
+} /* extern "C" */

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Builds kernels/*.cu for host emulation (kernels/emu/cuda_emu.h) with the CPU scalar backend
+# and the quantizer, and runs kernels/emu/emu_check.c: the CUDA backend's logits and
+# frequencies must equal the CPU reference bit for bit. Needs no GPU and no nvcc; takes about a
+# minute on 2 cores.
+#   kernels/emu/check.sh                 three small random models
+#   kernels/emu/check.sh MODEL [T]       a model file, T tokens per stream (slow: minutes)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+B=${EMU_BUILD:-build-emu}
+mkdir -p "$B"
+INC="-Iinclude -Icommon -Iengine -Icoder -Ikernels"
+FLAGS="-O1 -g -ffp-contract=off -fno-fast-math -Wall -Wextra -Wno-unknown-pragmas -DLAC_HAVE_CUDA=1 -DLAC_CUDA_EMU=1"
+objs=()
+for f in kernels/*.cu; do
+  o=$B/$(basename "$f").o
+  g++ -std=c++20 $FLAGS $INC -x c++ -c "$f" -o "$o"
+  objs+=("$o")
+done
+for f in engine/forward_scalar.c engine/model.c engine/vocab_hf.c coder/quantize.c \
+         common/lac_error.c kernels/emu/emu_check.c; do
+  o=$B/$(basename "$f").o
+  gcc -std=gnu11 $FLAGS $INC -c "$f" -o "$o"
+  objs+=("$o")
+done
+g++ "${objs[@]}" -o "$B/emu_check" -pthread -lcrypto -lcjson -lm
+"$B/emu_check" "$@"

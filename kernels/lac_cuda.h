@@ -1,0 +1,73 @@
+/* lac_cuda.h — internal (CUDA C++ only): host-side launchers of the kernels (kernels/ .cu files),
+ * used by kernels/backend_cuda.cu and bench/bench_cuda_matmul.cu.
+ *
+ * Every kernel computes docs/NUMERICS.md exactly: one sequential fmaf chain per matmul output,
+ * R32 row sums in the order of one warp, lac_expf/lac_tanhf from engine/lac_math.h, and the
+ * quantizer of §9 in integers. Launchers only enqueue work on `st`; the caller checks
+ * cudaGetLastError() / the stream for errors. Row tables (tok, pos, stream) are int32 [R]. */
+#ifndef LAC_CUDA_H
+#define LAC_CUDA_H
+
+#include <stdint.h>
+
+#ifdef LAC_CUDA_EMU
+/* kernels/emu/: the same sources compiled by a host C++ compiler, blocks and warps emulated
+ * with threads, to check the kernels against the CPU reference on a machine without a GPU. */
+#include "emu/cuda_emu.h"
+#else
+#include <cuda_runtime.h>
+/* kernel<<<grid, block, smem, stream>>>(args), written LAC_LAUNCH(grid, block, smem, stream,
+ * kernel)(args) (the kernel last: template arguments may contain commas). */
+#define LAC_LAUNCH(grid, block, smem, st, ...) __VA_ARGS__<<<grid, block, smem, st>>>
+#define LAC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#endif
+
+/* matmul epilogue flags: out = [out +] gelu?(chain + bias) */
+enum { LAC_MM_GELU = 1, LAC_MM_RESIDUAL = 2 };
+
+/* out[m][n] = epilogue(chain_k(A[m][k], W[k][n]) (+ bias[n] when bias != NULL)), with
+ * A [M][K], W [K][N], out [M][N], all row-major fp32. With LAC_MM_RESIDUAL the result is
+ * out[m][n] = out[m][n] + (chain + bias); with LAC_MM_GELU gelu is applied to chain + bias. */
+void lac_cuda_matmul(float *out, const float *A, const float *W, const float *bias, int M, int N,
+                     int K, int flags, cudaStream_t st);
+
+/* x[r][i] = wte[tok[r]][i] + wpe[pos[r]][i] */
+void lac_cuda_embed(float *x, const float *wte, const float *wpe, const int32_t *tok,
+                    const int32_t *pos, int R, int C, cudaStream_t st);
+
+/* y[r] = LayerNorm(x[r]; w, b, eps), one warp per row (NUMERICS §3). */
+void lac_cuda_layernorm(float *y, const float *x, const float *w, const float *b, float eps, int R,
+                        int C, cudaStream_t st);
+
+/* Copies the k and v parts of qkv [R][3C] into the layer's caches [n_streams][n_ctx][C] at
+ * (stream[r], pos[r]). */
+void lac_cuda_kv_store(float *kc, float *vc, const float *qkv, const int32_t *stream,
+                       const int32_t *pos, int R, int C, int n_ctx, cudaStream_t st);
+
+/* Causal attention (NUMERICS §6) of each row over positions 0..pos[r] of its stream's cache;
+ * out [R][C]. Rows come in groups: group g is rows group_first[g] .. + group_n[g] - 1, all of
+ * one stream, at most lac_cuda_attention_rows(head_dim) of them. Call
+ * lac_cuda_attention_setup once per device first. */
+void lac_cuda_attention(float *out, const float *qkv, const float *kc, const float *vc,
+                        const int32_t *stream, const int32_t *pos, const int32_t *group_first,
+                        const int32_t *group_n, int n_groups, int C, int n_head, int n_ctx,
+                        cudaStream_t st);
+/* Rows per attention group (0: head_dim too large). */
+int lac_cuda_attention_rows(int head_dim);
+/* Allows the attention kernel up to max_smem bytes of shared memory per block (beyond the
+ * default 48 KiB): call once per device with the device's opt-in limit, so that engines with
+ * different n_ctx can share the device. */
+cudaError_t lac_cuda_attention_setup(size_t max_smem);
+/* Shared memory the attention kernel needs for n_ctx positions. */
+size_t lac_cuda_attention_smem(int n_ctx, int head_dim);
+
+/* Uploads coder/exp2_table.h into __constant__ memory (once per device). */
+cudaError_t lac_cuda_quantize_setup(void);
+/* The quantizer of NUMERICS §9 over rows of V logits. When freqs != NULL, writes the full
+ * frequency rows freqs [rows][V]. When targets != NULL, writes cum[r] = sum of f[i] for
+ * i < targets[r] and freq[r] = f[targets[r]]. */
+void lac_cuda_quantize(const float *logits, int rows, int V, uint32_t P, uint32_t s, float T,
+                       const int32_t *targets, uint32_t *cum, uint32_t *freq, uint32_t *freqs,
+                       cudaStream_t st);
+
+#endif

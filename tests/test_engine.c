@@ -1,0 +1,390 @@
+/* The engine (engine/engine.c + CPU backends) against docs/NUMERICS.md:
+ *  - random in-memory models: bitwise invariance (prefill vs steps, batch, threads, ISA,
+ *    fast vs scalar, max_rows splitting, reset), argument checks, code/freqs paths;
+ *  - the real lac-tiny model: logits vs the PyTorch reference, then bitwise invariance over
+ *    two full 1024-token blocks of alice29. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_testutil.h"
+#include "lac.h"
+#include "model.h" /* struct lac_model: the random test model, eot token */
+
+/* ---- random model ------------------------------------------------------------------------ */
+#define RL 2
+#define RH 3
+#define RC 48
+#define RT 160
+#define RV 1001
+
+static lac_model *rm;
+static int32_t toks[RT], other[512 + RT];
+static float *ref; /* scalar prefill logits, RT x RV */
+
+static void rsetup(void) {
+    rm = etu_random_model(RL, RH, RC, RT, RV, 42);
+    cr_assert(rm);
+    uint64_t s = 7;
+    for (int i = 0; i < RT; i++) toks[i] = (int32_t)((s = s * 6364136223846793005ull + 1) >> 33) % RV;
+    for (int i = 0; i < 512 + RT; i++)
+        other[i] = (int32_t)((s = s * 6364136223846793005ull + 1) >> 33) % RV;
+    ref = malloc((size_t)RT * RV * sizeof(float));
+    cr_assert(ref);
+    lac_error err;
+    cr_assert_eq(etu_run(rm, LAC_DEVICE_CPU_SCALAR, 1, 1, 0, toks, RT, RT, NULL, ref, &err),
+                 LAC_OK, "%s", err.msg);
+}
+
+static void rteardown(void) {
+    free(ref);
+    etu_free_model(rm);
+}
+
+static void expect_same(lac_device dev, int threads, int B, int stream, int chunk,
+                        const int32_t *oth, const char *what) {
+    float *out = malloc((size_t)RT * RV * sizeof(float));
+    cr_assert(out);
+    lac_error err;
+    cr_assert_eq(etu_run(rm, dev, threads, B, stream, toks, RT, chunk, oth, out, &err), LAC_OK,
+                 "%s: %s", what, err.msg);
+    for (int i = 0; i < RT; i++)
+        if (memcmp(out + (size_t)i * RV, ref + (size_t)i * RV, RV * sizeof(float)) != 0) {
+            cr_expect(0, "%s: row %d differs from the scalar prefill", what, i);
+            break;
+        }
+    free(out);
+}
+
+TestSuite(engine_random, .init = rsetup, .fini = rteardown);
+
+Test(engine_random, logits_are_sane) {
+    /* not all equal, finite, and depend on the token */
+    int finite = 1;
+    for (size_t i = 0; i < (size_t)RT * RV; i++) finite &= isfinite(ref[i]) != 0;
+    cr_expect(finite);
+    cr_expect(ref[0] != ref[1]);
+    cr_expect(memcmp(ref, ref + RV, RV * sizeof(float)) != 0);
+}
+
+Test(engine_random, scalar_prefill_equals_steps) {
+    expect_same(LAC_DEVICE_CPU_SCALAR, 1, 1, 0, 1, NULL, "scalar steps");
+    expect_same(LAC_DEVICE_CPU_SCALAR, 1, 1, 0, 37, NULL, "scalar chunks of 37");
+}
+
+Test(engine_random, scalar_batch_invariant) {
+    expect_same(LAC_DEVICE_CPU_SCALAR, 1, 4, 2, 23, other, "scalar B=4 stream 2");
+}
+
+static void fast_all(const char *isa) {
+    setenv("LAC_CPU_ISA", isa, 1);
+    char what[96];
+    const int th[3] = {1, 2, 8};
+    for (int t = 0; t < 3; t++) {
+        snprintf(what, sizeof what, "%s prefill %d threads", isa, th[t]);
+        expect_same(LAC_DEVICE_CPU, th[t], 1, 0, RT, NULL, what);
+    }
+    snprintf(what, sizeof what, "%s steps", isa);
+    expect_same(LAC_DEVICE_CPU, 2, 1, 0, 1, NULL, what);
+    snprintf(what, sizeof what, "%s B=7 stream 5 with others", isa);
+    expect_same(LAC_DEVICE_CPU, 2, 7, 5, 19, other, what);
+    unsetenv("LAC_CPU_ISA");
+}
+
+Test(engine_random, fast_best_isa) { fast_all("best"); }
+Test(engine_random, fast_avx2) { fast_all("avx2"); }
+Test(engine_random, fast_generic) { fast_all("generic"); }
+
+Test(engine_random, device_name) {
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 2, .n_streams = 1};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    cr_expect(strncmp(lac_engine_device_name(e), "cpu-", 4) == 0, "%s",
+              lac_engine_device_name(e));
+    lac_engine_free(e);
+    o.device = LAC_DEVICE_CPU_SCALAR;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    cr_expect_str_eq(lac_engine_device_name(e), "cpu-scalar");
+    lac_engine_free(e);
+}
+
+Test(engine_random, max_rows_split_and_reset) {
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 2, .n_streams = 2,
+                            .max_rows = 13};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    float *out = malloc((size_t)RT * RV * sizeof(float));
+    float *junk = malloc((size_t)RT * RV * sizeof(float));
+    cr_assert(out && junk);
+    /* stream 1 first fills with other tokens, then is reset and gets toks in one call */
+    const int32_t *tk[2] = {other, other + 3};
+    int cnt[2] = {RT, 50};
+    float *lg[2] = {junk, junk};
+    cr_assert_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_OK, "%s", err.msg);
+    cr_expect_eq(lac_engine_position(e, 0), RT);
+    cr_expect_eq(lac_engine_position(e, 1), 50);
+    lac_engine_reset(e, 1);
+    cr_expect_eq(lac_engine_position(e, 1), 0);
+    tk[1] = toks;
+    cnt[0] = 0;
+    cnt[1] = RT;
+    lg[1] = out;
+    cr_assert_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_OK, "%s", err.msg);
+    cr_expect(memcmp(out, ref, (size_t)RT * RV * sizeof(float)) == 0,
+              "max_rows splitting / reset changed the logits");
+    free(out);
+    free(junk);
+    lac_engine_free(e);
+}
+
+Test(engine_random, argument_checks) {
+    lac_engine_options o = {.device = LAC_DEVICE_CPU_SCALAR, .n_streams = 2};
+    lac_engine *e = NULL;
+    lac_error err;
+    o.n_streams = 0;
+    cr_expect_eq(lac_engine_create(rm, &o, &e, &err), LAC_ERR_ARG);
+    cr_expect(strstr(err.msg, "n_streams") != NULL, "%s", err.msg);
+    o.n_streams = 2;
+    o.device = (lac_device)99;
+    cr_expect_eq(lac_engine_create(rm, &o, &e, &err), LAC_ERR_ARG);
+#ifndef LAC_HAVE_CUDA
+    o.device = LAC_DEVICE_CUDA;
+    cr_expect_eq(lac_engine_create(rm, &o, &e, &err), LAC_ERR_UNSUPPORTED);
+    cr_expect(strstr(err.msg, "without CUDA") != NULL, "%s", err.msg);
+    o.device = LAC_DEVICE_AUTO;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    cr_expect(strncmp(lac_engine_device_name(e), "cpu", 3) == 0);
+    lac_engine_free(e);
+#endif
+    o.device = LAC_DEVICE_CPU_SCALAR;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    float *lg1 = malloc((size_t)4 * RV * sizeof(float));
+    cr_assert(lg1);
+    int32_t bad[2] = {5, RV};
+    const int32_t *tk[2] = {bad, NULL};
+    int cnt[2] = {2, 0};
+    float *lg[2] = {lg1, NULL};
+    cr_expect_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_ERR_ARG);
+    cr_expect(strstr(err.msg, "token") != NULL, "%s", err.msg);
+    bad[1] = -1;
+    cr_expect_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_ERR_ARG);
+    cr_expect_eq(lac_engine_position(e, 0), 0, "a failed call must not advance");
+    cnt[0] = -1;
+    cr_expect_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_ERR_ARG);
+    /* fill stream 0 up to n_ctx - 1, then 2 more tokens exceed n_ctx */
+    cnt[0] = 1;
+    bad[0] = 3;
+    for (int i = 0; i < RT - 1; i++)
+        cr_assert_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_OK, "%s", err.msg);
+    bad[1] = 4;
+    cnt[0] = 2;
+    cr_expect_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_ERR_LIMIT);
+    cr_expect(strstr(err.msg, "n_ctx") != NULL, "%s", err.msg);
+    cnt[0] = 1;
+    cr_expect_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_OK, "%s", err.msg);
+    cr_expect_eq(lac_engine_position(e, 0), RT);
+    cr_expect_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_ERR_LIMIT);
+    cr_expect_eq(lac_engine_forward(e, NULL, cnt, lg, &err), LAC_ERR_ARG);
+    cr_expect_eq(lac_engine_position(e, 5), -1);
+    free(lg1);
+    lac_engine_free(e);
+    cr_expect_eq(lac_engine_kv_bytes(&rm->cfg, 3), 2ull * RL * RT * RC * 4 * 3);
+}
+
+/* forward_code / forward_freqs give what forward + lac_quantize_freqs give. */
+static void code_paths(lac_device dev) {
+    const int n = 40;
+    lac_coder_params p;
+    lac_coder_params_default(&p);
+    lac_engine_options o = {.device = dev, .n_threads = 2, .n_streams = 2, .max_rows = 17};
+    lac_engine *e1, *e2;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e1, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(lac_engine_create(rm, &o, &e2, &err), LAC_OK, "%s", err.msg);
+    uint32_t *fr = malloc((size_t)2 * n * RV * sizeof(uint32_t));
+    uint32_t *row = malloc(RV * sizeof(uint32_t));
+    uint32_t cum[2][40], frq[2][40];
+    cr_assert(fr && row);
+    const int32_t *tk[2] = {toks, other};
+    const int32_t *tg[2] = {toks + 1, other + 1};
+    int cnt[2] = {n, n - 9};
+    uint32_t *cu[2] = {cum[0], cum[1]}, *fq[2] = {frq[0], frq[1]};
+    uint32_t *fs[2] = {fr, fr + (size_t)n * RV};
+    cr_assert_eq(lac_engine_forward_code(e1, tk, cnt, tg, &p, cu, fq, &err), LAC_OK, "%s",
+                 err.msg);
+    cr_assert_eq(lac_engine_forward_freqs(e2, tk, cnt, &p, fs, &err), LAC_OK, "%s", err.msg);
+    for (int b = 0; b < 2; b++)
+        for (int i = 0; i < cnt[b]; i++) {
+            const uint32_t *f = fs[b] + (size_t)i * RV;
+            const float *z = NULL;
+            (void)z;
+            if (b == 0) { /* the reference logits are stream toks's: compare freqs too */
+                lac_quantize_freqs(&p, ref + (size_t)i * RV, RV, row);
+                cr_assert(memcmp(row, f, RV * sizeof(uint32_t)) == 0, "freqs row %d", i);
+            }
+            uint64_t c = 0, tot = 0;
+            for (int v = 0; v < RV; v++) {
+                if (v < tg[b][i]) c += f[v];
+                tot += f[v];
+            }
+            cr_assert_eq(tot, 1ull << p.precision);
+            cr_assert_eq(cum[b][i], (uint32_t)c, "cum stream %d row %d", b, i);
+            cr_assert_eq(frq[b][i], f[tg[b][i]], "freq stream %d row %d", b, i);
+        }
+    cr_expect_eq(lac_engine_position(e1, 0), n);
+    cr_expect_eq(lac_engine_position(e2, 1), n - 9);
+    free(fr);
+    free(row);
+    lac_engine_free(e1);
+    lac_engine_free(e2);
+}
+
+Test(engine_random, code_and_freqs_scalar) { code_paths(LAC_DEVICE_CPU_SCALAR); }
+Test(engine_random, code_and_freqs_fast) { code_paths(LAC_DEVICE_CPU); }
+
+/* ---- the real model: lac-tiny ------------------------------------------------------------ */
+#define TV 50257
+#define TN 1024
+
+static lac_model *tm;
+
+static void tsetup(void) {
+    const char *path = getenv("LAC_DEFAULT_MODEL");
+    cr_assert(path && *path, "LAC_DEFAULT_MODEL is not set");
+    lac_error err;
+    cr_assert_eq(lac_model_open(path, &tm, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(lac_model_get_config(tm)->vocab_size, TV);
+    cr_assert_eq(lac_model_get_config(tm)->n_ctx, TN);
+}
+
+static void tteardown(void) { lac_model_close(tm); }
+
+static void *shared_file(const char *rel, size_t want) {
+    char *p = etu_shared_path(rel);
+    size_t n = 0;
+    void *d = p ? etu_read_file(p, &n) : NULL;
+    cr_assert(d, "cannot read %s", p ? p : rel);
+    cr_assert(want == 0 || n == want, "%s: %zu bytes, expected %zu", p, n, want);
+    free(p);
+    return d;
+}
+
+/* -log2 softmax(z)[t] in double */
+static double bits_of(const float *z, int32_t t) {
+    double m = z[0], s = 0.0;
+    for (int i = 1; i < TV; i++) m = z[i] > m ? z[i] : m;
+    for (int i = 0; i < TV; i++) s += exp((double)z[i] - m);
+    return (m + log(s) - (double)z[t]) / log(2.0);
+}
+
+TestSuite(engine_tiny, .init = tsetup, .fini = tteardown, .timeout = 600);
+
+Test(engine_tiny, matches_pytorch_reference) {
+    const int n = etu_quick() ? 64 : TN;
+    int32_t *ids = shared_file("models/lac-tiny/reference/alice29_input_ids.i32", TN * 4);
+    float *rl = shared_file("models/lac-tiny/reference/alice29_logits_pos0-15.f32",
+                            (size_t)16 * TV * 4);
+    float *tv = shared_file("models/lac-tiny/reference/alice29_top16_values.f32", TN * 16 * 4);
+    int32_t *ti = shared_file("models/lac-tiny/reference/alice29_top16_ids.i32", TN * 16 * 4);
+    double *rb = shared_file("models/lac-tiny/reference/alice29_bits_per_token.f64", TN * 8);
+    int32_t in[TN];
+    in[0] = (int32_t)lac_model_get_config(tm)->eot_token;
+    memcpy(in + 1, ids, (TN - 1) * sizeof(int32_t));
+    float *out = malloc((size_t)n * TV * sizeof(float));
+    cr_assert(out);
+    lac_error err;
+    cr_assert_eq(etu_run(tm, LAC_DEVICE_CPU, 2, 1, 0, in, n, n, NULL, out, &err), LAC_OK, "%s",
+                 err.msg);
+    /* full logits of positions 0..15 */
+    double worst = 0;
+    for (size_t i = 0; i < (size_t)16 * TV; i++) {
+        const double d = fabs((double)out[i] - (double)rl[i]);
+        worst = d > worst ? d : worst;
+    }
+    cr_expect(worst <= 1e-4, "logits 0..15: max |diff| %.3g > 1e-4", worst);
+    /* top-16 ids where the reference values are separated by more than 1e-3; bits per token */
+    int bad_top = 0, checked = 0;
+    double worst_bits = 0, sum_bits = 0, sum_ref = 0;
+    for (int p = 0; p < n; p++) {
+        const float *z = out + (size_t)p * TV;
+        int32_t top[16];
+        float topv[16];
+        int k = 0;
+        for (int v = 0; v < TV; v++) { /* insertion into a sorted top-16 */
+            if (k == 16 && z[v] <= topv[15]) continue;
+            int j = k < 16 ? k++ : 15;
+            while (j > 0 && topv[j - 1] < z[v]) {
+                topv[j] = topv[j - 1];
+                top[j] = top[j - 1];
+                j--;
+            }
+            topv[j] = z[v];
+            top[j] = v;
+        }
+        const float *rv = tv + (size_t)p * 16;
+        for (int r = 0; r < 16; r++) {
+            const int sep_prev = r == 0 || rv[r - 1] - rv[r] > 1e-3f;
+            const int sep_next = r == 15 || rv[r] - rv[r + 1] > 1e-3f;
+            if (!sep_prev || !sep_next) continue;
+            checked++;
+            if (top[r] != ti[(size_t)p * 16 + r]) {
+                if (bad_top++ < 5)
+                    cr_expect(0, "position %d rank %d: id %d, reference %d", p, r, top[r],
+                              ti[(size_t)p * 16 + r]);
+            }
+        }
+        const double b = bits_of(z, ids[p]);
+        sum_bits += b;
+        sum_ref += rb[p];
+        const double d = fabs(b - rb[p]);
+        if (d > worst_bits) worst_bits = d;
+    }
+    cr_log_info("lac-tiny vs PyTorch: logits 0..15 max |diff| %.3g; bits/token max |diff| %.3g;"
+                " %d top-16 ranks checked; total bits %.4f (reference %.4f)",
+                worst, worst_bits, checked, sum_bits, sum_ref);
+    cr_expect(bad_top == 0, "%d of %d top-16 ranks differ", bad_top, checked);
+    cr_expect(checked > n * 8, "too few separated ranks checked (%d)", checked);
+    cr_expect(worst_bits <= 1e-3, "bits per token: max |diff| %.3g > 1e-3", worst_bits);
+    if (!etu_quick())
+        cr_expect(fabs(sum_ref - 6976.06) < 0.01, "reference sum %.3f", sum_ref);
+    cr_expect(fabs(sum_bits - sum_ref) < 0.05, "total bits %.4f vs %.4f", sum_bits, sum_ref);
+    free(out);
+    free(ids);
+    free(rl);
+    free(tv);
+    free(ti);
+    free(rb);
+}
+
+Test(engine_tiny, bitwise_two_blocks) {
+    const int quick = etu_quick();
+    /* the scalar reference runs ~30 tokens/s: 128 tokens per block here, whole blocks in
+     * tests/full_engine.c */
+    etu_tiny_bitwise_blocks(tm, quick ? 128 : TN, quick ? 32 : 128);
+}
+
+/* weights_tools eval on alice29.txt: the ideal code length of shared/models/lac-tiny. */
+Test(engine_tiny, eval_alice29_bpb) {
+    if (etu_quick()) cr_skip_test("LAC_TEST_QUICK: whole-file eval skipped");
+    const char *wt = getenv("WEIGHTS_TOOLS"), *model = getenv("LAC_DEFAULT_MODEL");
+    cr_assert(wt && model, "WEIGHTS_TOOLS / LAC_DEFAULT_MODEL not set");
+    char *txt = etu_shared_path("corpus/canterbury/alice29.txt");
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, "'%s' eval '%s' '%s' --threads 2", wt, model, txt);
+    free(txt);
+    FILE *f = popen(cmd, "r");
+    cr_assert(f, "cannot run %s", cmd);
+    char line[512];
+    double bpb = -1, tokens = -1;
+    while (fgets(line, sizeof line, f)) {
+        sscanf(line, "bpb: %lf", &bpb);
+        sscanf(line, "tokens: %lf", &tokens);
+    }
+    cr_assert_eq(pclose(f), 0, "%s failed", cmd);
+    cr_expect_eq(tokens, 47022.0);
+    cr_expect(fabs(bpb - 2.1385) <= 0.0005, "alice29.txt: %.6f bpb, expected 2.1385", bpb);
+}

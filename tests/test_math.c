@@ -1,0 +1,168 @@
+/* lac_expf / lac_tanhf (engine/lac_math.h): <= 2 ulp against libm (double) over dense samples
+ * of every float, densely around the branch points, and exact results on special values. */
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine_testutil.h"
+#include "lac_math.h"
+
+/* Error of got in units of the last place of the float nearest ref (denormal ulp 2^-149). */
+static double ulp_err(float got, double ref) {
+    if (isnan(ref)) return isnan(got) ? 0.0 : 1e9;
+    const float rf = (float)ref;
+    if (got == rf) return 0.0;
+    if (isinf(got) || isnan(got)) return 1e9;
+    if (isinf(rf)) return fabs((double)got - ref) / 0x1p104; /* ulp at FLT_MAX */
+    int e;
+    frexp(fabs(ref), &e);
+    e -= 1;
+    if (e < -126) e = -126;
+    return fabs((double)got - ref) / ldexp(1.0, e - 23);
+}
+
+typedef struct worst {
+    double err;
+    float x;
+} worst;
+
+static void check_range(uint32_t lo, uint32_t hi, uint32_t step, worst *we, worst *wt) {
+    for (uint64_t u = lo; u <= hi; u += step) {
+        const float x = lac_u2f((uint32_t)u);
+        if (isnan(x)) continue;
+        const double ee = ulp_err(lac_expf(x), exp((double)x));
+        const double et = ulp_err(lac_tanhf(x), tanh((double)x));
+        if (ee > we->err) {
+            we->err = ee;
+            we->x = x;
+        }
+        if (et > wt->err) {
+            wt->err = et;
+            wt->x = x;
+        }
+    }
+}
+
+Test(math, dense_all_floats) {
+    worst we = {0, 0}, wt = {0, 0};
+    const uint32_t step = etu_quick() ? 65537 : 1021;
+    check_range(0, 0xffffffffu - step, step, &we, &wt);
+    cr_expect(we.err <= 2.0, "lac_expf: %.3f ulp at %a", we.err, (double)we.x);
+    cr_expect(wt.err <= 2.0, "lac_tanhf: %.3f ulp at %a", wt.err, (double)wt.x);
+}
+
+Test(math, dense_branch_points) {
+    worst we = {0, 0}, wt = {0, 0};
+    const uint32_t step = etu_quick() ? 61 : 3;
+    /* every |x| in [0.5, 0.6] (tanh polynomial / exp switch), both signs */
+    for (int sgn = 0; sgn < 2; sgn++) {
+        const uint32_t s = sgn ? 0x80000000u : 0;
+        check_range(s | lac_f2u(0.5f), s | lac_f2u(0.6f), step, &we, &wt);
+        /* around 2^-12 (tanh returns x below), around 9 (tanh returns +-1) */
+        check_range(s | lac_f2u(2.0e-4f), s | lac_f2u(3.0e-4f), step, &we, &wt);
+        check_range(s | lac_f2u(8.5f), s | lac_f2u(9.5f), step, &we, &wt);
+    }
+    /* exp near overflow, near the denormal range and near underflow to zero */
+    check_range(lac_f2u(88.0f), lac_f2u(89.0f), 1, &we, &wt);
+    check_range(0x80000000u | lac_f2u(86.0f), 0x80000000u | lac_f2u(88.0f), step, &we, &wt);
+    check_range(0x80000000u | lac_f2u(102.0f), 0x80000000u | lac_f2u(105.0f), 1, &we, &wt);
+    cr_expect(we.err <= 2.0, "lac_expf: %.3f ulp at %a", we.err, (double)we.x);
+    cr_expect(wt.err <= 2.0, "lac_tanhf: %.3f ulp at %a", wt.err, (double)wt.x);
+}
+
+static int same_bits(float a, float b) { return lac_f2u(a) == lac_f2u(b); }
+
+Test(math, exp_specials) {
+    const float inf = INFINITY, dmin = 0x1p-149f, fmin = 0x1p-126f;
+    cr_expect(isnan(lac_expf(NAN)));
+    cr_expect(isnan(lac_expf(-NAN)));
+    cr_expect(same_bits(lac_expf(inf), inf));
+    cr_expect(same_bits(lac_expf(-inf), 0.0f));
+    cr_expect(same_bits(lac_expf(0.0f), 1.0f));
+    cr_expect(same_bits(lac_expf(-0.0f), 1.0f));
+    cr_expect(same_bits(lac_expf(dmin), 1.0f));
+    cr_expect(same_bits(lac_expf(-dmin), 1.0f));
+    cr_expect(same_bits(lac_expf(fmin), 1.0f));
+    cr_expect(same_bits(lac_expf(1e30f), inf));
+    cr_expect(same_bits(lac_expf(-1e30f), 0.0f));
+    cr_expect(same_bits(lac_expf(1.0f), 2.71828175f), "e = %a", (double)lac_expf(1.0f));
+    /* overflow edge: ln(FLT_MAX) lies between these two floats */
+    cr_expect(same_bits(lac_expf(88.72283935546875f), inf));
+    cr_expect(isfinite(lac_expf(88.7228317260742188f)));
+    cr_expect(same_bits(lac_expf(88.7228317260742188f), expf(88.7228317260742188f)));
+    /* underflow: below -103.97208 the result is +0; just above it the smallest denormal */
+    cr_expect(same_bits(lac_expf(-103.972084045410156f), 0.0f) ||
+              same_bits(lac_expf(-103.972084045410156f), dmin));
+    cr_expect(same_bits(lac_expf(nextafterf(-103.972084045410156f, -200.0f)), 0.0f));
+    cr_expect(same_bits(lac_expf(-103.5f), expf(-103.5f)) ||
+                  ulp_err(lac_expf(-103.5f), exp(-103.5)) <= 2.0,
+              "exp(-103.5) = %a", (double)lac_expf(-103.5f));
+    cr_expect(lac_expf(-95.0f) > 0.0f && lac_expf(-95.0f) < fmin); /* denormal result */
+    cr_expect(ulp_err(lac_expf(-87.33654475f), exp((double)-87.33654475f)) <= 2.0); /* ~FLT_MIN */
+    for (int k = -20; k <= 20; k++) /* integers: monotone and accurate */
+        cr_expect(ulp_err(lac_expf((float)k), exp((double)k)) <= 2.0, "exp(%d)", k);
+}
+
+Test(math, tanh_specials) {
+    const float inf = INFINITY, dmin = 0x1p-149f;
+    cr_expect(isnan(lac_tanhf(NAN)));
+    cr_expect(same_bits(lac_tanhf(0.0f), 0.0f));
+    cr_expect(same_bits(lac_tanhf(-0.0f), -0.0f));
+    cr_expect(same_bits(lac_tanhf(dmin), dmin));
+    cr_expect(same_bits(lac_tanhf(-dmin), -dmin));
+    cr_expect(same_bits(lac_tanhf(inf), 1.0f));
+    cr_expect(same_bits(lac_tanhf(-inf), -1.0f));
+    cr_expect(same_bits(lac_tanhf(1e30f), 1.0f));
+    cr_expect(same_bits(lac_tanhf(-1e30f), -1.0f));
+    cr_expect(same_bits(lac_tanhf(9.0f), 1.0f));
+    cr_expect(same_bits(lac_tanhf(-9.0f), -1.0f));
+    /* odd symmetry, bit for bit */
+    for (float x = 1e-5f; x < 10.0f; x *= 1.37f)
+        cr_expect(same_bits(lac_tanhf(-x), -lac_tanhf(x)), "tanh(-%a)", (double)x);
+}
+
+/* The fast backend's vectorised GELU and softmax exponentials (engine/forward_*.c) give the
+ * bits of the scalar formulas, specials included. */
+#include "forward_fast.h"
+#include "forward_ops.h"
+
+static void check_kernels(const lac_fast_kernels *kr) {
+    enum { N = 4099 };
+    static float in[N], a[N], b[N];
+    const float sp[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 0x1p-149f, -0x1p-149f, 1e-30f,
+                        2.44140625e-4f, -2.44140625e-4f, 0.55f, -0.55f, 9.0f, -9.0f, 12.0f,
+                        -12.0f, 88.8f, -104.5f, 200.0f, -200.0f, 3.4e38f, -3.4e38f};
+    const int ns = (int)(sizeof sp / sizeof sp[0]);
+    uint64_t s = 1;
+    for (int i = 0; i < N; i++) {
+        s = s * 6364136223846793005ull + 1442695040888963407ull;
+        const float u = (float)((double)(s >> 11) * 0x1p-53);
+        in[i] = i < ns ? sp[i] : (u - 0.5f) * (i % 3 ? 12.0f : 240.0f);
+    }
+    memcpy(a, in, sizeof in);
+    memcpy(b, in, sizeof in);
+    kr->gelu(a, N);
+    lac_op_gelu(b, N);
+    for (int i = 0; i < N; i++)
+        cr_expect(lac_f2u(a[i]) == lac_f2u(b[i]) || (isnan(a[i]) && isnan(b[i])),
+                  "%s gelu(%a): %a vs %a", kr->isa, (double)in[i], (double)a[i], (double)b[i]);
+    for (int n = 1; n <= 40; n += 13) { /* softmax rows with tails, -inf and huge spreads */
+        memcpy(a, in + 5, sizeof(float) * N / 2);
+        memcpy(b, in + 5, sizeof(float) * N / 2);
+        kr->softmax_exp(a, N / 2 - n);
+        lac_op_softmax_exp(b, N / 2 - n);
+        cr_expect(memcmp(a, b, sizeof(float) * (N / 2 - n)) == 0, "%s softmax_exp n=%d", kr->isa,
+                  N / 2 - n);
+    }
+}
+
+Test(math, fast_kernels_match_scalar_formulas) {
+    check_kernels(&lac_fast_generic);
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_kernels(&lac_fast_avx2);
+    if (__builtin_cpu_supports("avx512f")) check_kernels(&lac_fast_avx512);
+#endif
+}
