@@ -27,7 +27,9 @@ cmake --build "$build" -j"$jobs" --target "${targets[@]}" >"$build/fuzz-build.lo
 export LAC_DEFAULT_MODEL=${LAC_DEFAULT_MODEL:-$src/models/lac-tiny.lacm}
 status=0
 printf '%-18s %12s %10s %s\n' target executions exec/s result
-for t in "${targets[@]}"; do
+# run_one TARGET: fuzzes one target for $secs seconds; prints its line; returns non-zero on a finding
+run_one() {
+  local t=$1 work art log rc execs rate result
   work=$(mktemp -d)
   art="$build/fuzz-artifacts/$t"
   mkdir -p "$work/corpus" "$art"
@@ -42,9 +44,24 @@ for t in "${targets[@]}"; do
     result=ok
   else
     result="FAILED (rc $rc, see $log; reproducer in $art/)"
-    status=1
   fi
   printf '%-18s %12s %10s %s\n' "$t" "${execs:-?}" "${rate:-?}" "$result"
   rm -rf "$work"
+  return $rc
+}
+# LAC_FUZZ_PARALLEL targets at a time (default: one per core), each on its own core
+par=${LAC_FUZZ_PARALLEL:-$(nproc)}
+running=0
+for t in "${targets[@]}"; do
+  if [ "$running" -ge "$par" ]; then
+    wait -n || status=1
+    running=$((running - 1))
+  fi
+  run_one "$t" &
+  running=$((running + 1))
+done
+while [ "$running" -gt 0 ]; do
+  wait -n || status=1
+  running=$((running - 1))
 done
 exit $status

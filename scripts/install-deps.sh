@@ -4,6 +4,8 @@
 # when it is on PATH the CUDA backend is built too.
 set -euo pipefail
 pkgs=(cmake gcc make pkg-config libcjson-dev libcriterion-dev libpcre2-dev libssl-dev libomp-dev)
+# the shell tests also use these
+pkgs+=(python3 bc util-linux)
 if [ "${1:-}" = "--bench" ]; then
   # bench/: the classic compressors and gnuplot for the plots
   pkgs+=(xz-utils zstd bzip2 brotli gnuplot-nox)

@@ -24,10 +24,10 @@ cmake --build build -j"$jobs"
 export OMP_WAIT_POLICY=PASSIVE
 
 step "tests (label ci)"
-ctest --test-dir build -L ci --output-on-failure -j"$jobs"
+ctest --test-dir build -L ci --output-on-failure -j"$jobs" | tee build/ctest-ci.log
 if [ $full = 1 ]; then
   step "tests (label full)"
-  ctest --test-dir build -L full --output-on-failure
+  ctest --test-dir build -L full --output-on-failure | tee build/ctest-full.log
 fi
 
 step "build with ASan + UBSan"
@@ -37,4 +37,12 @@ cmake --build build-san -j"$jobs"
 
 step "tests under ASan + UBSan (label ci, quick sizes)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-LAC_TEST_QUICK=1 ctest --test-dir build-san -L ci --output-on-failure -j"$jobs"
+LAC_TEST_QUICK=1 ctest --test-dir build-san -L ci --output-on-failure -j"$jobs" | tee build-san/ctest-ci.log
+
+step "fuzzers (ASan + UBSan, 60 s per target, two at a time)"
+fuzz/run.sh 60
+
+# One closing line over both ctest runs (the fuzzers' table is above it).
+total=$(cat build/ctest-*.log build-san/ctest-ci.log | sed -n 's/.* tests failed out of \([0-9]*\).*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+failed=$(cat build/ctest-*.log build-san/ctest-ci.log | sed -n 's/.*tests passed, \([0-9]*\) tests failed.*/\1/p' | awk '{ s += $1 } END { print s + 0 }')
+printf '\nall test runs: %d passed, %d failed\n' $((total - failed)) "$failed"
