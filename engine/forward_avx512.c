@@ -8,17 +8,22 @@
 
 static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
-/* NR rows x NV vectors from column n; mask applies to the last vector. */
+/* NR rows x NV vectors from column n, k = k0..k1-1; the mask applies to the last vector.
+ * The chains continue across calls: the first k block starts from 0, later ones reload the
+ * partial sums from Y (stored as floats, so the chain is unchanged); the last adds the bias. */
 static inline __attribute__((always_inline)) void
-mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, int N,
-   const float *bias, float *const *Y, int n, __mmask16 m) {
+mk(const int NR, const int NV, const float *X, int ldx, int k0, int k1, const float *W, int N,
+   const float *bias, float *const *Y, int n, __mmask16 m, int first, int last) {
     __m512 acc[6][4];
     _Pragma("GCC unroll 6")
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 6")
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
-    const float *w = W + n;
-    for (int k = 0; k < K; k++, w += N) {
+        for (int v = 0; v < NV; v++) {
+            const __mmask16 mv = (v == NV - 1) ? m : (__mmask16)0xffff;
+            acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mv, Y[r] + n + 16 * v);
+        }
+    const float *w = W + (size_t)k0 * N + n;
+    for (int k = k0; k < k1; k++, w += N) {
         __m512 wv[4];
         _Pragma("GCC unroll 6")
         for (int v = 0; v < NV; v++)
@@ -33,34 +38,44 @@ mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, i
     _Pragma("GCC unroll 6")
     for (int v = 0; v < NV; v++) {
         const __mmask16 mv = (v == NV - 1) ? m : (__mmask16)0xffff;
-        const __m512 bv = bias ? _mm512_maskz_loadu_ps(mv, bias + n + 16 * v) : _mm512_setzero_ps();
+        const int addb = last && bias;
+        const __m512 bv = addb ? _mm512_maskz_loadu_ps(mv, bias + n + 16 * v) : _mm512_setzero_ps();
         _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++) {
-            __m512 o = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+            __m512 o = addb ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
             _mm512_mask_storeu_ps(Y[r] + n + 16 * v, mv, o);
         }
     }
 }
 
+#define MK_CALL(NRR, NV, mask) \
+    mk(NRR, NV, X + (size_t)r * ldx, ldx, k0, k1, W, N, bias, Y + r, n, mask, first, last)
 #define MK_ROWS(NV, mask)                                                                   \
     do {                                                                                    \
         int r = 0;                                                                          \
-        for (; r + 6 <= R; r += 6) mk(6, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); \
+        for (; r + 6 <= R; r += 6) MK_CALL(6, NV, mask);                                    \
         switch (R - r) {                                                                    \
-        case 5: mk(5, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
-        case 4: mk(4, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
-        case 3: mk(3, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
-        case 2: mk(2, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
-        case 1: mk(1, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 5: MK_CALL(5, NV, mask); break;                                                \
+        case 4: MK_CALL(4, NV, mask); break;                                                \
+        case 3: MK_CALL(3, NV, mask); break;                                                \
+        case 2: MK_CALL(2, NV, mask); break;                                                \
+        case 1: MK_CALL(1, NV, mask); break;                                                \
         default: break;                                                                     \
         }                                                                                   \
     } while (0)
 
+/* k blocks of 256 keep a 256 x 64 block of W in L1/L2 while all rows of the tile use it */
+#define KBLOCK 256
+
 static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
                    const float *bias, float *const *Y, int n0, int n1) {
-    int n = n0;
-    for (; n + 64 <= n1; n += 64) MK_ROWS(4, (__mmask16)0xffff);
-    for (; n < n1; n += 16) MK_ROWS(1, tail_mask(n1 - n));
+    for (int k0 = 0; k0 < K; k0 += KBLOCK) {
+        const int k1 = k0 + KBLOCK < K ? k0 + KBLOCK : K;
+        const int first = k0 == 0, last = k1 == K;
+        int n = n0;
+        for (; n + 64 <= n1; n += 64) MK_ROWS(4, (__mmask16)0xffff);
+        for (; n < n1; n += 16) MK_ROWS(1, tail_mask(n1 - n));
+    }
 }
 
 static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,

@@ -128,8 +128,10 @@ Test(math, tanh_specials) {
 #include "forward_fast.h"
 #include "forward_ops.h"
 
+static void check_matmul(const lac_fast_kernels *kr);
 static void check_kernels(const lac_fast_kernels *kr) {
     enum { N = 4099 };
+    check_matmul(kr);
     static float in[N], a[N], b[N];
     const float sp[] = {0.0f, -0.0f, NAN, INFINITY, -INFINITY, 0x1p-149f, -0x1p-149f, 1e-30f,
                         2.44140625e-4f, -2.44140625e-4f, 0.55f, -0.55f, 9.0f, -9.0f, 12.0f,
@@ -156,6 +158,27 @@ static void check_kernels(const lac_fast_kernels *kr) {
         cr_expect(memcmp(a, b, sizeof(float) * (N / 2 - n)) == 0, "%s softmax_exp n=%d", kr->isa,
                   N / 2 - n);
     }
+}
+
+/* matmul tiles against the plain chain: several k blocks, row and column tails */
+static void check_matmul(const lac_fast_kernels *kr) {
+    enum { R = 13, K = 600, N = 83 };
+    static float X[R * K], W[K * N], bias[N], Y[R * N], Z[R * N];
+    uint64_t s = 5;
+    for (int i = 0; i < R * K; i++) X[i] = (float)((int)((s = s * 6364136223846793005ull + 1) >> 40) % 2001 - 1000) / 997.0f;
+    for (int i = 0; i < K * N; i++) W[i] = (float)((int)((s = s * 6364136223846793005ull + 1) >> 40) % 2001 - 1000) / 1013.0f;
+    for (int i = 0; i < N; i++) bias[i] = (float)i / 7.0f - 5.0f;
+    float *rows[R];
+    for (int r = 0; r < R; r++) rows[r] = Y + (size_t)r * N;
+    kr->matmul(X, K, R, K, W, N, bias, rows, 0, 50);
+    kr->matmul(X, K, R, K, W, N, bias, rows, 50, N);
+    for (int r = 0; r < R; r++)
+        for (int n = 0; n < N; n++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc = fmaf(X[r * K + k], W[k * N + n], acc);
+            Z[r * N + n] = acc + bias[n];
+        }
+    cr_expect(memcmp(Y, Z, sizeof Y) == 0, "%s matmul differs from the chain", kr->isa);
 }
 
 Test(math, fast_kernels_match_scalar_formulas) {
