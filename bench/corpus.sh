@@ -8,16 +8,16 @@
 #   --short     grammar.lsp and xargs.1 only, the ideal of the first one only, output into a
 #               temporary dir (checks the script, not speed)
 #   --out DIR   output folder (default bench/results/<machine>)
-#   --max-s S   skip lacgpu (and eval) on a file whose estimated compress + decompress time is
-#               over S seconds (default 600)
-#   --budget S  skip lacgpu on the remaining files once S seconds were spent on it (default 1200)
+#   --max-s S   skip lacgpu (and eval, which is as slow) on a file whose estimated compress +
+#               decompress time is over S seconds (default 300)
+#   --budget S  skip lacgpu on the remaining files once S seconds were spent on it (default 600)
 # Files are run smallest (in tokens) first, so that the estimates come from measured speed.
 # lacgpu runs on CUDA when it works, else on the CPU (the bits are the same on both).
 # Writes corpus.csv and corpus.md.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
 
-short=0 out="" files="" max_s=600 budget=1200
+short=0 out="" files="" max_s=300 budget=600
 while [ $# -gt 0 ]; do
     case $1 in
     --short) short=1 ;;
@@ -63,7 +63,7 @@ hdr="file,bytes,tokens,ideal_bpb,lacgpu_bytes,lacgpu_bpb,lacgpu_compress_s,lacgp
 for c in "${CLASSIC_NAMES[@]}"; do hdr+=",${c}_bytes,${c}_bpb,${c}_compress_s"; done
 echo "$hdr,note" >"$csv"
 failures=0
-spent=0 last_s="" last_tok="" eval_last_s="" eval_last_tok=""
+spent=0 last_s="" last_tok="" evals=0
 too_slow() { # ESTIMATE_S: 0 when it is over max_s
     awk -v e="$1" -v m="$max_s" 'BEGIN { exit !(e > m) }'
 }
@@ -74,37 +74,36 @@ while read -r tok b; do
     f=$CANT/$b
     n=$(wc -c <"$f")
     note=""
-    # the model's ideal code length
-    ideal=""
-    est=$(scale "$eval_last_s" "$eval_last_tok" "$tok")
-    if [ -n "$est" ] && too_slow "$est"; then
-        note="ideal skipped: > $max_s s on ${dev^^}"
-    elif [ "$short" = 1 ] && [ -n "$eval_last_s" ]; then
-        note="ideal: first file only in --short"
-    else
-        t0=$EPOCHREALTIME
-        ideal=$(bench_ideal_bpb "$f")
-        eval_last_s=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { print b - a }')
-        eval_last_tok=$tok
-        [ -n "$ideal" ] || { echo "FAIL: weights_tools eval $b" >&2; failures=$((failures + 1)); }
-    fi
-    # lacgpu: one compress + decompress
-    lsize="" lbpb="" ltc="" ltd=""
+    # lacgpu: one compress + decompress, unless the estimate (the last file's time scaled by
+    # tokens) is over max_s or the budget is spent
+    lsize="" lbpb="" ltc="" ltd="" skipped=""
     est=$(scale "$last_s" "$last_tok" "$tok")
     if [ -n "$est" ] && too_slow "$est"; then
-        note="${note:+$note; }lacgpu skipped: > $max_s s on ${dev^^}"
+        skipped="skipped: > $max_s s on ${dev^^}"
     elif awk -v s="$spent" -v b="$budget" 'BEGIN { exit !(s > b) }'; then
-        note="${note:+$note; }lacgpu skipped: bench budget of $budget s spent"
+        skipped="skipped: bench budget of $budget s spent"
     elif r=$(bench_lacgpu "$dev" "$f" "$W"); then
         read -r lsize ltc ltd ok <<<"$r"
         last_s=$(awk -v a="$ltc" -v b="$ltd" 'BEGIN { print a + b }')
         last_tok=$tok
         spent=$(awk -v s="$spent" -v l="$last_s" 'BEGIN { print s + l }')
         lbpb=$(bench_div "$((lsize * 8))" "$n")
-        [ "$ok" = ok ] || { echo "FAIL: lacgpu round trip of $b differs" >&2; failures=$((failures + 1)); note="${note:+$note; }ROUND TRIP FAILED"; }
+        [ "$ok" = ok ] || { echo "FAIL: lacgpu round trip of $b differs" >&2; failures=$((failures + 1)); note="ROUND TRIP FAILED"; }
     else
         failures=$((failures + 1))
-        note="${note:+$note; }lacgpu error"
+        note="lacgpu error"
+    fi
+    [ -n "$skipped" ] && note="lacgpu and ideal $skipped"
+    # the model's ideal code length (as slow as lacgpu: skipped with it)
+    ideal=""
+    if [ -z "$skipped" ]; then
+        if [ "$short" = 1 ] && [ "$evals" -ge 1 ]; then
+            note="${note:+$note; }ideal: first file only in --short"
+        else
+            ideal=$(bench_ideal_bpb "$f")
+            evals=$((evals + 1))
+            [ -n "$ideal" ] || { echo "FAIL: weights_tools eval $b" >&2; failures=$((failures + 1)); }
+        fi
     fi
     line="$b,$n,$tok,$ideal,$lsize,$lbpb,$ltc,$ltd"
     for c in "${CLASSIC_NAMES[@]}"; do
