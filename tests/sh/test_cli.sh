@@ -7,7 +7,9 @@ LACGPU=${LACGPU:?LACGPU is not set}
 SHARED=${LAC_SHARED:-$(dirname "$0")/../../../shared}
 MODEL=${LAC_DEFAULT_MODEL:-}
 CANT=$SHARED/corpus/canterbury
-unset LACGPU_MODEL LACGPU_DEVICE LACGPU_THREADS
+unset LACGPU_MODEL LACGPU_DEVICE
+# one thread: OpenMP spinning makes lac-tiny far slower on a busy 2-core machine
+export LACGPU_THREADS=1
 
 T=$(mktemp -d "${TMPDIR:-/tmp}/lacgpu-cli.XXXXXX")
 trap 'chmod -R u+rwx "$T" 2>/dev/null; rm -rf "$T"' EXIT
@@ -225,6 +227,16 @@ awk 'NR==2 { exit !($5 > 1) }' out.txt || fail "--block-tokens 64 gave one block
 expect 0 L -d --stdout b64.lacz && cmp -s out.txt x1 || fail "--block-tokens round trip"
 expect 0 L -f -T 1.5 -o t15.lacz x1 && expect 0 L -d --stdout t15.lacz && cmp -s out.txt x1 || fail "-T round trip"
 expect 1 L --block-tokens 5000 -f x1 && err_has "context"
+
+# ---- terminals: compressed data is never written to one (needs util-linux script) ----------------
+if command -v script >/dev/null 2>&1; then
+    checks=$((checks + 1))
+    script -qec "'$LACGPU' -m '$MODEL' --stdout x2" /dev/null >tty.txt 2>&1
+    grep -q "refusing to write compressed data to a terminal" tty.txt || fail "tty: $(cat tty.txt)"
+    checks=$((checks + 1))
+    script -qec "'$LACGPU' -m '$MODEL' -d --stdout x2.lacz" /dev/null >tty.txt 2>&1
+    grep -q "second file" tty.txt || fail "-d to a terminal: $(cat tty.txt)"
+fi
 
 # ---- SIGINT: no partial output, input untouched ------------------------------------------------
 cp "$CANT/cp.html" big.html
