@@ -97,7 +97,10 @@ while read -r tok b; do
     # the model's ideal code length (as slow as lacgpu: skipped with it)
     ideal=""
     if [ -z "$skipped" ]; then
-        if [ "$short" = 1 ] && [ "$evals" -ge 1 ]; then
+        if [ -n "$lbpb" ] && awk -v b="$lbpb" 'BEGIN { exit !(b >= 8) }'; then
+            # lacgpu stored the file raw (binary): the model's code length says nothing here
+            note="${note:+$note; }stored raw by lacgpu: ideal not computed"
+        elif [ "$short" = 1 ] && [ "$evals" -ge 1 ]; then
             note="${note:+$note; }ideal: first file only in --short"
         else
             ideal=$(bench_ideal_bpb "$f")
