@@ -5,6 +5,8 @@
 # Canterbury totals row is the sum of the files). It checks the scripts, not speed.
 # Environment (set by ctest): LACGPU, WEIGHTS_TOOLS, LAC_DEFAULT_MODEL, LAC_SHARED, LAC_SOURCE_DIR.
 set -u
+# the sanitizer run (LAC_TEST_QUICK=1) leaves this to the normal build: it checks scripts, not code
+[ "${LAC_TEST_QUICK:-0}" = 1 ] && { echo "LAC_TEST_QUICK: bench scripts are checked by the normal build: skipped"; exit 77; }
 SRC=${LAC_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 export LACGPU=${LACGPU:?LACGPU is not set} WEIGHTS_TOOLS=${WEIGHTS_TOOLS:?WEIGHTS_TOOLS is not set}
 export LAC_SHARED=${LAC_SHARED:-$SRC/../shared}
