@@ -170,40 +170,15 @@ static inline uint32_t pair_rank(const lac_tokenizer *tk, int32_t a, int32_t b, 
     return s->rank;
 }
 
-/* Temporary map bytes -> id, used only while building the merge table. */
-typedef struct {
-    uint32_t *slots; /* id + 1, 0 = empty */
-    uint32_t mask;
-} bytes_map;
-
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-static int64_t bmap_find(const bytes_map *m, const lac_vocab *v, const uint8_t *p, size_t n) {
-    for (uint32_t i = (uint32_t)fnv1a(p, n) & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t s = m->slots[i];
-        if (!s) return -1;
-        uint32_t id = s - 1;
-        size_t len = v->tok_off[id + 1] - v->tok_off[id];
-        if (len == n && !memcmp(v->tok_bytes + v->tok_off[id], p, n)) return id;
-    }
-}
-
 static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
     const lac_vocab *v = &tk->v;
     lac_status st = LAC_OK;
     uint8_t *cat = NULL;
-    bytes_map bm = {0};
+    lac_vocab_map bm = {0};
 
-    uint32_t cap = 1;
-    while (cap < 2u * v->n_tokens) cap <<= 1;
-    bm.slots = calloc(cap, sizeof *bm.slots);
-    bm.mask = cap - 1;
+    int map_failed = lac_vocab_map_init(&bm, v);
     cat = malloc(2 * TK_MAX_TOKEN);
-    if (!bm.slots || !cat) {
+    if (map_failed || !cat) {
         st = lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
         goto done;
     }
@@ -212,10 +187,8 @@ static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
         if ((int32_t)id == tk->eot) continue;
         const uint8_t *p = v->tok_bytes + v->tok_off[id];
         size_t len = v->tok_off[id + 1] - v->tok_off[id];
-        if (!len || bmap_find(&bm, v, p, len) >= 0) continue; /* first id of a duplicate wins */
-        uint32_t i = (uint32_t)fnv1a(p, len) & bm.mask;
-        while (bm.slots[i]) i = (i + 1) & bm.mask;
-        bm.slots[i] = id + 1;
+        if (!len || lac_vocab_map_find(&bm, p, len) >= 0) continue; /* first id wins */
+        lac_vocab_map_add(&bm, id);
         if (len == 1) tk->byte_id[p[0]] = (int32_t)id;
     }
     for (int b = 0; b < 256; b++)
@@ -243,7 +216,7 @@ static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
         size_t la = v->tok_off[a + 1] - v->tok_off[a], lb = v->tok_off[b + 1] - v->tok_off[b];
         memcpy(cat, v->tok_bytes + v->tok_off[a], la);
         memcpy(cat + la, v->tok_bytes + v->tok_off[b], lb);
-        int64_t id = bmap_find(&bm, v, cat, la + lb);
+        int64_t id = lac_vocab_map_find(&bm, cat, la + lb);
         if (id < 0) {
             st = lac_fail(err, LAC_ERR_FORMAT,
                           "tokenizer: merge %u (%u, %u) yields no token of the vocab", r, a, b);
@@ -258,7 +231,7 @@ static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
         tk->mt[i].id = (int32_t)id;
     }
 done:
-    free(bm.slots);
+    lac_vocab_map_free(&bm);
     free(cat);
     return st;
 }

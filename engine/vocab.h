@@ -2,6 +2,7 @@
  * Token strings are raw bytes (the byte-level "unicode" aliases of vocab.json already undone). */
 #ifndef LAC_VOCAB_H
 #define LAC_VOCAB_H
+#include <stddef.h>
 #include <stdint.h>
 #include "lac.h"
 
@@ -12,6 +13,18 @@ typedef struct lac_vocab {
     uint32_t n_merges;         /* 50000 for GPT-2 */
     const uint32_t *merges;    /* n_merges pairs (left id, right id) in rank order (rank 0 first) */
 } lac_vocab;
+
+/* Token bytes -> id map over a vocab (engine/vocab_map.c). add() keeps the first id of
+ * duplicate byte strings; find() returns the id or -1. The vocab must outlive the map. */
+typedef struct lac_vocab_map {
+    const lac_vocab *v;
+    uint32_t *slots; /* id + 1, 0 = empty */
+    uint32_t mask;
+} lac_vocab_map;
+int lac_vocab_map_init(lac_vocab_map *m, const lac_vocab *v); /* 0, or -1 out of memory */
+void lac_vocab_map_add(lac_vocab_map *m, uint32_t id);
+int64_t lac_vocab_map_find(const lac_vocab_map *m, const uint8_t *p, size_t n);
+void lac_vocab_map_free(lac_vocab_map *m);
 
 /* Owned version, produced by the HF-file parser (engine/vocab_hf.c). */
 typedef struct lac_vocab_owned {

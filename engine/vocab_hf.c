@@ -97,28 +97,6 @@ static char *read_file(const char *path, size_t *len, lac_error *err) {
     return buf;
 }
 
-/* Open-addressing map from token bytes to id, for resolving merge halves. */
-typedef struct {
-    uint32_t *slots; /* id + 1, 0 = empty */
-    uint32_t mask;
-} bytes_map;
-
-static uint64_t fnv1a(const uint8_t *p, size_t n) {
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++) h = (h ^ p[i]) * 1099511628211ull;
-    return h;
-}
-
-static int64_t map_find(const bytes_map *m, const lac_vocab_owned *v, const uint8_t *p, size_t n) {
-    for (uint32_t i = (uint32_t)fnv1a(p, n) & m->mask;; i = (i + 1) & m->mask) {
-        uint32_t s = m->slots[i];
-        if (!s) return -1;
-        uint32_t id = s - 1;
-        size_t len = v->tok_off[id + 1] - v->tok_off[id];
-        if (len == n && !memcmp(v->tok_bytes + v->tok_off[id], p, n)) return id;
-    }
-}
-
 void lac_vocab_owned_free(lac_vocab_owned *v) {
     if (!v) return;
     free(v->tok_off);
@@ -138,7 +116,7 @@ lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_pat
     cJSON *root = NULL;
     uint32_t *lens = NULL;
     uint8_t(*bytes)[MAX_TOKEN_BYTES] = NULL;
-    bytes_map map = {0};
+    lac_vocab_map map = {0};
 
     json = read_file(vocab_json_path, &jlen, err);
     if (!json) return err ? err->code : LAC_ERR_IO;
@@ -204,22 +182,13 @@ lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_pat
     out->tok_off[n] = (uint32_t)off;
     out->v.n_tokens = (uint32_t)n;
 
-    uint32_t cap = 1;
-    while (cap < 2u * (uint32_t)n) cap <<= 1;
-    map.slots = calloc(cap, sizeof *map.slots);
-    map.mask = cap - 1;
-    if (!map.slots) {
+    out->v.tok_off = out->tok_off;
+    out->v.tok_bytes = out->tok_bytes;
+    if (lac_vocab_map_init(&map, &out->v)) {
         st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", vocab_json_path);
         goto done;
     }
-    for (int id = 0; id < n; id++) {
-        const uint8_t *p = out->tok_bytes + out->tok_off[id];
-        size_t len = lens[id];
-        if (map_find(&map, out, p, len) >= 0) continue; /* keep the first id of a duplicate */
-        uint32_t i = (uint32_t)fnv1a(p, len) & map.mask;
-        while (map.slots[i]) i = (i + 1) & map.mask;
-        map.slots[i] = (uint32_t)id + 1;
-    }
+    for (int id = 0; id < n; id++) lac_vocab_map_add(&map, (uint32_t)id);
 
     mtxt = read_file(merges_path, &mlen, err);
     if (!mtxt) {
@@ -253,12 +222,12 @@ lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_pat
                               merges_path, lineno);
                 goto done;
             }
-            int64_t ia = map_find(&map, out, a, (size_t)la);
-            int64_t ib = map_find(&map, out, b, (size_t)lb);
+            int64_t ia = lac_vocab_map_find(&map, a, (size_t)la);
+            int64_t ib = lac_vocab_map_find(&map, b, (size_t)lb);
             uint8_t ab[MAX_TOKEN_BYTES * 2];
             memcpy(ab, a, (size_t)la);
             memcpy(ab + la, b, (size_t)lb);
-            int64_t iab = map_find(&map, out, ab, (size_t)(la + lb));
+            int64_t iab = lac_vocab_map_find(&map, ab, (size_t)(la + lb));
             if (ia < 0 || ib < 0 || iab < 0) {
                 st = lac_fail(err, LAC_ERR_FORMAT, "%s:%zu: merge names a token not in %s",
                               merges_path, lineno, vocab_json_path);
@@ -285,7 +254,7 @@ lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_pat
     out->v.merges = out->merges;
 
 done:
-    free(map.slots);
+    lac_vocab_map_free(&map);
     free(lens);
     free(bytes);
     cJSON_Delete(root);
