@@ -191,3 +191,15 @@ void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t
     /* Step 9: the remainder R = 2^P - sum f (>= 0) goes to i*. */
     f[istar] += (uint32_t)(((uint64_t)1 << P) - sum);
 }
+
+uint32_t lac_freqs_find(const uint32_t *freq, uint32_t vocab, uint32_t target, uint32_t *cum,
+                        uint32_t *sym_freq) {
+    uint32_t c = 0, s = 0;
+    if (freq && vocab) {
+        /* linear: the row is read once anyway, and integer sums are exact in any order */
+        for (s = 0; s + 1 < vocab && target - c >= freq[s]; s++) c += freq[s];
+    }
+    if (cum) *cum = c;
+    if (sym_freq) *sym_freq = freq && vocab ? freq[s] : 0;
+    return s;
+}

@@ -517,8 +517,6 @@ typedef struct decompressor {
     int B;
     dblock *blk;
     int nblk;
-    uint32_t *freqs; /* B rows of V */
-    uint32_t *cum;   /* V + 1 */
     lac_coder_params coder;
     writer w;
     reader r;
@@ -574,20 +572,20 @@ static lac_status flush_decode(decompressor *d, lac_error *err) {
     if (s) return s;
     if (!d->tk && (s = lac_tokenizer_create(d->m, &d->tk, err))) return s;
     int B = d->B;
-    uint32_t V = d->cfg->vocab_size, P = d->coder.precision;
+    const uint32_t P = d->coder.precision;
     lac_rc_decoder rc[B];
-    int32_t cur[B];
+    int32_t cur[B], sym[B];
     const int32_t *tok[B];
-    uint32_t *rows[B];
+    uint32_t target[B], cum[B], freq[B];
     int counts[B];
     int dead[B]; /* a decoded token overflowed the block: stop it, the checksum fails */
     uint32_t maxn = 0;
     for (int b = 0; b < B; b++) {
         lac_engine_reset(d->eng, b);
-        rows[b] = d->freqs + (size_t)b * V;
         dead[b] = 0;
         cur[b] = (int32_t)d->cfg->eot_token;
         tok[b] = &cur[b];
+        target[b] = 0;
         if (b < d->nblk) {
             dblock *k = &d->blk[b];
             k->plain.n = 0;
@@ -597,36 +595,29 @@ static lac_status flush_decode(decompressor *d, lac_error *err) {
     }
     for (uint32_t i = 0; i < maxn; i++) {
         if (interrupted(d->p)) return lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
-        for (int b = 0; b < B; b++)
+        /* with a power-of-two total the decoder's target does not depend on the row, so the
+         * symbol search can run where the frequencies are (the GPU) */
+        for (int b = 0; b < B; b++) {
             counts[b] = b < d->nblk && !dead[b] && i < d->blk[b].h.n_tokens;
-        s = lac_engine_forward_freqs(d->eng, tok, counts, &d->coder, rows, err);
+            if (counts[b]) target[b] = lac_rc_decode_target(&rc[b], P);
+        }
+        s = lac_engine_forward_decode(d->eng, tok, counts, &d->coder, target, sym, cum, freq,
+                                      err);
         if (s) return s;
         for (int b = 0; b < d->nblk; b++) {
             if (!counts[b]) continue;
             dblock *k = &d->blk[b];
-            const uint32_t *f = rows[b];
-            uint32_t *cum = d->cum;
-            cum[0] = 0;
-            for (uint32_t v = 0; v < V; v++) cum[v + 1] = cum[v] + f[v];
-            uint32_t t = lac_rc_decode_target(&rc[b], P);
-            /* the symbol v with cum[v] <= t < cum[v+1] */
-            uint32_t lo = 0, hi = V; /* cum[lo] <= t < cum[hi] */
-            if (t >= cum[V]) t = cum[V] - 1; /* cannot happen when the row sums to 2^P */
-            while (hi - lo > 1) {
-                uint32_t mid = lo + (hi - lo) / 2;
-                if (cum[mid] <= t) lo = mid;
-                else hi = mid;
-            }
-            lac_rc_decode_update(&rc[b], cum[lo], f[lo], P);
+            lac_rc_decode_update(&rc[b], cum[b], freq[b], P);
             size_t len = 0;
-            const uint8_t *tb = lo == d->cfg->eot_token ? NULL : lac_token_bytes(d->tk, (int32_t)lo, &len);
+            const uint32_t v = (uint32_t)sym[b];
+            const uint8_t *tb = v == d->cfg->eot_token ? NULL : lac_token_bytes(d->tk, (int32_t)v, &len);
             if (!tb || !len || k->plain.n + len > k->h.plain_len) {
                 dead[b] = 1; /* damaged: the checksum test rejects the block */
                 continue;
             }
             s = bytes_add(&k->plain, tb, len, err);
             if (s) return s;
-            cur[b] = (int32_t)lo;
+            cur[b] = (int32_t)v;
         }
     }
     for (int b = 0; b < d->nblk; b++) {
@@ -698,10 +689,8 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
         if (len > d.max_token_len) d.max_token_len = len;
     }
     d.blk = xcalloc((size_t)d.B, sizeof *d.blk);
-    d.freqs = malloc((size_t)d.B * V * sizeof *d.freqs);
-    d.cum = malloc(((size_t)V + 1) * sizeof *d.cum);
     d.sha = EVP_MD_CTX_new();
-    if (!d.blk || !d.freqs || !d.cum || !d.sha) {
+    if (!d.blk || !d.sha) {
         s = lac_fail(err, LAC_ERR_NOMEM, "out of memory");
         goto done;
     }
@@ -889,8 +878,6 @@ done:
             free(d.blk[b].plain.p);
         }
     free(d.blk);
-    free(d.freqs);
-    free(d.cum);
     lac_tokenizer_free(d.tk);
     lac_engine_free(d.eng);
     EVP_MD_CTX_free(d.sha);

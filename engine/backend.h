@@ -28,6 +28,13 @@ typedef struct lac_backend_ops {
     lac_status (*forward_freqs)(void *state, const int32_t *const *tokens, const int *counts,
                                 const int *positions, const lac_coder_params *p,
                                 uint32_t *const *freqs, lac_error *err);
+    /* Optional fused lac_engine_forward_decode (NULL: engine.c runs forward, the host
+     * quantizer and lac_freqs_find). counts[b] is 0 or 1 and their sum <= max_rows; sym, cum,
+     * freq and targets are indexed by stream. */
+    lac_status (*forward_decode)(void *state, const int32_t *const *tokens, const int *counts,
+                                 const int *positions, const lac_coder_params *p,
+                                 const uint32_t *targets, int32_t *sym, uint32_t *cum,
+                                 uint32_t *freq, lac_error *err);
 } lac_backend_ops;
 
 extern const lac_backend_ops lac_backend_cpu;        /* engine/forward_fast.c */

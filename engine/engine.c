@@ -345,3 +345,77 @@ lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
     }
     return forward_quantized(e, tokens, counts, NULL, p, NULL, NULL, freqs, total, err);
 }
+
+/* The unfused decode path: up to LAC_CODE_CHUNK streams per backend call into the scratch
+ * logits, then the host quantizer and lac_freqs_find. */
+static lac_status decode_unfused(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                                 const lac_coder_params *p, const uint32_t *targets,
+                                 int32_t *sym, uint32_t *cum, uint32_t *freq, lac_error *err) {
+    const size_t V = e->m->cfg.vocab_size;
+    const int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
+    if (!e->scratch) {
+        e->scratch = malloc((size_t)LAC_CODE_CHUNK * V * sizeof(float));
+        if (!e->scratch) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
+    }
+    uint32_t *row = malloc(V * sizeof *row);
+    if (!row) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+    lac_status st = LAC_OK;
+    for (int b0 = 0; b0 < e->n_streams && st == LAC_OK;) {
+        int taken = 0, b1 = b0;
+        for (int b = 0; b < e->n_streams; b++) {
+            e->cnt[b] = 0;
+            e->sub_tok[b] = NULL;
+            e->sub_logits[b] = NULL;
+            e->sub_pos[b] = e->pos[b];
+        }
+        for (; b1 < e->n_streams && taken < chunk; b1++) {
+            if (!counts[b1]) continue;
+            e->cnt[b1] = 1;
+            e->sub_tok[b1] = tokens[b1];
+            e->sub_logits[b1] = e->scratch + (size_t)taken * V;
+            taken++;
+        }
+        b0 = b1;
+        if (!taken) break;
+        st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+        if (st != LAC_OK) break;
+        for (int b = 0; b < e->n_streams; b++) {
+            if (!e->cnt[b]) continue;
+            lac_quantize_freqs(p, e->sub_logits[b], (uint32_t)V, row);
+            sym[b] = (int32_t)lac_freqs_find(row, (uint32_t)V, targets[b], &cum[b], &freq[b]);
+            e->pos[b]++;
+        }
+    }
+    free(row);
+    return st;
+}
+
+lac_status lac_engine_forward_decode(lac_engine *e, const int32_t *const *tokens,
+                                     const int *counts, const struct lac_coder_params *p,
+                                     const uint32_t *targets, int32_t *sym, uint32_t *cum,
+                                     uint32_t *freq, lac_error *err) {
+    long total;
+    lac_status st = check_call(e, tokens, counts, sym, &total, err);
+    if (st != LAC_OK) return st;
+    if (!p || !targets || !cum || !freq)
+        return lac_fail(err, LAC_ERR_ARG, "engine: coder params, targets, cum or freq is NULL");
+    st = lac_coder_params_check(p, err);
+    if (st != LAC_OK) return st;
+    for (int b = 0; b < e->n_streams; b++) {
+        if (counts[b] > 1)
+            return lac_fail(err, LAC_ERR_ARG,
+                            "engine: decode step: counts[%d] = %d (0 or 1 token per stream)", b,
+                            counts[b]);
+        if (counts[b] && (uint64_t)targets[b] >= ((uint64_t)1 << p->precision))
+            return lac_fail(err, LAC_ERR_ARG, "engine: decode target %u of stream %d is not below 2^%u",
+                            targets[b], b, p->precision);
+    }
+    if (total == 0) return LAC_OK;
+    if (!e->ops->forward_decode || total > e->max_rows)
+        return decode_unfused(e, tokens, counts, p, targets, sym, cum, freq, err);
+    st = e->ops->forward_decode(e->state, tokens, counts, e->pos, p, targets, sym, cum, freq,
+                                err);
+    if (st != LAC_OK) return st;
+    for (int b = 0; b < e->n_streams; b++) e->pos[b] += counts[b];
+    return LAC_OK;
+}

@@ -189,6 +189,15 @@ lac_status lac_engine_forward_code(lac_engine *e, const int32_t *const *tokens, 
 lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
                                     const int *counts, const struct lac_coder_params *p,
                                     uint32_t *const *freqs, lac_error *err);
+/* Decompression, one step: counts[b] is 0 or 1 (tokens[b][0] is stream b's next input). For
+ * each stream with a token, the frequency row of that position is searched for the symbol whose
+ * interval [cum, cum + freq) holds targets[b] (a value below 2^P, from the range decoder):
+ * sym[b], cum[b] and freq[b] receive it; streams without a token are left alone. Bitwise what
+ * lac_engine_forward_freqs + lac_freqs_find give, but only 12 bytes per stream leave a GPU. */
+lac_status lac_engine_forward_decode(lac_engine *e, const int32_t *const *tokens,
+                                     const int *counts, const struct lac_coder_params *p,
+                                     const uint32_t *targets, int32_t *sym, uint32_t *cum,
+                                     uint32_t *freq, lac_error *err);
 
 /* ------------------------------------------------------------------------------------------
  * Coder: quantized logits -> integer frequencies -> range coder (docs/FORMAT.md §coder)
@@ -207,6 +216,11 @@ lac_status lac_coder_params_check(const lac_coder_params *p, lac_error *err);
  * the documented quantization step; identical on every machine. */
 void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t vocab,
                         uint32_t *freq);
+/* The symbol s of a frequency row with cum(s) <= target < cum(s) + freq[s], where cum(s) is the
+ * sum of freq[i] for i < s; a target at or above the row's total is clamped to the last
+ * symbol. Writes *cum and *freq (either may be NULL). Returns s (0 for an empty row). */
+uint32_t lac_freqs_find(const uint32_t *freq, uint32_t vocab, uint32_t target, uint32_t *cum,
+                        uint32_t *sym_freq);
 
 /* ------------------------------------------------------------------------------------------
  * Stream API: the .lacz format

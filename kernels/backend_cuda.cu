@@ -44,10 +44,11 @@ struct cuda_state {
     float *logits;                       /* [chunk][V] */
     uint32_t *freqs;                     /* [chunk][V] */
     int32_t *d_rows; /* tok | pos | stream | target | group first | group rows, [max_rows] each */
-    uint32_t *d_code;                    /* cum | freq, [max_rows] each */
+    uint32_t *d_code;                    /* cum | freq | sym, [max_rows] each */
     int32_t *h_rows;                     /* pinned mirror of d_rows */
     uint32_t *h_code;                    /* pinned mirror of d_code */
     int *row_start;                      /* [B]: first row of each stream in this call */
+    const int32_t **dec_tg;              /* [B]: decode targets as per-stream row tables */
 };
 
 lac_status cuda_fail(lac_error *err, cudaError_t e, const char *what) {
@@ -80,6 +81,7 @@ void state_free(cuda_state *s) {
     if (s->st) cudaStreamDestroy(s->st);
     free(s->layers);
     free(s->row_start);
+    free(s->dec_tg);
     free(s);
 }
 
@@ -138,7 +140,8 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     snprintf(s->name, sizeof s->name, "cuda:%d %s", s->dev, prop.name);
     s->layers = (dev_layer *)calloc((size_t)s->L ? (size_t)s->L : 1, sizeof(dev_layer));
     s->row_start = (int *)calloc((size_t)s->B, sizeof(int));
-    if (!s->layers || !s->row_start) {
+    s->dec_tg = (const int32_t **)calloc((size_t)s->B, sizeof(int32_t *));
+    if (!s->layers || !s->row_start || !s->dec_tg) {
         state_free(s);
         return lac_fail(err, LAC_ERR_NOMEM, "cuda: out of host memory");
     }
@@ -199,9 +202,9 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
         STEP(cudaMalloc((void **)&s->freqs, (size_t)s->chunk * V * sizeof(uint32_t)),
              "allocating frequencies");
         STEP(cudaMalloc((void **)&s->d_rows, 6 * R * sizeof(int32_t)), "allocating row tables");
-        STEP(cudaMalloc((void **)&s->d_code, 2 * R * sizeof(uint32_t)), "allocating row tables");
+        STEP(cudaMalloc((void **)&s->d_code, 3 * R * sizeof(uint32_t)), "allocating row tables");
         STEP(cudaMallocHost((void **)&s->h_rows, 6 * R * sizeof(int32_t)), "pinned host memory");
-        STEP(cudaMallocHost((void **)&s->h_code, 2 * R * sizeof(uint32_t)),
+        STEP(cudaMallocHost((void **)&s->h_code, 3 * R * sizeof(uint32_t)),
              "pinned host memory");
         STEP(lac_cuda_attention_setup(prop.sharedMemPerBlockOptin), "attention shared memory");
         STEP(lac_cuda_quantize_setup(), "uploading the exp2 table");
@@ -385,6 +388,45 @@ lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const i
     return LAC_OK;
 }
 
+lac_status cuda_forward_decode(void *state, const int32_t *const *tokens, const int *counts,
+                               const int *positions, const lac_coder_params *p,
+                               const uint32_t *targets, int32_t *sym, uint32_t *cum,
+                               uint32_t *freq, lac_error *err) {
+    cuda_state *s = (cuda_state *)state;
+    lac_status rc = check_coder(s, p, err);
+    if (rc != LAC_OK) return rc;
+    /* the targets travel in the row table's target column (bit patterns, one row a stream) */
+    for (int b = 0; b < s->B; b++) s->dec_tg[b] = (const int32_t *)&targets[b];
+    int R = 0;
+    rc = run_layers(s, tokens, counts, positions, s->dec_tg, &R, err);
+    if (rc != LAC_OK || R == 0) return rc;
+    const int MR = s->max_rows;
+    const uint32_t *d_tgt = (const uint32_t *)(s->d_rows + 3 * MR);
+    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
+    int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);
+    for (int r0 = 0; r0 < R; r0 += s->chunk) {
+        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
+                        s->st);
+        lac_cuda_quantize_find(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
+                               d_tgt + r0, d_sym + r0, d_cum + r0, d_freq + r0, s->freqs, s->st);
+        CK(cudaGetLastError(), "launching the LM head and symbol search");
+    }
+    for (int k = 0; k < 3; k++)
+        CK(cudaMemcpyAsync(s->h_code + (size_t)k * MR, s->d_code + (size_t)k * MR,
+                           (size_t)R * sizeof(uint32_t), cudaMemcpyDeviceToHost, s->st),
+           "copying symbols to the host");
+    CK(cudaStreamSynchronize(s->st), "forward_decode");
+    for (int b = 0; b < s->B; b++) {
+        if (counts[b] == 0) continue;
+        const int r = s->row_start[b];
+        cum[b] = s->h_code[r];
+        freq[b] = s->h_code[MR + r];
+        sym[b] = (int32_t)s->h_code[2 * MR + r];
+    }
+    return LAC_OK;
+}
+
 } /* namespace */
 
 extern "C" {
@@ -400,6 +442,7 @@ int lac_cuda_device_count(void) {
 
 const lac_backend_ops lac_backend_cuda = {
     "cuda", cuda_create, cuda_destroy, cuda_forward, cuda_forward_code, cuda_forward_freqs,
+    cuda_forward_decode,
 };
 
 } /* extern "C" */

@@ -69,5 +69,11 @@ cudaError_t lac_cuda_quantize_setup(void);
 void lac_cuda_quantize(const float *logits, int rows, int V, uint32_t P, uint32_t s, float T,
                        const int32_t *targets, uint32_t *cum, uint32_t *freq, uint32_t *freqs,
                        cudaStream_t st);
+/* Decoding: the same rows, written in full to the scratch freqs [rows][V], then for row r the
+ * symbol whose interval [cum, cum + freq) holds dec_targets[r] (< 2^P): sym[r], cum[r],
+ * freq[r] — what lac_freqs_find gives on the host. */
+void lac_cuda_quantize_find(const float *logits, int rows, int V, uint32_t P, uint32_t s, float T,
+                            const uint32_t *dec_targets, int32_t *sym, uint32_t *cum,
+                            uint32_t *freq, uint32_t *freqs, cudaStream_t st);
 
 #endif

@@ -54,10 +54,38 @@ static __device__ uint32_t block_min(uint32_t v, uint32_t *sh) {
     return m;
 }
 
+/* Decoding (lac_engine_forward_decode): frow holds the finished row; finds the symbol v with
+ * cum(v) <= t < cum(v) + f[v] (as lac_freqs_find; the row sums to 2^P > t, so v is unique).
+ * Thread i sums the contiguous segment i of the row, each warp sums its 32 segments, then one
+ * thread walks warps, segments and elements: about 100 sequential steps instead of V. */
+static __device__ void find_symbol(const uint32_t *frow, int V, uint32_t t, int r,
+                                   int32_t *sym, uint32_t *cum, uint32_t *freq) {
+    __shared__ unsigned long long seg_sum[Q_THREADS], warp_sum[Q_WARPS];
+    __syncthreads(); /* frow (global) is complete, f[i*] included */
+    const int tid = threadIdx.x, seg = (V + Q_THREADS - 1) / Q_THREADS;
+    const int lo = min(V, tid * seg), hi = min(V, lo + seg);
+    unsigned long long sum = 0;
+    for (int i = lo; i < hi; i++) sum += frow[i];
+    seg_sum[tid] = sum;
+    for (int o = 16; o >= 1; o >>= 1) sum += __shfl_down_sync(FULL_MASK, sum, o);
+    if (tid % 32 == 0) warp_sum[tid / 32] = sum;
+    __syncthreads();
+    if (tid != 0) return;
+    unsigned long long c = 0;
+    int w = 0, g, i;
+    while (w + 1 < Q_WARPS && t - c >= warp_sum[w]) c += warp_sum[w++];
+    for (g = w * 32; g + 1 < (w + 1) * 32 && t - c >= seg_sum[g]; g++) c += seg_sum[g];
+    for (i = min(V - 1, g * seg); i + 1 < V && t - c >= frow[i]; i++) c += frow[i];
+    sym[r] = i;
+    cum[r] = (uint32_t)c;
+    freq[r] = frow[i];
+}
+
 __global__ void __launch_bounds__(Q_THREADS)
     quantize_kernel(const float *__restrict__ logits, int V, uint32_t P, uint32_t s, float T,
                     const int32_t *__restrict__ targets, uint32_t *__restrict__ cum,
-                    uint32_t *__restrict__ freq, uint32_t *__restrict__ freqs) {
+                    uint32_t *__restrict__ freq, uint32_t *__restrict__ freqs,
+                    const uint32_t *__restrict__ dec_targets, int32_t *__restrict__ sym) {
     __shared__ uint32_t table[4096];
     __shared__ unsigned long long red64[Q_WARPS];
     __shared__ float redf[Q_WARPS];
@@ -109,6 +137,7 @@ __global__ void __launch_bounds__(Q_THREADS)
         if (targets && (int)imax < target) below += R;
         if (targets) cum[r] = (uint32_t)below;
     }
+    if (dec_targets) find_symbol(frow, V, dec_targets[r], r, sym, cum, freq);
 }
 
 void lac_cuda_quantize(const float *logits, int rows, int V, uint32_t P, uint32_t s, float T,
@@ -116,5 +145,14 @@ void lac_cuda_quantize(const float *logits, int rows, int V, uint32_t P, uint32_
                        cudaStream_t st) {
     if (rows <= 0) return;
     LAC_LAUNCH((unsigned)rows, Q_THREADS, 0, st, quantize_kernel)(logits, V, P, s, T, targets, cum,
-                                                                  freq, freqs);
+                                                                  freq, freqs, (const uint32_t *)nullptr,
+                                                                  (int32_t *)nullptr);
+}
+
+void lac_cuda_quantize_find(const float *logits, int rows, int V, uint32_t P, uint32_t s, float T,
+                            const uint32_t *dec_targets, int32_t *sym, uint32_t *cum,
+                            uint32_t *freq, uint32_t *freqs, cudaStream_t st) {
+    if (rows <= 0) return;
+    LAC_LAUNCH((unsigned)rows, Q_THREADS, 0, st, quantize_kernel)(logits, V, P, s, T, (const int32_t *)nullptr, cum,
+                                                                  freq, freqs, dec_targets, sym);
 }

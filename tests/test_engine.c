@@ -243,6 +243,58 @@ static void code_paths(lac_device dev) {
     lac_engine_free(e2);
 }
 
+/* forward_decode, one token per stream per call (stream 1 idles every third call), gives the
+ * symbol of the reference row's interval that holds each target; bad calls are refused. */
+static void decode_path(lac_device dev) {
+    lac_coder_params p;
+    lac_coder_params_default(&p);
+    lac_engine_options o = {.device = dev, .n_threads = 2, .n_streams = 2, .max_rows = 2};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    uint32_t *row = malloc(RV * sizeof(uint32_t));
+    cr_assert(row);
+    uint64_t s = 99;
+    int done = 0;
+    for (int call = 0; done < 30; call++) {
+        const int32_t *tk[2] = {toks + done, other + lac_engine_position(e, 1)};
+        int cnt[2] = {1, call % 3 != 2};
+        uint32_t tg[2], cum[2] = {7, 7}, frq[2] = {7, 7};
+        int32_t sym[2] = {-5, -5};
+        for (int b = 0; b < 2; b++)
+            tg[b] = call % 4 == 0 ? 0 : call % 4 == 1 ? (1u << p.precision) - 1
+                                  : (uint32_t)((s = s * 6364136223846793005ull + 1) >> 34);
+        cr_assert_eq(lac_engine_forward_decode(e, tk, cnt, &p, tg, sym, cum, frq, &err), LAC_OK,
+                     "%s", err.msg);
+        lac_quantize_freqs(&p, ref + (size_t)done * RV, RV, row);
+        uint32_t c, f;
+        const uint32_t v = lac_freqs_find(row, RV, tg[0], &c, &f);
+        cr_assert_eq((uint32_t)sym[0], v, "call %d", call);
+        cr_assert_eq(cum[0], c);
+        cr_assert_eq(frq[0], f);
+        cr_assert(c <= tg[0] && tg[0] - c < f);
+        if (!cnt[1]) cr_assert(sym[1] == -5 && cum[1] == 7, "an idle stream was written");
+        else cr_assert(sym[1] >= 0 && sym[1] < RV && cum[1] <= tg[1] && tg[1] - cum[1] < frq[1]);
+        done++;
+    }
+    cr_expect_eq(lac_engine_position(e, 0), 30);
+    cr_expect_eq(lac_engine_position(e, 1), 20);
+    /* refused: two tokens in a stream, a target >= 2^P */
+    int32_t sym[2];
+    uint32_t tg[2] = {0, 0}, cum[2], frq[2];
+    const int32_t *tk[2] = {toks, toks};
+    int two[2] = {2, 0}, one[2] = {1, 0};
+    cr_expect_eq(lac_engine_forward_decode(e, tk, two, &p, tg, sym, cum, frq, &err), LAC_ERR_ARG);
+    tg[0] = 1u << p.precision;
+    cr_expect_eq(lac_engine_forward_decode(e, tk, one, &p, tg, sym, cum, frq, &err), LAC_ERR_ARG);
+    cr_expect_eq(lac_engine_position(e, 0), 30, "a refused call moved the stream");
+    free(row);
+    lac_engine_free(e);
+}
+
+Test(engine_random, decode_scalar) { decode_path(LAC_DEVICE_CPU_SCALAR); }
+Test(engine_random, decode_fast) { decode_path(LAC_DEVICE_CPU); }
+
 Test(engine_random, code_and_freqs_scalar) { code_paths(LAC_DEVICE_CPU_SCALAR); }
 Test(engine_random, code_and_freqs_fast) { code_paths(LAC_DEVICE_CPU); }
 

@@ -50,6 +50,24 @@ static uint32_t check_row(const lac_coder_params *p, const float *z, uint32_t V,
     return best;
 }
 
+/* lac_freqs_find: every target of a small row, both ends, and a clamped target. */
+Test(quantize, freqs_find) {
+    const uint32_t f[5] = {3, 1, 4, 1, 7}; /* total 16 */
+    const uint32_t want[16] = {0, 0, 0, 1, 2, 2, 2, 2, 3, 4, 4, 4, 4, 4, 4, 4};
+    for (uint32_t t = 0; t < 16; t++) {
+        uint32_t c = 99, fr = 99;
+        const uint32_t s = lac_freqs_find(f, 5, t, &c, &fr);
+        cr_assert_eq(s, want[t], "target %u", t);
+        cr_assert(c <= t && t - c < fr, "target %u: cum %u freq %u", t, c, fr);
+        cr_assert_eq(fr, f[s]);
+    }
+    uint32_t c, fr;
+    cr_expect_eq(lac_freqs_find(f, 5, 1000, &c, &fr), 4u);
+    cr_expect_eq(c, 9u);
+    cr_expect_eq(lac_freqs_find(f, 0, 3, &c, &fr), 0u);
+    cr_expect_eq(fr, 0u);
+}
+
 Test(quantize, params_default_and_check) {
     lac_coder_params p;
     lac_coder_params_default(&p);

@@ -175,6 +175,60 @@ static void check_fused(const struct lac_model *m, int B, int T, const float *re
     free(want);
 }
 
+/* forward_decode, one token per stream per call (stream 1 skips every third step, so calls mix
+ * streams with and without a token), against the reference rows + lac_freqs_find. */
+static void check_decode(const struct lac_model *m, int B, int T, const float *ref,
+                         const lac_coder_params *p) {
+    const uint32_t V = m->cfg.vocab_size;
+    lac_engine_options opt = {LAC_DEVICE_CUDA, 0, 0, B, B};
+    void *st = NULL;
+    const char *name;
+    lac_error err = {0};
+    if (lac_backend_cuda.create(m, &opt, &st, &name, &err) != LAC_OK) {
+        printf("FAIL decode create: %s\n", err.msg);
+        failures++;
+        return;
+    }
+    int pos[16] = {0}, counts[16];
+    int32_t tok[16], sym[16];
+    const int32_t *tp[16];
+    uint32_t tg[16], cum[16], fr[16], *row = malloc(V * 4);
+    int bad = 0, n = 0;
+    for (int step = 0; step < 2 * T; step++) {
+        int any = 0;
+        for (int b = 0; b < B; b++) {
+            counts[b] = pos[b] < T && !(b == 1 && step % 3 == 2);
+            any |= counts[b];
+            tok[b] = tok_of(b, pos[b], V);
+            tp[b] = &tok[b];
+            /* targets spread over [0, 2^P), also the ends */
+            tg[b] = step % 5 == 0 ? 0 : step % 5 == 1 ? (1u << p->precision) - 1
+                                   : (uint32_t)(unit() * (double)(1u << p->precision));
+            sym[b] = -1;
+        }
+        if (!any) break;
+        if (lac_backend_cuda.forward_decode(st, tp, counts, pos, p, tg, sym, cum, fr, &err) !=
+            LAC_OK) {
+            printf("FAIL decode: %s\n", err.msg);
+            failures++;
+            break;
+        }
+        for (int b = 0; b < B; b++) {
+            if (!counts[b]) continue;
+            lac_quantize_freqs(p, ref + ((size_t)b * T + pos[b]) * V, V, row);
+            uint32_t c, f;
+            const int32_t v = (int32_t)lac_freqs_find(row, V, tg[b], &c, &f);
+            bad += sym[b] != v || cum[b] != c || fr[b] != f || !(c <= tg[b] && tg[b] - c < f);
+            n++;
+            pos[b]++;
+        }
+    }
+    printf("%s decode P=%u: %d/%d symbols differ\n", bad ? "FAIL" : "ok  ", p->precision, bad, n);
+    failures += bad != 0;
+    free(row);
+    lac_backend_cuda.destroy(st);
+}
+
 static void check_model(uint32_t L, uint32_t H, uint32_t C, uint32_t ctx, uint32_t V, int B) {
     struct lac_model *m = make_model(L, H, C, ctx, V);
     const int T = (int)ctx;
@@ -201,6 +255,8 @@ static void check_model(uint32_t L, uint32_t H, uint32_t C, uint32_t ctx, uint32
     lac_coder_params p = {30, 12, 1.0f}, q = {28, 9, 0.6f};
     check_fused(m, B, T, ref, &p);
     check_fused(m, B, T, ref, &q);
+    check_decode(m, B, T, ref, &p);
+    check_decode(m, B, T, ref, &q);
     free(ref);
     free(steps);
 }
@@ -227,6 +283,7 @@ static void check_file(const char *path, int T) {
     free(g);
     lac_coder_params p = {30, 12, 1.0f};
     check_fused(m, B, T, ref, &p);
+    check_decode(m, B, T, ref, &p);
     free(ref);
     lac_model_close(m);
 }
