@@ -320,6 +320,58 @@ Test(cuda, fused_quantizer_matches_cpu) {
     lac_model_close(m);
 }
 
+/* forward_decode on the GPU == on the CPU: B streams, one token each per call (stream 1
+ * idles every third call), targets over [0, 2^P) including both ends. */
+static void check_decode(const lac_model *m, const lac_coder_params *p, int B, int steps) {
+    const uint32_t V = m->cfg.vocab_size;
+    lac_engine_options og = {LAC_DEVICE_CUDA, 0, 0, B, B}, oc = {LAC_DEVICE_CPU, 0, 0, B, B};
+    lac_engine *g = NULL, *c = NULL;
+    lac_error err = {0};
+    cr_assert_eq(lac_engine_create(m, &og, &g, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(lac_engine_create(m, &oc, &c, &err), LAC_OK, "%s", err.msg);
+    int32_t tok[8], sg[8], sc[8];
+    const int32_t *tp[8];
+    uint32_t tg[8], cg[8], fg[8], cc[8], fc[8];
+    int counts[8], bad = 0, n = 0;
+    uint64_t rs = 5;
+    for (int i = 0; i < steps; i++) {
+        for (int b = 0; b < B; b++) {
+            counts[b] = !(b == 1 && i % 3 == 2);
+            tok[b] = tok_of(b, lac_engine_position(g, b), V);
+            tp[b] = &tok[b];
+            tg[b] = i % 7 == 0 ? 0 : i % 7 == 1 ? (1u << p->precision) - 1
+                                : (uint32_t)(rng_unit(&rs) * (double)(1u << p->precision));
+        }
+        cr_assert_eq(lac_engine_forward_decode(g, tp, counts, p, tg, sg, cg, fg, &err), LAC_OK,
+                     "%s", err.msg);
+        cr_assert_eq(lac_engine_forward_decode(c, tp, counts, p, tg, sc, cc, fc, &err), LAC_OK,
+                     "%s", err.msg);
+        for (int b = 0; b < B; b++) {
+            if (!counts[b]) continue;
+            n++;
+            bad += sg[b] != sc[b] || cg[b] != cc[b] || fg[b] != fc[b];
+        }
+    }
+    cr_expect_eq(bad, 0, "forward_decode: %d of %d symbols differ from the CPU (P=%u)", bad, n,
+                 p->precision);
+    lac_engine_free(g);
+    lac_engine_free(c);
+}
+
+Test(cuda, decode_step_matches_cpu) {
+    NEED_GPU();
+    lac_coder_params p;
+    lac_coder_params_default(&p);
+    lac_model *m = random_model(2, 4, 64, 64, 3000, 9);
+    check_decode(m, &p, 5, 60);
+    lac_coder_params q = {28, 8, 0.8f};
+    check_decode(m, &q, 3, 40);
+    lac_model_close(m);
+    m = open_default_model();
+    check_decode(m, &p, 4, 48);
+    lac_model_close(m);
+}
+
 /* ---- .lacz made on the GPU == made on the CPU --------------------------------------------- */
 typedef struct membuf {
     uint8_t *p;
@@ -403,6 +455,14 @@ Test(cuda, lacz_identical_to_cpu) {
     cr_assert_eq(lac_decompress(m, &p, mem_read, &gpu, mem_write, &out, &st, &err), LAC_OK, "%s",
                  err.msg);
     cr_expect(out.n == text.n && memcmp(out.p, text.p, text.n) == 0, "GPU round trip differs");
+    /* and the CPU decodes the GPU's file */
+    p.engine.device = LAC_DEVICE_CPU;
+    out.n = 0;
+    gpu.pos = 0;
+    cr_assert_eq(lac_decompress(m, &p, mem_read, &gpu, mem_write, &out, &st, &err), LAC_OK, "%s",
+                 err.msg);
+    cr_expect(out.n == text.n && memcmp(out.p, text.p, text.n) == 0,
+              "CPU decoding of the GPU file differs");
     free(out.p);
     free(cpu.p);
     free(gpu.p);
