@@ -30,6 +30,20 @@ struct dev_layer {
     const float *ln2_w, *ln2_b, *fc_w, *fc_b, *fcproj_w, *fcproj_b;
 };
 
+/* A decoding step captured as a CUDA graph: replaying it costs one launch instead of ~100.
+ * The kernels read the row tables from device memory, so one graph serves every step with the
+ * same rows, groups and coder parameters (the key). seen: the key ran once eagerly (a key is
+ * captured the second time it comes, so one-off shapes are never captured). */
+struct step_graph {
+    int R, n_groups, seen, used;
+    uint32_t P, frac;
+    float T;
+#ifndef LAC_CUDA_EMU
+    cudaGraphExec_t exec;
+#endif
+};
+#define N_GRAPHS 8
+
 struct cuda_state {
     int dev;
     char name[288];
@@ -48,6 +62,9 @@ struct cuda_state {
     int32_t *h_rows;                     /* pinned mirror of d_rows */
     uint32_t *h_code;                    /* pinned mirror of d_code */
     int *row_start;                      /* [B]: first row of each stream in this call */
+    int n_groups;                        /* attention groups of this call */
+    step_graph graphs[N_GRAPHS];         /* decoding steps captured as CUDA graphs */
+    int graphs_off, graph_clock;
     const int32_t **dec_tg;              /* [B]: decode targets as per-stream row tables */
 };
 
@@ -65,6 +82,10 @@ void state_free(cuda_state *s) {
     if (!s) return;
     cudaSetDevice(s->dev);
     if (s->st) cudaStreamSynchronize(s->st);
+#ifndef LAC_CUDA_EMU
+    for (int i = 0; i < N_GRAPHS; i++)
+        if (s->graphs[i].exec) cudaGraphExecDestroy(s->graphs[i].exec);
+#endif
     cudaFree(s->weights);
     cudaFree(s->kv);
     cudaFree(s->x);
@@ -137,6 +158,10 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     s->chunk = s->max_rows < HEAD_CHUNK_ROWS ? s->max_rows : HEAD_CHUNK_ROWS;
     s->eps = cfg->ln_eps;
     s->qb = lac_cuda_attention_rows(hd);
+    { /* LAC_CUDA_GRAPHS=0: decoding steps without CUDA graphs (for comparisons) */
+        const char *g = getenv("LAC_CUDA_GRAPHS");
+        s->graphs_off = g && !strcmp(g, "0");
+    }
     snprintf(s->name, sizeof s->name, "cuda:%d %s", s->dev, prop.name);
     s->layers = (dev_layer *)calloc((size_t)s->L ? (size_t)s->L : 1, sizeof(dev_layer));
     s->row_start = (int *)calloc((size_t)s->B, sizeof(int));
@@ -221,11 +246,40 @@ fail:
 
 void cuda_destroy(void *state) { state_free((cuda_state *)state); }
 
+/* Enqueues embedding, the layers and the final LayerNorm for the R rows whose tables are in
+ * d_rows (s->n_groups attention groups); the LM-head input ends in s->a. */
+void enqueue_layers(cuda_state *s, int R) {
+    const int MR = s->max_rows, n_groups = s->n_groups;
+    const int32_t *d_tok = s->d_rows, *d_pos = s->d_rows + MR, *d_str = s->d_rows + 2 * MR;
+    const int32_t *d_gfirst = s->d_rows + 4 * MR, *d_gn = s->d_rows + 5 * MR;
+
+    const int C = s->C;
+    const size_t kv_layer = (size_t)s->B * s->n_ctx * C;
+    lac_cuda_embed(s->x, s->wte, s->wpe, d_tok, d_pos, R, C, s->st);
+    for (int l = 0; l < s->L; l++) {
+        const dev_layer *w = &s->layers[l];
+        float *kc = s->kv + (size_t)l * 2 * kv_layer, *vc = kc + kv_layer;
+        lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
+        lac_cuda_matmul(s->qkv, s->a, w->attn_w, w->attn_b, R, 3 * C, C, 0, s->st);
+        lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
+        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
+                           s->H, s->n_ctx, s->st);
+        lac_cuda_matmul(s->x, s->att, w->proj_w, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
+        lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
+        lac_cuda_matmul(s->h, s->a, w->fc_w, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);
+        lac_cuda_matmul(s->x, s->h, w->fcproj_w, w->fcproj_b, R, C, s->NI, LAC_MM_RESIDUAL,
+                        s->st);
+    }
+    lac_cuda_layernorm(s->a, s->x, s->lnf_w, s->lnf_b, s->eps, R, C, s->st);
+}
+
 /* Fills the row tables for this call, uploads them, and runs embedding + all layers + the
- * final LayerNorm, leaving the LM-head input in s->a. *R_out receives the row count. */
+ * final LayerNorm, leaving the LM-head input in s->a. *R_out receives the row count and
+ * s->n_groups the attention groups. With enqueue = 0 only the host tables are filled (a
+ * captured graph replays the rest). */
 lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *counts,
                       const int *positions, const int32_t *const *targets, int *R_out,
-                      lac_error *err) {
+                      int enqueue, lac_error *err) {
     int R = 0;
     for (int b = 0; b < s->B; b++) {
         if (counts[b] < 0 || counts[b] > s->max_rows - R)
@@ -254,31 +308,13 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
             n_groups++;
         }
     }
+    s->n_groups = n_groups;
+    if (!enqueue) return LAC_OK;
     CK(cudaSetDevice(s->dev), "cudaSetDevice");
     CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
                        cudaMemcpyHostToDevice, s->st),
        "uploading row tables");
-    const int32_t *d_tok = s->d_rows, *d_pos = s->d_rows + MR, *d_str = s->d_rows + 2 * MR;
-    const int32_t *d_gfirst = s->d_rows + 4 * MR, *d_gn = s->d_rows + 5 * MR;
-
-    const int C = s->C;
-    const size_t kv_layer = (size_t)s->B * s->n_ctx * C;
-    lac_cuda_embed(s->x, s->wte, s->wpe, d_tok, d_pos, R, C, s->st);
-    for (int l = 0; l < s->L; l++) {
-        const dev_layer *w = &s->layers[l];
-        float *kc = s->kv + (size_t)l * 2 * kv_layer, *vc = kc + kv_layer;
-        lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
-        lac_cuda_matmul(s->qkv, s->a, w->attn_w, w->attn_b, R, 3 * C, C, 0, s->st);
-        lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
-        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
-                           s->H, s->n_ctx, s->st);
-        lac_cuda_matmul(s->x, s->att, w->proj_w, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
-        lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
-        lac_cuda_matmul(s->h, s->a, w->fc_w, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);
-        lac_cuda_matmul(s->x, s->h, w->fcproj_w, w->fcproj_b, R, C, s->NI, LAC_MM_RESIDUAL,
-                        s->st);
-    }
-    lac_cuda_layernorm(s->a, s->x, s->lnf_w, s->lnf_b, s->eps, R, C, s->st);
+    enqueue_layers(s, R);
     CK(cudaGetLastError(), "launching the layers");
     return LAC_OK;
 }
@@ -305,7 +341,7 @@ lac_status cuda_forward(void *state, const int32_t *const *tokens, const int *co
                         const int *positions, float *const *logits, lac_error *err) {
     cuda_state *s = (cuda_state *)state;
     int R = 0;
-    lac_status rc = run_layers(s, tokens, counts, positions, NULL, &R, err);
+    lac_status rc = run_layers(s, tokens, counts, positions, NULL, &R, 1, err);
     if (rc != LAC_OK || R == 0) return rc;
     const size_t row_bytes = (size_t)s->V * sizeof(float);
     for (int r0 = 0; r0 < R; r0 += s->chunk) {
@@ -338,7 +374,7 @@ lac_status cuda_forward_code(void *state, const int32_t *const *tokens, const in
     lac_status rc = check_coder(s, p, err);
     if (rc != LAC_OK) return rc;
     int R = 0;
-    rc = run_layers(s, tokens, counts, positions, targets, &R, err);
+    rc = run_layers(s, tokens, counts, positions, targets, &R, 1, err);
     if (rc != LAC_OK || R == 0) return rc;
     const int MR = s->max_rows;
     const int32_t *d_tgt = s->d_rows + 3 * MR;
@@ -370,7 +406,7 @@ lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const i
     lac_status rc = check_coder(s, p, err);
     if (rc != LAC_OK) return rc;
     int R = 0;
-    rc = run_layers(s, tokens, counts, positions, NULL, &R, err);
+    rc = run_layers(s, tokens, counts, positions, NULL, &R, 1, err);
     if (rc != LAC_OK || R == 0) return rc;
     const size_t row_bytes = (size_t)s->V * sizeof(uint32_t);
     for (int r0 = 0; r0 < R; r0 += s->chunk) {
@@ -388,6 +424,81 @@ lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const i
     return LAC_OK;
 }
 
+/* The device work of a decoding step after the row tables are filled on the host: upload
+ * them, the layers, the LM head and symbol search per chunk, the results back to h_code. */
+lac_status enqueue_decode(cuda_state *s, int R, const lac_coder_params *p, lac_error *err) {
+    const int MR = s->max_rows;
+    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
+                       cudaMemcpyHostToDevice, s->st),
+       "uploading row tables");
+    enqueue_layers(s, R);
+    const uint32_t *d_tgt = (const uint32_t *)(s->d_rows + 3 * MR);
+    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
+    int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);
+    for (int r0 = 0; r0 < R; r0 += s->chunk) {
+        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
+                        s->st);
+        lac_cuda_quantize_find(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
+                               d_tgt + r0, d_sym + r0, d_cum + r0, d_freq + r0, s->freqs, s->st);
+    }
+    CK(cudaGetLastError(), "launching the decoding step");
+    for (int k = 0; k < 3; k++)
+        CK(cudaMemcpyAsync(s->h_code + (size_t)k * MR, s->d_code + (size_t)k * MR,
+                           (size_t)R * sizeof(uint32_t), cudaMemcpyDeviceToHost, s->st),
+           "copying symbols to the host");
+    return LAC_OK;
+}
+
+#ifndef LAC_CUDA_EMU
+/* Runs the step through a cached graph when its key has come before; captures it the second
+ * time. Any failure of the graph API switches graphs off for this engine and returns 0, so
+ * the caller runs the step eagerly (the bits are the same: the same kernels run either way). */
+int decode_with_graph(cuda_state *s, int R, const lac_coder_params *p, lac_error *err,
+                      lac_status *rc) {
+    if (s->graphs_off) return 0;
+    step_graph *g = NULL, *lru = &s->graphs[0];
+    for (int i = 0; i < N_GRAPHS; i++) {
+        step_graph *c = &s->graphs[i];
+        if (c->seen && c->R == R && c->n_groups == s->n_groups && c->P == p->precision &&
+            c->frac == p->frac_bits && memcmp(&c->T, &p->temperature, sizeof c->T) == 0)
+            g = c;
+        if (c->used < lru->used) lru = c;
+    }
+    if (!g) { /* first time: remember the key, run eagerly */
+        if (lru->exec) cudaGraphExecDestroy(lru->exec);
+        memset(lru, 0, sizeof *lru);
+        *lru = step_graph{R, s->n_groups, 1, ++s->graph_clock, p->precision, p->frac_bits,
+                          p->temperature, NULL};
+        return 0;
+    }
+    g->used = ++s->graph_clock;
+    if (!g->exec) {
+        cudaGraph_t graph = NULL;
+        if (cudaStreamBeginCapture(s->st, cudaStreamCaptureModeThreadLocal) != cudaSuccess)
+            goto off;
+        {
+            const lac_status erc = enqueue_decode(s, R, p, err);
+            const cudaError_t ce = cudaStreamEndCapture(s->st, &graph);
+            if (erc != LAC_OK || ce != cudaSuccess || !graph) goto off;
+        }
+        if (cudaGraphInstantiate(&g->exec, graph, 0) != cudaSuccess) {
+            g->exec = NULL;
+            cudaGraphDestroy(graph);
+            goto off;
+        }
+        cudaGraphDestroy(graph);
+    }
+    if (cudaGraphLaunch(g->exec, s->st) != cudaSuccess) goto off;
+    *rc = LAC_OK;
+    return 1;
+off:
+    cudaGetLastError(); /* capture errors are not sticky: clear and go on without graphs */
+    s->graphs_off = 1;
+    return 0;
+}
+#endif
+
 lac_status cuda_forward_decode(void *state, const int32_t *const *tokens, const int *counts,
                                const int *positions, const lac_coder_params *p,
                                const uint32_t *targets, int32_t *sym, uint32_t *cum,
@@ -398,25 +509,17 @@ lac_status cuda_forward_decode(void *state, const int32_t *const *tokens, const 
     /* the targets travel in the row table's target column (bit patterns, one row a stream) */
     for (int b = 0; b < s->B; b++) s->dec_tg[b] = (const int32_t *)&targets[b];
     int R = 0;
-    rc = run_layers(s, tokens, counts, positions, s->dec_tg, &R, err);
+    rc = run_layers(s, tokens, counts, positions, s->dec_tg, &R, 0, err);
     if (rc != LAC_OK || R == 0) return rc;
-    const int MR = s->max_rows;
-    const uint32_t *d_tgt = (const uint32_t *)(s->d_rows + 3 * MR);
-    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
-    int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);
-    for (int r0 = 0; r0 < R; r0 += s->chunk) {
-        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
-                        s->st);
-        lac_cuda_quantize_find(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
-                               d_tgt + r0, d_sym + r0, d_cum + r0, d_freq + r0, s->freqs, s->st);
-        CK(cudaGetLastError(), "launching the LM head and symbol search");
-    }
-    for (int k = 0; k < 3; k++)
-        CK(cudaMemcpyAsync(s->h_code + (size_t)k * MR, s->d_code + (size_t)k * MR,
-                           (size_t)R * sizeof(uint32_t), cudaMemcpyDeviceToHost, s->st),
-           "copying symbols to the host");
+    CK(cudaSetDevice(s->dev), "cudaSetDevice");
+    int done = 0;
+#ifndef LAC_CUDA_EMU
+    done = decode_with_graph(s, R, p, err, &rc);
+#endif
+    if (!done) rc = enqueue_decode(s, R, p, err);
+    if (rc != LAC_OK) return rc;
     CK(cudaStreamSynchronize(s->st), "forward_decode");
+    const int MR = s->max_rows;
     for (int b = 0; b < s->B; b++) {
         if (counts[b] == 0) continue;
         const int r = s->row_start[b];

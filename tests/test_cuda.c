@@ -369,6 +369,10 @@ Test(cuda, decode_step_matches_cpu) {
     lac_model_close(m);
     m = open_default_model();
     check_decode(m, &p, 4, 48);
+    /* the same steps without CUDA graphs (the default replays captured steps) */
+    setenv("LAC_CUDA_GRAPHS", "0", 1);
+    check_decode(m, &p, 4, 20);
+    unsetenv("LAC_CUDA_GRAPHS");
     lac_model_close(m);
 }
 
