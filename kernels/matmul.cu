@@ -172,8 +172,10 @@ static __device__ __forceinline__ float mm_epilogue(float acc, const float *bias
     return v;
 }
 
+/* The scalar-load fallback needs more registers (per-element bounds): no blocks-per-SM bound
+ * there, so that it does not spill. */
 template <class S, bool VEC>
-__global__ void __launch_bounds__(S::THREADS, S::MINB)
+__global__ void __launch_bounds__(S::THREADS, VEC ? S::MINB : 1)
     matmul_kernel(float *__restrict__ out, const float *__restrict__ A,
                   const float *__restrict__ W, int ldw, const float *__restrict__ bias, int M,
                   int N, int K, int flags, int vec_out) {
