@@ -1,10 +1,13 @@
 /* bench_cuda_matmul — lacgpu's contract matmul (kernels/matmul.cu: one fmaf chain per output,
  * fp32 CUDA cores) against cuBLAS SGEMM with TF32 off, on the GPT-2 shapes.
  *
- *   bench_cuda_matmul [M] [reps]        (default M = 16384, reps = 5)
+ *   bench_cuda_matmul [M[,M...]] [reps]     (default M = 16384,256,16; reps = 5)
  *
- * For each (K, N) it prints the time and GFLOP/s of both and checks 256 sampled outputs of
- * lacgpu's kernel bit for bit against a host fmaf chain (+ bias), which is the contract. */
+ * For each M and (K, N) it times every tile variant (lac_cuda_matmul_variant) and cuBLAS,
+ * prints GFLOP/s, the variant the heuristic picks (marked *), and time ratios to cuBLAS
+ * (cublas_ms / lac_ms: 1.00 = as fast as cuBLAS), and checks 256 sampled outputs of every
+ * variant bit for bit against a host fmaf chain (+ bias), which is the contract. The LM head
+ * (N = 50257) uses W with its row stride padded to 50260, as the backend does. */
 #include <cublas_v2.h>
 #include <math.h>
 #include <stdint.h>
@@ -47,16 +50,54 @@ static void fill(float *p, size_t n, uint32_t seed) {
     CK(cudaGetLastError());
 }
 
+/* 256 sampled outputs of C against the host chain (+ bias); 1 when all equal */
+static int check_sampled(const float *A, const float *W, int ldw, const float *b,
+                         const float *C, int M, int N, int K) {
+    int ok = 1;
+    float *hA = (float *)malloc((size_t)K * sizeof(float));
+    float *hw = (float *)malloc((size_t)K * sizeof(float));
+    if (!hA || !hw) exit(1);
+    for (int sIdx = 0; sIdx < 256; sIdx++) {
+        const int m = (int)(((uint64_t)sIdx * 2654435761u) % (uint64_t)M);
+        const int n = (int)(((uint64_t)sIdx * 40503u + 7u) % (uint64_t)N);
+        float got, bias;
+        CK(cudaMemcpy(hA, A + (size_t)m * K, (size_t)K * sizeof(float), cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy2D(hw, sizeof(float), W + n, (size_t)ldw * sizeof(float), sizeof(float),
+                        (size_t)K, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(&got, C + (size_t)m * N + n, sizeof got, cudaMemcpyDeviceToHost));
+        CK(cudaMemcpy(&bias, b + n, sizeof bias, cudaMemcpyDeviceToHost));
+        float acc = 0.0f;
+        for (int k = 0; k < K; k++) acc = fmaf(hA[k], hw[k], acc);
+        acc = acc + bias;
+        if (memcmp(&acc, &got, sizeof acc) != 0) ok = 0;
+    }
+    free(hA);
+    free(hw);
+    return ok;
+}
+
 int main(int argc, char **argv) {
-    const int M = argc > 1 ? atoi(argv[1]) : 16384;
+    int Ms[8], nM = 0;
+    {
+        const char *list = argc > 1 ? argv[1] : "16384,256,16";
+        for (const char *p = list; *p && nM < 8;) {
+            Ms[nM++] = atoi(p);
+            while (*p && *p != ',') p++;
+            if (*p == ',') p++;
+        }
+    }
     const int reps = argc > 2 ? atoi(argv[2]) : 5;
     const int shapes[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50257}};
+    const int nv = lac_cuda_matmul_variants();
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, 0));
-    printf("device: %s; M = %d, reps = %d; cuBLAS SGEMM with CUBLAS_DEFAULT_MATH (no TF32)\n",
-           prop.name, M, reps);
-    printf("%6s %6s %10s %10s %10s %10s %7s %s\n", "K", "N", "lac_ms", "lac_GF/s", "cublas_ms",
-           "cublas_GF/s", "ratio", "bitwise(256 samples)");
+    printf("device: %s (%d SMs); reps = %d; cuBLAS SGEMM with CUBLAS_DEFAULT_MATH (no TF32)\n",
+           prop.name, prop.multiProcessorCount, reps);
+    printf("columns: GF/s per variant (* = the heuristic's choice); ratio = cublas_ms / ms of the "
+           "chosen and of the best variant; bitwise = 256 sampled outputs of every variant\n");
+    printf("%6s %6s %6s", "M", "K", "N");
+    for (int v = 0; v < nv; v++) printf(" %9s", lac_cuda_matmul_variant_name(v));
+    printf(" %9s %7s %7s %s\n", "cublas", "r_chosen", "r_best", "bitwise");
     cublasHandle_t h;
     CB(cublasCreate(&h));
     CB(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
@@ -64,72 +105,61 @@ int main(int argc, char **argv) {
     CK(cudaEventCreate(&t0));
     CK(cudaEventCreate(&t1));
     int failures = 0;
-    for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
-        const int K = shapes[si][0], N = shapes[si][1];
-        float *A, *W, *b, *C;
-        CK(cudaMalloc(&A, (size_t)M * K * sizeof(float)));
-        CK(cudaMalloc(&W, (size_t)K * N * sizeof(float)));
-        CK(cudaMalloc(&b, (size_t)N * sizeof(float)));
-        CK(cudaMalloc(&C, (size_t)M * N * sizeof(float)));
-        fill(A, (size_t)M * K, 1u + (uint32_t)si);
-        fill(W, (size_t)K * N, 101u + (uint32_t)si);
-        fill(b, (size_t)N, 202u + (uint32_t)si);
-        float ms_lac = 0, ms_cb = 0;
-
-        lac_cuda_matmul(C, A, W, b, M, N, K, 0, 0); /* warm-up */
-        CK(cudaEventRecord(t0));
-        for (int r = 0; r < reps; r++) lac_cuda_matmul(C, A, W, b, M, N, K, 0, 0);
-        CK(cudaEventRecord(t1));
-        CK(cudaEventSynchronize(t1));
-        CK(cudaGetLastError());
-        CK(cudaEventElapsedTime(&ms_lac, t0, t1));
-        ms_lac /= (float)reps;
-
-        /* bitwise check of sampled outputs against the host chain */
-        int ok = 1;
-        {
-            float *hA = (float *)malloc((size_t)K * sizeof(float));
-            float *hw = (float *)malloc((size_t)K * sizeof(float));
-            for (int sIdx = 0; sIdx < 256; sIdx++) {
-                const int m = (int)(((uint64_t)sIdx * 2654435761u) % (uint64_t)M);
-                const int n = (int)(((uint64_t)sIdx * 40503u + 7u) % (uint64_t)N);
-                float got, bias;
-                CK(cudaMemcpy(hA, A + (size_t)m * K, (size_t)K * sizeof(float),
-                              cudaMemcpyDeviceToHost));
-                CK(cudaMemcpy2D(hw, sizeof(float), W + n, (size_t)N * sizeof(float),
-                                sizeof(float), (size_t)K, cudaMemcpyDeviceToHost));
-                CK(cudaMemcpy(&got, C + (size_t)m * N + n, sizeof got, cudaMemcpyDeviceToHost));
-                CK(cudaMemcpy(&bias, b + n, sizeof bias, cudaMemcpyDeviceToHost));
-                float acc = 0.0f;
-                for (int k = 0; k < K; k++) acc = fmaf(hA[k], hw[k], acc);
-                acc = acc + bias;
-                if (memcmp(&acc, &got, sizeof acc) != 0) ok = 0;
+    for (int mi = 0; mi < nM; mi++) {
+        const int M = Ms[mi];
+        if (M <= 0) continue;
+        for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
+            const int K = shapes[si][0], N = shapes[si][1], ldw = (N + 3) & ~3;
+            float *A, *W, *b, *C;
+            CK(cudaMalloc(&A, (size_t)M * K * sizeof(float)));
+            CK(cudaMalloc(&W, (size_t)K * ldw * sizeof(float)));
+            CK(cudaMalloc(&b, (size_t)N * sizeof(float)));
+            CK(cudaMalloc(&C, (size_t)M * N * sizeof(float)));
+            fill(A, (size_t)M * K, 1u + (uint32_t)si);
+            fill(W, (size_t)K * ldw, 101u + (uint32_t)si);
+            fill(b, (size_t)N, 202u + (uint32_t)si);
+            const double flop = 2.0 * M * (double)N * K;
+            const int chosen = lac_cuda_matmul_choose(M, N);
+            float ms[16] = {0};
+            int ok = 1;
+            printf("%6d %6d %6d", M, K, N);
+            for (int v = 0; v < nv && v < 16; v++) {
+                lac_cuda_matmul_variant(v, C, A, W, ldw, b, M, N, K, 0, 0); /* warm-up */
+                CK(cudaEventRecord(t0));
+                for (int r = 0; r < reps; r++)
+                    lac_cuda_matmul_variant(v, C, A, W, ldw, b, M, N, K, 0, 0);
+                CK(cudaEventRecord(t1));
+                CK(cudaEventSynchronize(t1));
+                CK(cudaGetLastError());
+                CK(cudaEventElapsedTime(&ms[v], t0, t1));
+                ms[v] /= (float)reps;
+                ok &= check_sampled(A, W, ldw, b, C, M, N, K);
+                printf(" %8.0f%c", flop / ms[v] * 1e-6, v == chosen ? '*' : ' ');
             }
-            free(hA);
-            free(hw);
+            failures += !ok;
+
+            float ms_cb = 0;
+            const float one = 1.0f, zero = 0.0f;
+            /* row-major C[M][N] = A[M][K] W[K][ldw] is column-major C^T = W^T A^T */
+            CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, W, ldw, A, K, &zero, C, N));
+            CK(cudaEventRecord(t0));
+            for (int r = 0; r < reps; r++)
+                CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, W, ldw, A, K, &zero, C,
+                               N));
+            CK(cudaEventRecord(t1));
+            CK(cudaEventSynchronize(t1));
+            CK(cudaEventElapsedTime(&ms_cb, t0, t1));
+            ms_cb /= (float)reps;
+            float best = ms[0];
+            for (int v = 1; v < nv && v < 16; v++) best = ms[v] < best ? ms[v] : best;
+            printf(" %9.0f %7.2f %7.2f %s\n", flop / ms_cb * 1e-6, ms_cb / ms[chosen], ms_cb / best,
+                   ok ? "ok" : "MISMATCH");
+            fflush(stdout);
+            CK(cudaFree(A));
+            CK(cudaFree(W));
+            CK(cudaFree(b));
+            CK(cudaFree(C));
         }
-        failures += !ok;
-
-        const float one = 1.0f, zero = 0.0f;
-        /* row-major C[M][N] = A[M][K] W[K][N] is column-major C^T = W^T A^T */
-        CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, W, N, A, K, &zero, C, N));
-        CK(cudaEventRecord(t0));
-        for (int r = 0; r < reps; r++)
-            CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, W, N, A, K, &zero, C, N));
-        CK(cudaEventRecord(t1));
-        CK(cudaEventSynchronize(t1));
-        CK(cudaEventElapsedTime(&ms_cb, t0, t1));
-        ms_cb /= (float)reps;
-
-        const double flop = 2.0 * M * (double)N * K;
-        printf("%6d %6d %10.3f %10.0f %10.3f %10.0f %7.2f %s\n", K, N, ms_lac,
-               flop / ms_lac * 1e-6, ms_cb, flop / ms_cb * 1e-6, ms_lac / ms_cb,
-               ok ? "ok" : "MISMATCH");
-        fflush(stdout);
-        CK(cudaFree(A));
-        CK(cudaFree(W));
-        CK(cudaFree(b));
-        CK(cudaFree(C));
     }
     cublasDestroy(h);
     return failures ? 1 : 0;

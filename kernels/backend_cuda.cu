@@ -53,6 +53,7 @@ struct cuda_state {
     float *weights; /* one allocation holding every tensor below */
     dev_layer *layers;
     const float *wte, *wte_t, *wpe, *lnf_w, *lnf_b;
+    int ldv; /* row stride of wte_t [C][ldv]: V padded to a multiple of 4 (float4 loads) */
     float *kv;                           /* [L][2][B][n_ctx][C] */
     float *x, *a, *qkv, *att, *h;        /* activations [max_rows][...] */
     float *logits;                       /* [chunk][V] */
@@ -186,14 +187,25 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
         auto al = [](size_t n) { return (n + 63) & ~(size_t)63; };
         const size_t per_layer = 4 * al(C) + al(C * 3 * C) + al(3 * C) + al(C * C) +
                                  al(C * NI) + al(NI) + al(NI * C) + al(C) + al(C);
-        const size_t total = 2 * al(V * C) + al(T * C) + 2 * al(C) + (size_t)s->L * per_layer;
+        const size_t ldv = (V + 3) & ~(size_t)3;
+        s->ldv = (int)ldv;
+        const size_t total =
+            al(V * C) + al(C * ldv) + al(T * C) + 2 * al(C) + (size_t)s->L * per_layer;
 
         STEP(cudaStreamCreateWithFlags(&s->st, cudaStreamNonBlocking), "cudaStreamCreate");
         STEP(cudaMalloc((void **)&s->weights, total * sizeof(float)), "allocating the weights");
         float *cur = s->weights;
         cudaError_t e = cudaSuccess;
         s->wte = upload(&cur, m->wte, V * C, &e);
-        s->wte_t = upload(&cur, m->wte_t, C * V, &e);
+        { /* wte_t with rows padded to ldv; the pad columns (never stored) are 0 */
+            float *d = cur;
+            cur += al(C * ldv);
+            if (e == cudaSuccess) e = cudaMemset(d, 0, C * ldv * sizeof(float));
+            if (e == cudaSuccess)
+                e = cudaMemcpy2D(d, ldv * sizeof(float), m->wte_t, V * sizeof(float),
+                                 V * sizeof(float), C, cudaMemcpyHostToDevice);
+            s->wte_t = d;
+        }
         s->wpe = upload(&cur, m->wpe, T * C, &e);
         s->lnf_w = upload(&cur, m->lnf_w, C, &e);
         s->lnf_b = upload(&cur, m->lnf_b, C, &e);
@@ -260,14 +272,14 @@ void enqueue_layers(cuda_state *s, int R) {
         const dev_layer *w = &s->layers[l];
         float *kc = s->kv + (size_t)l * 2 * kv_layer, *vc = kc + kv_layer;
         lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
-        lac_cuda_matmul(s->qkv, s->a, w->attn_w, w->attn_b, R, 3 * C, C, 0, s->st);
+        lac_cuda_matmul(s->qkv, s->a, w->attn_w, 3 * C, w->attn_b, R, 3 * C, C, 0, s->st);
         lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
         lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
                            s->H, s->n_ctx, s->st);
-        lac_cuda_matmul(s->x, s->att, w->proj_w, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
+        lac_cuda_matmul(s->x, s->att, w->proj_w, C, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
         lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
-        lac_cuda_matmul(s->h, s->a, w->fc_w, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);
-        lac_cuda_matmul(s->x, s->h, w->fcproj_w, w->fcproj_b, R, C, s->NI, LAC_MM_RESIDUAL,
+        lac_cuda_matmul(s->h, s->a, w->fc_w, s->NI, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);
+        lac_cuda_matmul(s->x, s->h, w->fcproj_w, C, w->fcproj_b, R, C, s->NI, LAC_MM_RESIDUAL,
                         s->st);
     }
     lac_cuda_layernorm(s->a, s->x, s->lnf_w, s->lnf_b, s->eps, R, C, s->st);
@@ -346,8 +358,8 @@ lac_status cuda_forward(void *state, const int32_t *const *tokens, const int *co
     const size_t row_bytes = (size_t)s->V * sizeof(float);
     for (int r0 = 0; r0 < R; r0 += s->chunk) {
         const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
-                        s->st);
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
+                        s->C, 0, s->st);
         CK(cudaGetLastError(), "launching the LM head");
         rc = copy_rows_to_streams(s, counts, (void *const *)logits, s->logits, r0, n, row_bytes,
                                   err);
@@ -381,8 +393,8 @@ lac_status cuda_forward_code(void *state, const int32_t *const *tokens, const in
     uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
     for (int r0 = 0; r0 < R; r0 += s->chunk) {
         const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
-                        s->st);
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
+                        s->C, 0, s->st);
         lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
                           d_tgt + r0, d_cum + r0, d_freq + r0, NULL, s->st);
         CK(cudaGetLastError(), "launching the LM head and quantizer");
@@ -411,8 +423,8 @@ lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const i
     const size_t row_bytes = (size_t)s->V * sizeof(uint32_t);
     for (int r0 = 0; r0 < R; r0 += s->chunk) {
         const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
-                        s->st);
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
+                        s->C, 0, s->st);
         lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature, NULL,
                           NULL, NULL, s->freqs, s->st);
         CK(cudaGetLastError(), "launching the LM head and quantizer");
@@ -437,8 +449,8 @@ lac_status enqueue_decode(cuda_state *s, int R, const lac_coder_params *p, lac_e
     int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);
     for (int r0 = 0; r0 < R; r0 += s->chunk) {
         const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, NULL, n, s->V, s->C, 0,
-                        s->st);
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
+                        s->C, 0, s->st);
         lac_cuda_quantize_find(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
                                d_tgt + r0, d_sym + r0, d_cum + r0, d_freq + r0, s->freqs, s->st);
     }

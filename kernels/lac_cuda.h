@@ -26,10 +26,23 @@
 enum { LAC_MM_GELU = 1, LAC_MM_RESIDUAL = 2 };
 
 /* out[m][n] = epilogue(chain_k(A[m][k], W[k][n]) (+ bias[n] when bias != NULL)), with
- * A [M][K], W [K][N], out [M][N], all row-major fp32. With LAC_MM_RESIDUAL the result is
- * out[m][n] = out[m][n] + (chain + bias); with LAC_MM_GELU gelu is applied to chain + bias. */
-void lac_cuda_matmul(float *out, const float *A, const float *W, const float *bias, int M, int N,
-                     int K, int flags, cudaStream_t st);
+ * A [M][K] (row stride K), W [K][ldw] (ldw >= N; only columns < N are used, but W must hold
+ * K * ldw floats), out [M][N], all row-major fp32. With LAC_MM_RESIDUAL the result is
+ * out[m][n] = out[m][n] + (chain + bias); with LAC_MM_GELU gelu is applied to chain + bias.
+ * Loads are float4 when K % 4 == 0, ldw % 4 == 0 and A, W are 16-byte aligned (pad ldw for odd
+ * N), stores when N % 4 == 0. The tile shape comes from lac_cuda_matmul_choose, or from the
+ * environment variable LAC_MM_KERNEL=<variant name> (read once). Every variant gives the same
+ * bits: the choice never changes the output. */
+void lac_cuda_matmul(float *out, const float *A, const float *W, int ldw, const float *bias,
+                     int M, int N, int K, int flags, cudaStream_t st);
+/* The same with an explicit variant 0 .. lac_cuda_matmul_variants() - 1 (benches, tests). */
+void lac_cuda_matmul_variant(int variant, float *out, const float *A, const float *W, int ldw,
+                             const float *bias, int M, int N, int K, int flags, cudaStream_t st);
+int lac_cuda_matmul_variants(void);
+/* "big", "mid", "small", "tiny" (NULL outside the range). */
+const char *lac_cuda_matmul_variant_name(int variant);
+/* The variant the heuristic takes for M x N outputs on the current device. */
+int lac_cuda_matmul_choose(int M, int N);
 
 /* x[r][i] = wte[tok[r]][i] + wpe[pos[r]][i] */
 void lac_cuda_embed(float *x, const float *wte, const float *wpe, const int32_t *tok,

@@ -5,12 +5,19 @@
 # minute on 2 cores.
 #   kernels/emu/check.sh                 three small random models
 #   kernels/emu/check.sh MODEL [T]       a model file, T tokens per stream (slow: minutes)
+# First, tests/cuda_matmul_check.cu: every matmul tile variant against the host fmaf chain on
+# small odd shapes (bitwise, signed zeros included), with -fsanitize=alignment so that a
+# misaligned float4 access fails here as it would fault on the GPU.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${EMU_BUILD:-build-emu}
 mkdir -p "$B"
 INC="-Iinclude -Icommon -Iengine -Icoder -Ikernels"
 FLAGS="-O1 -g -ffp-contract=off -fno-fast-math -Wall -Wextra -Wno-unknown-pragmas -DLAC_HAVE_CUDA=1 -DLAC_CUDA_EMU=1"
+g++ -std=c++20 $FLAGS -fsanitize=alignment -fno-sanitize-recover=all $INC -x c++ \
+  kernels/matmul.cu -x c++ tests/cuda_matmul_check.cu -o "$B/matmul_check" -pthread
+"$B/matmul_check"
+
 objs=()
 for f in kernels/*.cu; do
   o=$B/$(basename "$f").o

@@ -23,10 +23,18 @@
 #define __device__
 #define __host__
 #define __forceinline__ inline
-#define __launch_bounds__(n)
+#define __launch_bounds__(...)
 #define __restrict__ __restrict
 #define __shared__ static /* blocks run one at a time: one copy per kernel is per block */
 #define __constant__
+#define __align__(n) __attribute__((aligned(n)))
+
+/* CUDA's float4: 16-byte aligned like on the GPU, where a misaligned vector access faults
+ * (kernels/emu/check.sh builds its matmul check with -fsanitize=alignment to catch those). */
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+static inline float4 make_float4(float x, float y, float z, float w) { return float4{x, y, z, w}; }
 
 struct dim3 {
     unsigned x, y, z;
@@ -179,6 +187,7 @@ typedef enum cudaMemcpyKind {
 typedef struct emu_stream *cudaStream_t;
 enum { cudaStreamNonBlocking = 1 };
 enum cudaFuncAttribute { cudaFuncAttributeMaxDynamicSharedMemorySize = 8 };
+enum cudaDeviceAttr { cudaDevAttrMultiProcessorCount = 16 };
 struct cudaDeviceProp {
     char name[256];
     size_t sharedMemPerBlockOptin;
@@ -193,6 +202,14 @@ static inline cudaError_t cudaGetDeviceCount(int *n) {
     return cudaSuccess;
 }
 static inline cudaError_t cudaSetDevice(int) { return cudaSuccess; }
+static inline cudaError_t cudaGetDevice(int *d) {
+    *d = 0;
+    return cudaSuccess;
+}
+static inline cudaError_t cudaDeviceGetAttribute(int *v, cudaDeviceAttr a, int) {
+    *v = a == cudaDevAttrMultiProcessorCount ? 132 : 0; /* an H100's SM count */
+    return cudaSuccess;
+}
 static inline cudaError_t cudaGetDeviceProperties(cudaDeviceProp *p, int) {
     memset(p, 0, sizeof *p);
     strcpy(p->name, "host emulation");
@@ -230,6 +247,16 @@ static inline cudaError_t cudaMemcpy(void *d, const void *s, size_t n, cudaMemcp
 static inline cudaError_t cudaMemcpyAsync(void *d, const void *s, size_t n, cudaMemcpyKind k,
                                           cudaStream_t) {
     return cudaMemcpy(d, s, n, k);
+}
+static inline cudaError_t cudaMemcpy2D(void *d, size_t dpitch, const void *s, size_t spitch,
+                                       size_t width, size_t height, cudaMemcpyKind) {
+    for (size_t r = 0; r < height; r++)
+        memcpy((char *)d + r * dpitch, (const char *)s + r * spitch, width);
+    return cudaSuccess;
+}
+static inline cudaError_t cudaMemset(void *d, int v, size_t n) {
+    memset(d, v, n);
+    return cudaSuccess;
 }
 template <class T, class S>
 static inline cudaError_t cudaMemcpyToSymbol(T &sym, const S *src, size_t n) {
