@@ -25,7 +25,7 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLAC_CUDA=ON -DCMAKE_CUDA_ARC
   -DLAC_WERROR=ON > /dev/null
 targets=(lacgpu weights_tools test_cuda bench_cuda_matmul bench_cuda_codec)
 # optional targets (present in newer trees)
-for t in bench_cuda_attention test_cuda_kernels; do
+for t in bench_cuda_attention cuda_matmul_check; do
   cmake --build "$BUILD" --target help | grep -qw "$t" && targets+=("$t")
 done
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}"

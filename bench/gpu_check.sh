@@ -68,7 +68,7 @@ if [ -z "$BIN" ]; then
     say "configure: FAILED (see configure.log)"; tail -30 "$OUT/configure.log" >> "$SUM"; exit 1
   fi
   targets="lacgpu weights_tools test_cuda bench_cuda_matmul bench_cuda_codec"
-  for t in bench_cuda_attention test_cuda_kernels; do
+  for t in bench_cuda_attention cuda_matmul_check; do
     cmake --build "$BUILD" --target help | grep -qw "$t" && targets="$targets $t"
   done
   if ! timeout 300 cmake --build "$BUILD" -j"$JOBS" --target $targets > "$OUT/build.log" 2>&1; then
@@ -85,15 +85,15 @@ timeout 150 "$BIN/test_cuda" --verbose > "$OUT/test_cuda.log" 2>&1
 rc=$?
 say "test_cuda: $([ $rc = 0 ] && echo PASS || echo "FAIL rc=$rc") ($(elapsed))"
 grep -E "Synthesis|FAIL|SKIP|differ" "$OUT/test_cuda.log" | head -20 >> "$SUM"
-if [ -x "$BIN/test_cuda_kernels" ]; then
-  timeout 90 "$BIN/test_cuda_kernels" > "$OUT/test_cuda_kernels.log" 2>&1
+if [ -x "$BIN/cuda_matmul_check" ]; then
+  timeout 90 "$BIN/cuda_matmul_check" > "$OUT/cuda_matmul_check.log" 2>&1
   rc=$?
-  say "test_cuda_kernels: $([ $rc = 0 ] && echo PASS || echo "FAIL rc=$rc") ($(elapsed))"
-  tail -5 "$OUT/test_cuda_kernels.log" >> "$SUM"
+  say "cuda_matmul_check: $([ $rc = 0 ] && echo PASS || echo "FAIL rc=$rc") ($(elapsed))"
+  tail -5 "$OUT/cuda_matmul_check.log" >> "$SUM"
 fi
 
 # ---- 3. matmul vs cuBLAS ------------------------------------------------------------------------
-timeout 90 "$BIN/bench_cuda_matmul" 16384 5 > "$OUT/matmul.txt" 2>&1
+timeout 90 "$BIN/bench_cuda_matmul" 16384,1024,256,16 5 > "$OUT/matmul.txt" 2>&1
 say "bench_cuda_matmul: rc=$? ($(elapsed))"
 cat "$OUT/matmul.txt" >> "$SUM"
 

@@ -307,19 +307,20 @@ typedef struct ctx {
 } ctx;
 
 /* Default B (blocks coded/decoded at once): decoding runs one token per stream per step, so
- * several streams share each pass over the weights. Bounded by the KV cache memory. */
-static int default_streams(const lac_model *m, lac_device dv) {
-#ifdef LAC_HAVE_CUDA
-    int gpu = dv == LAC_DEVICE_CUDA || dv == LAC_DEVICE_AUTO;
-#else
-    int gpu = dv == LAC_DEVICE_CUDA;
-#endif
+ * several streams share each pass over the weights. Bounded by the KV cache memory: on a GPU a
+ * third of its free memory and at most 256 streams (decoding hundreds of blocks in lock-step is
+ * what keeps a GPU busy), on the CPU 512 MiB and 8 streams. A GPU also gets larger forward
+ * calls (16 rows of 1024 tokens) unless --streams was given. */
+static int default_streams(const lac_model *m, lac_engine_options *eo) {
+    uint64_t free_b = 0;
+    const int gpu = lac_device_resolve(eo->device, eo->cuda_index, &free_b) == LAC_DEVICE_CUDA;
     uint64_t kv = lac_engine_kv_bytes(lac_model_get_config(m), 1);
-    uint64_t budget = gpu ? (8ull << 30) : (512ull << 20);
-    int cap = gpu ? 32 : 8;
+    uint64_t budget = gpu ? (free_b ? free_b / 3 : (4ull << 30)) : (512ull << 20);
+    int cap = gpu ? 256 : 8;
     uint64_t b = kv ? budget / kv : 1;
     if (b < 1) b = 1;
     if (b > (uint64_t)cap) b = (uint64_t)cap;
+    if (gpu && eo->max_rows == 0) eo->max_rows = 16384;
     return (int)b;
 }
 
@@ -331,7 +332,7 @@ static int load_model(ctx *c) {
         return -1;
     }
     if (!c->streams_set)
-        c->o->params.engine.n_streams = default_streams(c->model, c->o->params.engine.device);
+        c->o->params.engine.n_streams = default_streams(c->model, &c->o->params.engine);
     return 0;
 }
 

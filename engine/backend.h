@@ -43,5 +43,7 @@ extern const lac_backend_ops lac_backend_cpu_scalar; /* engine/forward_scalar.c 
 extern const lac_backend_ops lac_backend_cuda;       /* kernels/backend_cuda.cu */
 /* Number of usable CUDA devices (0 when no driver or no GPU); never fails loudly. */
 int lac_cuda_device_count(void);
+/* Free memory of GPU `index` in bytes (0 when it cannot be read). */
+uint64_t lac_cuda_free_memory(int index);
 #endif
 #endif

@@ -23,6 +23,18 @@ struct lac_engine {
     float *scratch;      /* LAC_CODE_CHUNK x V logits for the unfused code/freqs path */
 };
 
+lac_device lac_device_resolve(lac_device d, int cuda_index, uint64_t *free_bytes) {
+    if (free_bytes) *free_bytes = 0;
+#ifdef LAC_HAVE_CUDA
+    if (d == LAC_DEVICE_AUTO) d = lac_cuda_device_count() > 0 ? LAC_DEVICE_CUDA : LAC_DEVICE_CPU;
+    if (d == LAC_DEVICE_CUDA && free_bytes) *free_bytes = lac_cuda_free_memory(cuda_index);
+#else
+    (void)cuda_index;
+    if (d == LAC_DEVICE_AUTO) d = LAC_DEVICE_CPU;
+#endif
+    return d;
+}
+
 uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams) {
     if (!cfg || n_streams <= 0) return 0;
     return 2ull * cfg->n_layer * cfg->n_ctx * cfg->n_embd * sizeof(float) * (uint64_t)n_streams;

@@ -156,6 +156,11 @@ typedef struct lac_engine_options {
 
 typedef struct lac_engine lac_engine;
 
+/* The device `d` stands for here: LAC_DEVICE_AUTO becomes LAC_DEVICE_CUDA when CUDA is built
+ * and a GPU is present, else LAC_DEVICE_CPU. For CUDA, *free_bytes (when non-NULL) receives the
+ * free memory of GPU cuda_index (0 if it cannot be read); for CPUs it is set to 0. */
+lac_device lac_device_resolve(lac_device d, int cuda_index, uint64_t *free_bytes);
+
 /* Bytes of KV cache for B streams: 2 * n_layer * n_ctx * n_embd * sizeof(float) * B. */
 uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams);
 

@@ -555,6 +555,18 @@ int lac_cuda_device_count(void) {
     return n;
 }
 
+uint64_t lac_cuda_free_memory(int index) {
+    size_t free_b = 0, total = 0;
+    int prev = 0;
+    if (cudaGetDevice(&prev) != cudaSuccess || cudaSetDevice(index) != cudaSuccess ||
+        cudaMemGetInfo(&free_b, &total) != cudaSuccess) {
+        cudaGetLastError();
+        return 0;
+    }
+    cudaSetDevice(prev);
+    return (uint64_t)free_b;
+}
+
 const lac_backend_ops lac_backend_cuda = {
     "cuda", cuda_create, cuda_destroy, cuda_forward, cuda_forward_code, cuda_forward_freqs,
     cuda_forward_decode,
