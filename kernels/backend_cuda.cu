@@ -111,14 +111,12 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, opt->cuda_index), "cudaGetDeviceProperties");
     const int hd = (int)(cfg->n_embd / cfg->n_head);
-    if (lac_cuda_attention_rows(hd) < 1)
-        return lac_fail(err, LAC_ERR_LIMIT, "cuda: head size %d is too large (at most 1024)",
-                        hd);
-    if (lac_cuda_attention_smem((int)cfg->n_ctx, hd) > prop.sharedMemPerBlockOptin)
+    const int qb = lac_cuda_attention_rows((int)cfg->n_ctx, hd, prop.sharedMemPerBlockOptin);
+    if (qb < 1)
         return lac_fail(err, LAC_ERR_LIMIT,
-                        "cuda: n_ctx %u needs %zu bytes of shared memory per block, the device "
-                        "has %zu",
-                        cfg->n_ctx, lac_cuda_attention_smem((int)cfg->n_ctx, hd),
+                        "cuda: head size %d with n_ctx %u needs %zu bytes of shared memory per "
+                        "block for attention, the device has %zu (head size at most 1024)",
+                        hd, cfg->n_ctx, lac_cuda_attention_smem((int)cfg->n_ctx, hd, 1),
                         (size_t)prop.sharedMemPerBlockOptin);
 
     cuda_state *s = (cuda_state *)calloc(1, sizeof *s);
@@ -134,7 +132,7 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     s->max_rows = opt->max_rows;
     s->chunk = s->max_rows < HEAD_CHUNK_ROWS ? s->max_rows : HEAD_CHUNK_ROWS;
     s->eps = cfg->ln_eps;
-    s->qb = lac_cuda_attention_rows(hd);
+    s->qb = qb;
     snprintf(s->name, sizeof s->name, "cuda:%d %s", s->dev, prop.name);
     s->layers = (dev_layer *)calloc((size_t)s->L ? (size_t)s->L : 1, sizeof(dev_layer));
     s->row_start = (int *)calloc((size_t)s->B, sizeof(int));
@@ -236,7 +234,6 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
     const int MR = s->max_rows;
     int32_t *tok = s->h_rows, *pos = s->h_rows + MR, *str = s->h_rows + 2 * MR,
             *tgt = s->h_rows + 3 * MR, *gfirst = s->h_rows + 4 * MR, *gn = s->h_rows + 5 * MR;
-    int n_groups = 0; /* attention groups: up to qb consecutive rows of one stream */
     for (int b = 0; b < s->B; b++) {
         for (int i = 0; i < counts[b]; i++) {
             const int r = s->row_start[b] + i;
@@ -245,11 +242,20 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
             str[r] = b;
             tgt[r] = targets ? targets[b][i] : 0;
         }
-        for (int i = 0; i < counts[b]; i += s->qb) {
-            gfirst[n_groups] = s->row_start[b] + i;
-            gn[n_groups] = counts[b] - i < s->qb ? counts[b] - i : s->qb;
-            n_groups++;
-        }
+    }
+    /* attention groups: up to qb consecutive rows of one stream; those of 2 or more rows
+     * (prefill kernel) first, then the one-row groups (step kernel) */
+    int n_groups = 0, n_multi = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int b = 0; b < s->B; b++)
+            for (int i = 0; i < counts[b]; i += s->qb) {
+                const int n = counts[b] - i < s->qb ? counts[b] - i : s->qb;
+                if ((n > 1) != (pass == 0)) continue;
+                gfirst[n_groups] = s->row_start[b] + i;
+                gn[n_groups] = n;
+                n_groups++;
+            }
+        if (pass == 0) n_multi = n_groups;
     }
     CK(cudaSetDevice(s->dev), "cudaSetDevice");
     CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
@@ -267,8 +273,8 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
         lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->qkv, s->a, w->attn_w, w->attn_b, R, 3 * C, C, 0, s->st);
         lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
-        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
-                           s->H, s->n_ctx, s->st);
+        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, n_multi,
+                           s->qb, C, s->H, s->n_ctx, s->st);
         lac_cuda_matmul(s->x, s->att, w->proj_w, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
         lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->h, s->a, w->fc_w, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);

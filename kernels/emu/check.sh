@@ -17,7 +17,7 @@ for f in kernels/*.cu; do
   g++ -std=c++20 $FLAGS $INC -x c++ -c "$f" -o "$o"
   objs+=("$o")
 done
-for f in engine/forward_scalar.c engine/model.c engine/vocab_hf.c coder/quantize.c \
+for f in engine/forward_scalar.c engine/model.c engine/vocab_hf.c engine/vocab_map.c coder/quantize.c \
          common/lac_error.c kernels/emu/emu_check.c; do
   o=$B/$(basename "$f").o
   gcc -std=gnu11 $FLAGS $INC -c "$f" -o "$o"

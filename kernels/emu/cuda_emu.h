@@ -240,4 +240,11 @@ template <class F> static inline cudaError_t cudaFuncSetAttribute(F, cudaFuncAtt
     return cudaSuccess;
 }
 
+/* ---- attention (kernels/layers.cu) -------------------------------------------------------- */
+/* float4: 16-byte aligned, so the kernels' float4 reads of shared and global memory work */
+struct alignas(16) float4 {
+    float x, y, z, w;
+};
+/* ---- end attention ------------------------------------------------------------------------- */
+
 #endif
