@@ -366,6 +366,8 @@ static __device__ __forceinline__ void step_stage(float *dst, int ld, const floa
     }
 }
 
+/* NOUT: outputs per thread (head size <= NOUT * STEP_THREADS) */
+template <int NOUT>
 __global__ void __launch_bounds__(STEP_THREADS)
     attention_step_kernel(float *__restrict__ out, const float *__restrict__ qkv,
                           const float *__restrict__ kc, const float *__restrict__ vc,
@@ -423,16 +425,16 @@ __global__ void __launch_bounds__(STEP_THREADS)
     }
 
     /* outputs: o[d] for d = tid + k * STEP_THREADS, one chain over j = 0..t in order each */
-    float acc[STEP_MAX_OUT];
+    float acc[NOUT];
 #pragma unroll
-    for (int k = 0; k < STEP_MAX_OUT; k++) acc[k] = 0.0f;
+    for (int k = 0; k < NOUT; k++) acc[k] = 0.0f;
     for (int j0 = 0; j0 <= t; j0 += STEP_THREADS) {
         const int j1 = min(j0 + STEP_THREADS, t + 1);
         __syncthreads(); /* the previous tile is used up (first time: S is stored) */
         step_stage(kv, ld, V, C, hd, j0, j1, tid);
         __syncthreads();
 #pragma unroll
-        for (int k = 0; k < STEP_MAX_OUT; k++) {
+        for (int k = 0; k < NOUT; k++) {
             const int d = tid + k * STEP_THREADS;
             if (d >= hd) break;
             for (int j = j0; j < j1; j++) acc[k] = fmaf(e[j], kv[(j - j0) * ld + d], acc[k]);
@@ -441,7 +443,7 @@ __global__ void __launch_bounds__(STEP_THREADS)
     const float S = red[STEP_WARPS];
     float *o = out + (size_t)r * C + (size_t)h * hd;
 #pragma unroll
-    for (int k = 0; k < STEP_MAX_OUT; k++) {
+    for (int k = 0; k < NOUT; k++) {
         const int d = tid + k * STEP_THREADS;
         if (d >= hd) break;
         o[d] = acc[k] / S;
@@ -470,7 +472,10 @@ cudaError_t lac_cuda_attention_setup(size_t max_smem) {
         e = cudaFuncSetAttribute(attention_prefill_kernel<4>,
                                  cudaFuncAttributeMaxDynamicSharedMemorySize, s);
     if (e == cudaSuccess)
-        e = cudaFuncSetAttribute(attention_step_kernel,
+        e = cudaFuncSetAttribute(attention_step_kernel<1>,
+                                 cudaFuncAttributeMaxDynamicSharedMemorySize, s);
+    if (e == cudaSuccess)
+        e = cudaFuncSetAttribute(attention_step_kernel<STEP_MAX_OUT>,
                                  cudaFuncAttributeMaxDynamicSharedMemorySize, s);
     return e;
 }
@@ -492,7 +497,12 @@ void lac_cuda_attention(float *out, const float *qkv, const float *kc, const flo
     }
     if (n_groups > n_multi) {
         const dim3 grid((unsigned)(n_groups - n_multi), (unsigned)n_head);
-        LAC_LAUNCH(grid, STEP_THREADS, step_smem(n_ctx, hd), st, attention_step_kernel)(
-            out, qkv, kc, vc, stream, pos, group_first + n_multi, C, hd, n_ctx);
+        const size_t smem = step_smem(n_ctx, hd);
+        if (hd <= STEP_THREADS)
+            LAC_LAUNCH(grid, STEP_THREADS, smem, st, attention_step_kernel<1>)(
+                out, qkv, kc, vc, stream, pos, group_first + n_multi, C, hd, n_ctx);
+        else
+            LAC_LAUNCH(grid, STEP_THREADS, smem, st, attention_step_kernel<STEP_MAX_OUT>)(
+                out, qkv, kc, vc, stream, pos, group_first + n_multi, C, hd, n_ctx);
     }
 }
