@@ -35,7 +35,7 @@ struct dev_layer {
  * same rows, groups and coder parameters (the key). seen: the key ran once eagerly (a key is
  * captured the second time it comes, so one-off shapes are never captured). */
 struct step_graph {
-    int R, n_groups, seen, used;
+    int R, n_groups, n_multi, seen, used;
     uint32_t P, frac;
     float T;
 #ifndef LAC_CUDA_EMU
@@ -63,7 +63,8 @@ struct cuda_state {
     int32_t *h_rows;                     /* pinned mirror of d_rows */
     uint32_t *h_code;                    /* pinned mirror of d_code */
     int *row_start;                      /* [B]: first row of each stream in this call */
-    int n_groups;                        /* attention groups of this call */
+    int n_groups, n_multi;               /* attention groups of this call; the first n_multi
+                                          * have several rows (prefill kernel) */
     step_graph graphs[N_GRAPHS];         /* decoding steps captured as CUDA graphs */
     int graphs_off, graph_clock;
     const int32_t **dec_tg;              /* [B]: decode targets as per-stream row tables */
@@ -135,14 +136,12 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     cudaDeviceProp prop;
     CK(cudaGetDeviceProperties(&prop, opt->cuda_index), "cudaGetDeviceProperties");
     const int hd = (int)(cfg->n_embd / cfg->n_head);
-    if (lac_cuda_attention_rows(hd) < 1)
-        return lac_fail(err, LAC_ERR_LIMIT, "cuda: head size %d is too large (at most 1024)",
-                        hd);
-    if (lac_cuda_attention_smem((int)cfg->n_ctx, hd) > prop.sharedMemPerBlockOptin)
+    const int qb = lac_cuda_attention_rows((int)cfg->n_ctx, hd, prop.sharedMemPerBlockOptin);
+    if (qb < 1)
         return lac_fail(err, LAC_ERR_LIMIT,
-                        "cuda: n_ctx %u needs %zu bytes of shared memory per block, the device "
-                        "has %zu",
-                        cfg->n_ctx, lac_cuda_attention_smem((int)cfg->n_ctx, hd),
+                        "cuda: head size %d with n_ctx %u needs %zu bytes of shared memory per "
+                        "block for attention, the device has %zu (head size at most 1024)",
+                        hd, cfg->n_ctx, lac_cuda_attention_smem((int)cfg->n_ctx, hd, 1),
                         (size_t)prop.sharedMemPerBlockOptin);
 
     cuda_state *s = (cuda_state *)calloc(1, sizeof *s);
@@ -158,7 +157,7 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     s->max_rows = opt->max_rows;
     s->chunk = s->max_rows < HEAD_CHUNK_ROWS ? s->max_rows : HEAD_CHUNK_ROWS;
     s->eps = cfg->ln_eps;
-    s->qb = lac_cuda_attention_rows(hd);
+    s->qb = qb;
     { /* LAC_CUDA_GRAPHS=0: decoding steps without CUDA graphs (for comparisons) */
         const char *g = getenv("LAC_CUDA_GRAPHS");
         s->graphs_off = g && !strcmp(g, "0");
@@ -274,8 +273,8 @@ void enqueue_layers(cuda_state *s, int R) {
         lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->qkv, s->a, w->attn_w, 3 * C, w->attn_b, R, 3 * C, C, 0, s->st);
         lac_cuda_kv_store(kc, vc, s->qkv, d_str, d_pos, R, C, s->n_ctx, s->st);
-        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups, C,
-                           s->H, s->n_ctx, s->st);
+        lac_cuda_attention(s->att, s->qkv, kc, vc, d_str, d_pos, d_gfirst, d_gn, n_groups,
+                           s->n_multi, s->qb, C, s->H, s->n_ctx, s->st);
         lac_cuda_matmul(s->x, s->att, w->proj_w, C, w->proj_b, R, C, C, LAC_MM_RESIDUAL, s->st);
         lac_cuda_layernorm(s->a, s->x, w->ln2_w, w->ln2_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->h, s->a, w->fc_w, s->NI, w->fc_b, R, s->NI, C, LAC_MM_GELU, s->st);
@@ -305,7 +304,6 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
     const int MR = s->max_rows;
     int32_t *tok = s->h_rows, *pos = s->h_rows + MR, *str = s->h_rows + 2 * MR,
             *tgt = s->h_rows + 3 * MR, *gfirst = s->h_rows + 4 * MR, *gn = s->h_rows + 5 * MR;
-    int n_groups = 0; /* attention groups: up to qb consecutive rows of one stream */
     for (int b = 0; b < s->B; b++) {
         for (int i = 0; i < counts[b]; i++) {
             const int r = s->row_start[b] + i;
@@ -314,13 +312,23 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
             str[r] = b;
             tgt[r] = targets ? targets[b][i] : 0;
         }
-        for (int i = 0; i < counts[b]; i += s->qb) {
-            gfirst[n_groups] = s->row_start[b] + i;
-            gn[n_groups] = counts[b] - i < s->qb ? counts[b] - i : s->qb;
-            n_groups++;
-        }
+    }
+    /* attention groups: up to qb consecutive rows of one stream; those of 2 or more rows
+     * (prefill kernel) first, then the one-row groups (step kernel) */
+    int n_groups = 0, n_multi = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (int b = 0; b < s->B; b++)
+            for (int i = 0; i < counts[b]; i += s->qb) {
+                const int n = counts[b] - i < s->qb ? counts[b] - i : s->qb;
+                if ((n > 1) != (pass == 0)) continue;
+                gfirst[n_groups] = s->row_start[b] + i;
+                gn[n_groups] = n;
+                n_groups++;
+            }
+        if (pass == 0) n_multi = n_groups;
     }
     s->n_groups = n_groups;
+    s->n_multi = n_multi;
     if (!enqueue) return LAC_OK;
     CK(cudaSetDevice(s->dev), "cudaSetDevice");
     CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
@@ -472,7 +480,8 @@ int decode_with_graph(cuda_state *s, int R, const lac_coder_params *p, lac_error
     step_graph *g = NULL, *lru = &s->graphs[0];
     for (int i = 0; i < N_GRAPHS; i++) {
         step_graph *c = &s->graphs[i];
-        if (c->seen && c->R == R && c->n_groups == s->n_groups && c->P == p->precision &&
+        if (c->seen && c->R == R && c->n_groups == s->n_groups && c->n_multi == s->n_multi &&
+            c->P == p->precision &&
             c->frac == p->frac_bits && memcmp(&c->T, &p->temperature, sizeof c->T) == 0)
             g = c;
         if (c->used < lru->used) lru = c;
@@ -480,8 +489,8 @@ int decode_with_graph(cuda_state *s, int R, const lac_coder_params *p, lac_error
     if (!g) { /* first time: remember the key, run eagerly */
         if (lru->exec) cudaGraphExecDestroy(lru->exec);
         memset(lru, 0, sizeof *lru);
-        *lru = step_graph{R, s->n_groups, 1, ++s->graph_clock, p->precision, p->frac_bits,
-                          p->temperature, NULL};
+        *lru = step_graph{R, s->n_groups, s->n_multi, 1, ++s->graph_clock, p->precision,
+                          p->frac_bits, p->temperature, NULL};
         return 0;
     }
     g->used = ++s->graph_clock;

@@ -59,20 +59,25 @@ void lac_cuda_kv_store(float *kc, float *vc, const float *qkv, const int32_t *st
 
 /* Causal attention (NUMERICS §6) of each row over positions 0..pos[r] of its stream's cache;
  * out [R][C]. Rows come in groups: group g is rows group_first[g] .. + group_n[g] - 1, all of
- * one stream, at most lac_cuda_attention_rows(head_dim) of them. Call
- * lac_cuda_attention_setup once per device first. */
+ * one stream. Groups 0 .. n_multi - 1 have 2..qb rows each (the prefill kernel, qb from
+ * lac_cuda_attention_rows); groups n_multi .. n_groups - 1 have one row each (the step kernel,
+ * for decoding steps). Both give the same bits. Call lac_cuda_attention_setup once per device
+ * first. */
 void lac_cuda_attention(float *out, const float *qkv, const float *kc, const float *vc,
                         const int32_t *stream, const int32_t *pos, const int32_t *group_first,
-                        const int32_t *group_n, int n_groups, int C, int n_head, int n_ctx,
-                        cudaStream_t st);
-/* Rows per attention group (0: head_dim too large). */
-int lac_cuda_attention_rows(int head_dim);
-/* Allows the attention kernel up to max_smem bytes of shared memory per block (beyond the
+                        const int32_t *group_n, int n_groups, int n_multi, int qb, int C,
+                        int n_head, int n_ctx, cudaStream_t st);
+/* Rows per attention group (qb) for a model with n_ctx positions and this head size on a
+ * device that allows max_smem bytes of shared memory per block: the most (up to 32) that fit;
+ * 1 = one-row groups only; 0 = not even one row fits (or head_dim > 1024). */
+int lac_cuda_attention_rows(int n_ctx, int head_dim, size_t max_smem);
+/* Allows the attention kernels up to max_smem bytes of shared memory per block (beyond the
  * default 48 KiB): call once per device with the device's opt-in limit, so that engines with
  * different n_ctx can share the device. */
 cudaError_t lac_cuda_attention_setup(size_t max_smem);
-/* Shared memory the attention kernel needs for n_ctx positions. */
-size_t lac_cuda_attention_smem(int n_ctx, int head_dim);
+/* Shared memory per block of the attention kernel for groups of qb rows (qb = 1: the step
+ * kernel) and n_ctx positions. */
+size_t lac_cuda_attention_smem(int n_ctx, int head_dim, int qb);
 
 /* Uploads coder/exp2_table.h into __constant__ memory (once per device). */
 cudaError_t lac_cuda_quantize_setup(void);
