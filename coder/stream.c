@@ -184,6 +184,7 @@ typedef struct compressor {
     const lac_model_config *cfg;
     lac_tokenizer *tk;
     lac_engine *eng;
+    int eng_B; /* the engine's streams (<= B: sized to the blocks at hand) */
     int B, R;
     uint32_t block_tokens;
     cblock *blk; /* B slots */
@@ -230,21 +231,30 @@ static lac_status flush_stored(compressor *c, lac_error *err) {
     return s;
 }
 
-static lac_status ensure_engine(const lac_model *m, const lac_params *p, int B, int rows,
-                                lac_engine **eng, lac_error *err) {
-    if (*eng) return LAC_OK;
+/* Creates the engine with `want` streams (max_rows = want * rows_per_stream), or re-creates it
+ * when it has fewer: engines are sized to the blocks at hand, so a small input on a GPU does
+ * not allocate 256 KV caches, and they grow when a later flush has more blocks. */
+static lac_status ensure_engine(const lac_model *m, const lac_params *p, int want,
+                                int rows_per_stream, lac_engine **eng, int *eng_B,
+                                lac_error *err) {
+    if (*eng && *eng_B >= want) return LAC_OK;
+    lac_engine_free(*eng);
+    *eng = NULL;
+    *eng_B = 0;
     lac_engine_options o = p->engine;
-    o.n_streams = B;
-    o.max_rows = rows;
-    return lac_engine_create(m, &o, eng, err);
+    o.n_streams = want;
+    o.max_rows = want * rows_per_stream;
+    lac_status s = lac_engine_create(m, &o, eng, err);
+    if (s == LAC_OK) *eng_B = want;
+    return s;
 }
 
 /* Runs the model over the pending coded blocks (B at a time) and writes them. */
 static lac_status flush_coded(compressor *c, lac_error *err) {
     if (!c->nblk) return LAC_OK;
-    lac_status s = ensure_engine(c->m, c->p, c->B, c->B * c->R, &c->eng, err);
+    lac_status s = ensure_engine(c->m, c->p, c->nblk, c->R, &c->eng, &c->eng_B, err);
     if (s) return s;
-    int B = c->B;
+    int B = c->eng_B;
     const int32_t *tok[B];
     const int32_t *tgt[B];
     uint32_t *cum[B], *freq[B];
@@ -514,6 +524,7 @@ typedef struct decompressor {
     const lac_model_config *cfg;
     lac_tokenizer *tk;
     lac_engine *eng;
+    int eng_B; /* the engine's streams (<= B: sized to the blocks at hand) */
     int B;
     dblock *blk;
     int nblk;
@@ -568,10 +579,10 @@ static lac_status emit_block(decompressor *d, dblock *k, lac_error *err) {
 /* Decodes the pending coded blocks in lock-step (one token per stream per step). */
 static lac_status flush_decode(decompressor *d, lac_error *err) {
     if (!d->nblk) return LAC_OK;
-    lac_status s = ensure_engine(d->m, d->p, d->B, d->B, &d->eng, err);
+    lac_status s = ensure_engine(d->m, d->p, d->nblk, 1, &d->eng, &d->eng_B, err);
     if (s) return s;
     if (!d->tk && (s = lac_tokenizer_create(d->m, &d->tk, err))) return s;
-    int B = d->B;
+    int B = d->eng_B;
     const uint32_t P = d->coder.precision;
     lac_rc_decoder rc[B];
     int32_t cur[B], sym[B];
