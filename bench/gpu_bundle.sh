@@ -25,20 +25,22 @@ cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DLAC_CUDA=ON -DCMAKE_CUDA_ARC
   -DLAC_WERROR=ON > /dev/null
 targets=(lacgpu weights_tools test_cuda bench_cuda_matmul bench_cuda_codec)
 # optional targets (present in newer trees)
+help=$(cmake --build "$BUILD" --target help)
 for t in bench_cuda_attention cuda_matmul_check; do
-  cmake --build "$BUILD" --target help | grep -qw "$t" && targets+=("$t")
+  grep -qw "$t" <<< "$help" && targets+=("$t")
 done
 cmake --build "$BUILD" -j"$(nproc)" --target "${targets[@]}"
 
 rm -rf "$CARRY"
 stage=$(mktemp -d)
-mkdir -p "$stage/bin" "$stage/lib" "$CARRY/data/corpus/gutenberg"
+mkdir -p "$stage/bin" "$stage/lib/cxx" "$CARRY/data/corpus/gutenberg"
 for t in "${targets[@]}"; do cp "$BUILD/bin/$t" "$stage/bin/"; done
 # every shared library they need, except glibc's own and CUDA's (the device has a matching
 # driver and toolkit; cuBLAS is found there by gpu_check.sh)
 for b in "$stage"/bin/*; do ldd "$b"; done | awk '/=> \//{print $3}' | sort -u | while read -r lib; do
   case "$(basename "$lib")" in
     libc.so*|libm.so*|libdl.so*|libpthread.so*|librt.so*|libresolv.so*|ld-linux*|libcuda.so*|libcublas*|libcudart*) ;;
+    libstdc++.so*|libgcc_s.so*) cp -L "$lib" "$stage/lib/cxx/" ;; # only if the device's are too old
     *) cp -L "$lib" "$stage/lib/" ;;
   esac
 done

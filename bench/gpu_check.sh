@@ -52,14 +52,17 @@ CUBLAS_DIR=$(find_cublas)
 if [ -f "$SRC/gpu-carry/bundle.tar.xz" ]; then
   B=/tmp/lacgpu-bundle
   rm -rf "$B" && mkdir -p "$B" && tar -C "$B" -xJf "$SRC/gpu-carry/bundle.tar.xz"
-  if LD_LIBRARY_PATH=$B/lib:$CUBLAS_DIR "$B/bin/lacgpu" -V > "$OUT/bundle.log" 2>&1 &&
-     LD_LIBRARY_PATH=$B/lib:$CUBLAS_DIR "$B/bin/test_cuda" --list >> "$OUT/bundle.log" 2>&1; then
-    BIN=$B/bin
-    export LD_LIBRARY_PATH=$B/lib:$CUBLAS_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
-    say "binaries: carried bundle (built for commit $(cut -c1-9 "$SRC/gpu-carry/commit.txt"))"
-  else
-    say "binaries: the carried bundle does not start here: $(tail -2 "$OUT/bundle.log" | tr '\n' ' ')"
-  fi
+  # the device's own libstdc++ first (the bundled one needs glibc >= 2.36), then the bundled one
+  for libs in "$B/lib" "$B/lib:$B/lib/cxx"; do
+    if LD_LIBRARY_PATH=$libs:$CUBLAS_DIR "$B/bin/lacgpu" -V > "$OUT/bundle.log" 2>&1 &&
+       LD_LIBRARY_PATH=$libs:$CUBLAS_DIR "$B/bin/test_cuda" --list >> "$OUT/bundle.log" 2>&1; then
+      BIN=$B/bin
+      export LD_LIBRARY_PATH=$libs:$CUBLAS_DIR${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+      say "binaries: carried bundle (built for commit $(cut -c1-9 "$SRC/gpu-carry/commit.txt"); libraries $libs)"
+      break
+    fi
+  done
+  [ -n "$BIN" ] || say "binaries: the carried bundle does not start here: $(tail -2 "$OUT/bundle.log" | tr '\n' ' ')"
 fi
 if [ -z "$BIN" ]; then
   BUILD=$SRC/build-gpu
@@ -68,8 +71,9 @@ if [ -z "$BIN" ]; then
     say "configure: FAILED (see configure.log)"; tail -30 "$OUT/configure.log" >> "$SUM"; exit 1
   fi
   targets="lacgpu weights_tools test_cuda bench_cuda_matmul bench_cuda_codec"
+  help=$(cmake --build "$BUILD" --target help)
   for t in bench_cuda_attention cuda_matmul_check; do
-    cmake --build "$BUILD" --target help | grep -qw "$t" && targets="$targets $t"
+    grep -qw "$t" <<< "$help" && targets="$targets $t"
   done
   if ! timeout 300 cmake --build "$BUILD" -j"$JOBS" --target $targets > "$OUT/build.log" 2>&1; then
     say "build: FAILED (see build.log)"; grep -E "error|Error" "$OUT/build.log" | head -30 >> "$SUM"
@@ -99,7 +103,7 @@ cat "$OUT/matmul.txt" >> "$SUM"
 
 # ---- 4. attention alone -------------------------------------------------------------------------
 if [ -x "$BIN/bench_cuda_attention" ]; then
-  timeout 45 "$BIN/bench_cuda_attention" > "$OUT/attention.txt" 2>&1
+  timeout 45 "$BIN/bench_cuda_attention" 10 256 > "$OUT/attention.txt" 2>&1
   say "bench_cuda_attention: rc=$? ($(elapsed))"
   cat "$OUT/attention.txt" >> "$SUM"
 fi
