@@ -37,6 +37,9 @@ say "nvcc: $(nvcc --version 2>/dev/null | tail -1); glibc: $(ldd --version 2>/de
 if [ -d "$SRC/gpu-carry/data/corpus" ]; then SHARED=$SRC/gpu-carry/data
 else SHARED=${LAC_SHARED:-$SRC/../shared}; fi
 export LAC_SHARED=$SHARED LAC_SOURCE_DIR=$SRC LAC_DEFAULT_MODEL=$SRC/models/lac-tiny.lacm
+# lacgpu and weights_tools look for lac-tiny.lacm in the models/ of the tree they were built in
+# (compiled in); the carried bundle was built on another machine, so name the model here.
+export LACGPU_MODEL=$SRC/models/lac-tiny.lacm
 
 # ---- 1. binaries --------------------------------------------------------------------------------
 BIN=
@@ -118,7 +121,7 @@ fi
 say "input: $(wc -c < "$TEXT") bytes"
 TINY=$SRC/models/lac-tiny.lacm
 GPT2=/tmp/gpt2-random.lacm
-timeout 60 "$BIN/weights_tools" random --config gpt2 --seed 1 --dtype f16 -f -o "$GPT2" > "$OUT/random_gpt2.log" 2>&1 \
+timeout 60 "$BIN/weights_tools" random --config gpt2 --seed 1 --dtype f16 --vocab-from "$TINY" -f -o "$GPT2" > "$OUT/random_gpt2.log" 2>&1 \
   || say "weights_tools random gpt2: FAILED ($(tail -1 "$OUT/random_gpt2.log"))"
 codec() { # label, timeout, args...
   local label=$1 t=$2; shift 2
