@@ -19,7 +19,7 @@
 /* kernel<<<grid, block, smem, stream>>>(args), written LAC_LAUNCH(grid, block, smem, stream,
  * kernel)(args) (the kernel last: template arguments may contain commas). */
 #define LAC_LAUNCH(grid, block, smem, st, ...) __VA_ARGS__<<<grid, block, smem, st>>>
-#define LAC_DYNAMIC_SHARED(type, name) extern __shared__ type name[]
+#define LAC_DYNAMIC_SHARED(type, name) extern __shared__ __align__(16) type name[] /* float4 reads */
 #endif
 
 /* matmul epilogue flags: out = [out +] gelu?(chain + bias) */
