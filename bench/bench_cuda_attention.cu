@@ -17,37 +17,19 @@
 #include <vector>
 
 #include "lac_cuda.h"
+#include "lac_cuda_prog.h"
 extern "C" {
 #include "lac_math.h"
 }
 
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        cudaError_t e_ = (x);                                                                  \
-        if (e_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));        \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 enum { C = 768, H = 12, HD = 64, NCTX = 1024 };
 
-/* deterministic values in about [-1, 1) */
-__global__ void fill_kernel(float *p, size_t n, uint32_t seed) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    uint32_t x = (uint32_t)i * 2654435761u ^ seed;
-    x ^= x >> 16;
-    x *= 2246822519u;
-    x ^= x >> 13;
-    p[i] = (float)(int32_t)(x & 0xffffff) / 8388608.0f - 1.0f;
-}
 
 static float *dev_filled(size_t n, uint32_t seed) {
     float *p;
     CK(cudaMalloc(&p, n * sizeof(float)));
-    fill_kernel<<<(unsigned)((n + 255) / 256), 256>>>(p, n, seed);
-    CK(cudaGetLastError());
+    lac_fill(p, n, seed);
     return p;
 }
 

@@ -16,15 +16,8 @@
 #include <string.h>
 
 #include "lac_cuda.h"
+#include "lac_cuda_prog.h"
 
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        cudaError_t e_ = (x);                                                                  \
-        if (e_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));        \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 #define CB(x)                                                                                  \
     do {                                                                                       \
         cublasStatus_t s_ = (x);                                                               \
@@ -34,21 +27,8 @@
         }                                                                                      \
     } while (0)
 
-/* deterministic values in about [-1, 1) */
-__global__ void fill_kernel(float *p, size_t n, uint32_t seed) {
-    size_t i = (size_t)blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n) return;
-    uint32_t x = (uint32_t)i * 2654435761u ^ seed;
-    x ^= x >> 16;
-    x *= 2246822519u;
-    x ^= x >> 13;
-    p[i] = (float)(int32_t)(x & 0xffffff) / 8388608.0f - 1.0f;
-}
 
-static void fill(float *p, size_t n, uint32_t seed) {
-    fill_kernel<<<(unsigned)((n + 255) / 256), 256>>>(p, n, seed);
-    CK(cudaGetLastError());
-}
+static void fill(float *p, size_t n, uint32_t seed) { lac_fill(p, n, seed); }
 
 /* 256 sampled outputs of C against the host chain (+ bias); 1 when all equal */
 static int check_sampled(const float *A, const float *W, int ldw, const float *b,

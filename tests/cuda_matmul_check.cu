@@ -19,19 +19,12 @@
 #include <string.h>
 
 #include "lac_cuda.h"
+#include "lac_cuda_prog.h"
 
 extern "C" {
 #include "lac_math.h"
 }
 
-#define CK(x)                                                                                  \
-    do {                                                                                       \
-        cudaError_t e_ = (x);                                                                  \
-        if (e_ != cudaSuccess) {                                                               \
-            fprintf(stderr, "%s:%d: %s\n", __FILE__, __LINE__, cudaGetErrorString(e_));        \
-            exit(1);                                                                           \
-        }                                                                                      \
-    } while (0)
 
 static uint64_t rng_state = 12345;
 static float rnd(void) { /* about [-1, 1) */
