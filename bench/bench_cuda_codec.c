@@ -110,6 +110,7 @@ int main(int argc, char **argv) {
         free(wp.p);
         free(wb.p);
     }
+    const char *graphs_env = getenv("LAC_CUDA_GRAPHS"); /* reported: CUDA graphs on or off */
     double t0 = now();
     if (lac_compress(m, &p, mem_read, &text, mem_write, &packed, &st1, &err) != LAC_OK) {
         fprintf(stderr, "compress: %s\n", err.msg);
@@ -123,10 +124,11 @@ int main(int argc, char **argv) {
     double t2 = now();
     const int same = back.n == text.n && memcmp(back.p, text.p, text.n) == 0;
     const double tc = t1 - t0, td = t2 - t1;
-    printf("model=%s device=\"%s\" streams=%d dstreams=%d blocks=%llu bytes=%zu tokens=%llu packed=%zu bpb=%.4f "
+    printf("model=%s device=\"%s\" graphs=%s streams=%d dstreams=%d blocks=%llu bytes=%zu tokens=%llu packed=%zu bpb=%.4f "
            "compress_s=%.3f compress_MB/s=%.4f compress_tok/s=%.0f "
            "decompress_s=%.3f decompress_MB/s=%.4f decompress_tok/s=%.0f roundtrip=%s\n",
-           lac_model_get_config(m)->name, st1.device[0] ? st1.device : "?", p.engine.n_streams,
+           lac_model_get_config(m)->name, st1.device[0] ? st1.device : "?",
+           graphs_env && !strcmp(graphs_env, "0") ? "off" : "on", p.engine.n_streams,
            q.engine.n_streams, (unsigned long long)st1.blocks, text.n, (unsigned long long)st1.tokens, packed.n,
            text.n ? 8.0 * (double)packed.n / (double)text.n : 0.0, tc, text.n / tc * 1e-6,
            (double)st1.tokens / tc, td, text.n / td * 1e-6, (double)st1.tokens / td,

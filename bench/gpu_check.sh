@@ -14,6 +14,7 @@
 #   7. Canterbury across devices: every file compressed on the GPU, decoded on the GPU; the
 #      text files' .lacz made on the CPU must be byte-identical; small files decoded on the CPU
 #   8. compute-sanitizer racecheck + memcheck on the random-model GPU tests, if time is left
+#   then bench/gpu_report.py: the issue's goals as one markdown table ($OUT/goals.md)
 # Every step's time limit is cut to what is left of a 345-second plan (GPU_CHECK_SECONDS), so
 # the script ends within 6 minutes; summary.txt is written as it goes.
 # Usage: bench/gpu_check.sh            (from anywhere; OUT=/some/dir to choose the output)
@@ -194,3 +195,5 @@ if command -v compute-sanitizer > /dev/null && [ "$(left)" -gt 40 ]; then
 fi
 rm -f "$TEXT" "$GPT2"
 say "== done in $(elapsed)"
+# the issue's goals as one table (ratios from this run only): goals.md, also in the summary
+env -u LD_LIBRARY_PATH python3 bench/gpu_report.py "$OUT" > "$OUT/goals.md" 2>&1 && cat "$OUT/goals.md" >> "$SUM"
