@@ -187,7 +187,7 @@ fi
 # ---- 8. races and memory errors the emulator cannot see (when time is left) -----------------
 if command -v compute-sanitizer > /dev/null && [ "$(left)" -gt 40 ]; then
   for tool in racecheck memcheck; do
-    lim 40 compute-sanitizer --tool $tool --error-exitcode 3 "$BIN/test_cuda" \
+    lim 40 compute-sanitizer --tool $tool --target-processes all --error-exitcode 3 "$BIN/test_cuda" \
       --filter 'cuda/random_models_match_cpu' > "$OUT/sanitizer-$tool.log" 2>&1
     say "compute-sanitizer $tool: rc=$? ($(elapsed))"
     grep -E "ERROR SUMMARY|Race reported|Invalid" "$OUT/sanitizer-$tool.log" | head -5 >> "$SUM"
