@@ -1,6 +1,6 @@
-/* forward_avx2.c — AVX2 + FMA kernels of the fast CPU backend (built with -mavx2 -mfma,
- * selected at run time). Each of the 8 lanes owns one output's fmaf chain (docs/NUMERICS.md
- * §1); register blocks of 4 rows x 3 vectors (24 columns); tails use maskload/maskstore. */
+/* forward_avx2.c — AVX2 + FMA kernels of the fast CPU backend (built with -mavx2 -mfma, and
+ * -mf16c for matmul_f16 only; selected at run time). Each of the 8 lanes owns one output's
+ * fmaf chain (docs/NUMERICS.md §1); register blocks of 4 rows x 3 vectors (24 columns); tails use maskload/maskstore. */
 #include "forward_fast.h"
 #include "forward_ops.h"
 #ifdef LAC_FAST_X86
@@ -12,20 +12,37 @@ static inline __m256i tail_mask(int n) {
     return _mm256_loadu_si256((const __m256i *)(t + 8 - n));
 }
 
+/* W[i..i+7] widened to fp32 (F16: W16 holds IEEE halves, widened exactly by F16C's
+ * vcvtph2ps); lanes outside the mask read as 0 and are never stored. */
+static inline __attribute__((always_inline)) __m256
+load_w(const int F16, const int full, const float *W, const uint16_t *W16, size_t i,
+       __m256i m) {
+    if (!F16) return full ? _mm256_loadu_ps(W + i) : _mm256_maskload_ps(W + i, m);
+    if (full) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(W16 + i)));
+    const int bits = _mm256_movemask_ps(_mm256_castsi256_ps(m));
+    uint16_t t[8] = {0}; /* tail: there is no masked 16-bit load */
+    for (int j = 0; j < 8; j++)
+        if (bits >> j & 1) t[j] = W16[i + j];
+    return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)t));
+}
+
+/* NR rows x NV vectors from column n; the mask m applies to the last vector (FULL: m is all
+ * ones). F16 (a constant): W is read from W16 instead of W; nothing else changes. */
 static inline __attribute__((always_inline)) void
-mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, int N,
-   const float *bias, float *const *Y, int n, __m256i m) {
+mk(const int F16, const int FULL, const int NR, const int NV, const float *X, int ldx, int K,
+   const float *W, const uint16_t *W16, int N, const float *bias, float *const *Y, int n,
+   __m256i m) {
     __m256 acc[4][3];
     _Pragma("GCC unroll 4")
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 4")
         for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
-    const float *w = W + n;
+    size_t w = (size_t)n;
     for (int k = 0; k < K; k++, w += N) {
         __m256 wv[3];
         _Pragma("GCC unroll 4")
         for (int v = 0; v < NV; v++)
-            wv[v] = (v == NV - 1) ? _mm256_maskload_ps(w + 8 * v, m) : _mm256_loadu_ps(w + 8 * v);
+            wv[v] = load_w(F16, FULL || v < NV - 1, W, W16, w + 8 * v, m);
         _Pragma("GCC unroll 4")
         for (int r = 0; r < NR; r++) {
             const __m256 xb = _mm256_broadcast_ss(X + (size_t)r * ldx + k);
@@ -46,24 +63,39 @@ mk(const int NR, const int NV, const float *X, int ldx, int K, const float *W, i
     }
 }
 
-#define MK_ROWS(NV, mask)                                                                   \
+#define MK_CALL(NRR, NV, FULL, mask) \
+    mk(F16, FULL, NRR, NV, X + (size_t)r * ldx, ldx, K, W, W16, N, bias, Y + r, n, mask)
+#define MK_ROWS(NV, FULL, mask)                                                             \
     do {                                                                                    \
         int r = 0;                                                                          \
-        for (; r + 4 <= R; r += 4) mk(4, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); \
+        for (; r + 4 <= R; r += 4) MK_CALL(4, NV, FULL, mask);                              \
         switch (R - r) {                                                                    \
-        case 3: mk(3, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
-        case 2: mk(2, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
-        case 1: mk(1, NV, X + (size_t)r * ldx, ldx, K, W, N, bias, Y + r, n, mask); break;  \
+        case 3: MK_CALL(3, NV, FULL, mask); break;                                          \
+        case 2: MK_CALL(2, NV, FULL, mask); break;                                          \
+        case 1: MK_CALL(1, NV, FULL, mask); break;                                          \
         default: break;                                                                     \
         }                                                                                   \
     } while (0)
 
-static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
-                   const float *bias, float *const *Y, int n0, int n1) {
+static inline __attribute__((always_inline)) void
+matmul_any(const int F16, const float *X, int ldx, int R, int K, const float *W,
+           const uint16_t *W16, int N, const float *bias, float *const *Y, int n0, int n1) {
     const __m256i full = _mm256_set1_epi32(-1);
     int n = n0;
-    for (; n + 24 <= n1; n += 24) MK_ROWS(3, full);
-    for (; n < n1; n += 8) MK_ROWS(1, tail_mask(n1 - n));
+    for (; n + 24 <= n1; n += 24) MK_ROWS(3, 1, full);
+    for (; n < n1; n += 8) MK_ROWS(1, 0, tail_mask(n1 - n));
+}
+
+static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
+                   const float *bias, float *const *Y, int n0, int n1) {
+    matmul_any(0, X, ldx, R, K, W, NULL, N, bias, Y, n0, n1);
+}
+
+/* Needs F16C (vcvtph2ps; this file is built with -mf16c for it, and it is the only F16C
+ * instruction here): forward_fast.c checks the CPU before using it. */
+static void matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
+                       const float *bias, float *const *Y, int n0, int n1) {
+    matmul_any(1, X, ldx, R, K, NULL, W, N, bias, Y, n0, n1);
 }
 
 static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
@@ -176,7 +208,8 @@ static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
 static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
 
 const lac_fast_kernels lac_fast_avx2 = {
-    .isa = "avx2", .panel = 48, .matmul = matmul, .scores = scores, .wsum = wsum,
+    .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
+    .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };

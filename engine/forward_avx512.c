@@ -8,12 +8,26 @@
 
 static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
+/* W[i..i+15] widened to fp32 (F16: W16 holds IEEE halves, widened exactly by vcvtph2ps);
+ * lanes outside the mask read as 0 and are never stored. */
+static inline __attribute__((always_inline)) __m512
+load_w(const int F16, const float *W, const uint16_t *W16, size_t i, __mmask16 m) {
+    if (!F16) return m == 0xffff ? _mm512_loadu_ps(W + i) : _mm512_maskz_loadu_ps(m, W + i);
+    if (m == 0xffff) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)(W16 + i)));
+    uint16_t t[16] = {0}; /* tail: AVX-512F has no masked 16-bit load */
+    for (int j = 0; j < 16; j++)
+        if (m >> j & 1) t[j] = W16[i + j];
+    return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)t));
+}
+
 /* NR rows x NV vectors from column n, k = k0..k1-1; the mask applies to the last vector.
  * The chains continue across calls: the first k block starts from 0, later ones reload the
- * partial sums from Y (stored as floats, so the chain is unchanged); the last adds the bias. */
+ * partial sums from Y (stored as floats, so the chain is unchanged); the last adds the bias.
+ * F16 (a constant): W is read from W16 instead of W; nothing else changes. */
 static inline __attribute__((always_inline)) void
-mk(const int NR, const int NV, const float *X, int ldx, int k0, int k1, const float *W, int N,
-   const float *bias, float *const *Y, int n, __mmask16 m, int first, int last) {
+mk(const int F16, const int NR, const int NV, const float *X, int ldx, int k0, int k1,
+   const float *W, const uint16_t *W16, int N, const float *bias, float *const *Y, int n,
+   __mmask16 m, int first, int last) {
     __m512 acc[6][4];
     _Pragma("GCC unroll 6")
     for (int r = 0; r < NR; r++)
@@ -22,12 +36,12 @@ mk(const int NR, const int NV, const float *X, int ldx, int k0, int k1, const fl
             const __mmask16 mv = (v == NV - 1) ? m : (__mmask16)0xffff;
             acc[r][v] = first ? _mm512_setzero_ps() : _mm512_maskz_loadu_ps(mv, Y[r] + n + 16 * v);
         }
-    const float *w = W + (size_t)k0 * N + n;
+    size_t w = (size_t)k0 * N + n;
     for (int k = k0; k < k1; k++, w += N) {
         __m512 wv[4];
         _Pragma("GCC unroll 6")
         for (int v = 0; v < NV; v++)
-            wv[v] = (v == NV - 1) ? _mm512_maskz_loadu_ps(m, w + 16 * v) : _mm512_loadu_ps(w + 16 * v);
+            wv[v] = load_w(F16, W, W16, w + 16 * v, (v == NV - 1) ? m : (__mmask16)0xffff);
         _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++) {
             const __m512 xb = _mm512_set1_ps(X[(size_t)r * ldx + k]);
@@ -49,7 +63,7 @@ mk(const int NR, const int NV, const float *X, int ldx, int k0, int k1, const fl
 }
 
 #define MK_CALL(NRR, NV, mask) \
-    mk(NRR, NV, X + (size_t)r * ldx, ldx, k0, k1, W, N, bias, Y + r, n, mask, first, last)
+    mk(F16, NRR, NV, X + (size_t)r * ldx, ldx, k0, k1, W, W16, N, bias, Y + r, n, mask, first, last)
 #define MK_ROWS(NV, mask)                                                                   \
     do {                                                                                    \
         int r = 0;                                                                          \
@@ -67,8 +81,9 @@ mk(const int NR, const int NV, const float *X, int ldx, int k0, int k1, const fl
 /* k blocks of 256 keep a 256 x 64 block of W in L1/L2 while all rows of the tile use it */
 #define KBLOCK 256
 
-static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
-                   const float *bias, float *const *Y, int n0, int n1) {
+static inline __attribute__((always_inline)) void
+matmul_any(const int F16, const float *X, int ldx, int R, int K, const float *W,
+           const uint16_t *W16, int N, const float *bias, float *const *Y, int n0, int n1) {
     for (int k0 = 0; k0 < K; k0 += KBLOCK) {
         const int k1 = k0 + KBLOCK < K ? k0 + KBLOCK : K;
         const int first = k0 == 0, last = k1 == K;
@@ -76,6 +91,16 @@ static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
         for (; n + 64 <= n1; n += 64) MK_ROWS(4, (__mmask16)0xffff);
         for (; n < n1; n += 16) MK_ROWS(1, tail_mask(n1 - n));
     }
+}
+
+static void matmul(const float *X, int ldx, int R, int K, const float *W, int N,
+                   const float *bias, float *const *Y, int n0, int n1) {
+    matmul_any(0, X, ldx, R, K, W, NULL, N, bias, Y, n0, n1);
+}
+
+static void matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
+                       const float *bias, float *const *Y, int n0, int n1) {
+    matmul_any(1, X, ldx, R, K, NULL, W, N, bias, Y, n0, n1);
 }
 
 static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
@@ -280,7 +305,8 @@ static void softmax_exp(float *s, int n) {
 }
 
 const lac_fast_kernels lac_fast_avx512 = {
-    .isa = "avx512", .panel = 64, .matmul = matmul, .scores = scores, .wsum = wsum,
+    .isa = "avx512", .panel = 64, .matmul = matmul, .matmul_f16 = matmul_f16,
+    .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };

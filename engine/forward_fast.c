@@ -32,6 +32,43 @@ static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int 
     }
 }
 
+/* IEEE half -> float, exact (every half is an fp32 value), as lacm_f16_to_f32. */
+static inline float g_half_to_float(uint16_t h) {
+    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7FFFu;
+    uint32_t u;
+    if (em >= 0x7C00u) { /* inf / nan */
+        u = sign | 0x7F800000u | (em & 0x3FFu) << 13;
+    } else if (em >= 0x0400u) { /* normal: rebias the exponent by 127 - 15 */
+        u = sign | ((em << 13) + 0x38000000u);
+    } else { /* zero / subnormal: em * 2^-24, exact in fp32 */
+        const float f = (float)em * 0x1p-24f;
+        memcpy(&u, &f, 4);
+        u |= sign;
+    }
+    float f;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
+/* g_matmul with W in halves: the same chains, each 16-column slice of a W row widened first. */
+static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
+                         const float *bias, float *const *Y, int n0, int n1) {
+    enum { NB = 16 };
+    for (int r = 0; r < R; r++) {
+        const float *x = X + (size_t)r * ldx;
+        for (int n = n0; n < n1; n += NB) {
+            const int nb = n1 - n < NB ? n1 - n : NB;
+            float acc[NB] = {0}, w[NB];
+            for (int k = 0; k < K; k++) {
+                const uint16_t *wh = W + (size_t)k * N + n;
+                for (int i = 0; i < nb; i++) w[i] = g_half_to_float(wh[i]);
+                for (int i = 0; i < nb; i++) acc[i] = fmaf(x[k], w[i], acc[i]);
+            }
+            for (int i = 0; i < nb; i++) Y[r][n + i] = bias ? acc[i] + bias[n + i] : acc[i];
+        }
+    }
+}
+
 static void g_scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
                      float *s) {
     for (int j = 0; j < nj; j++) s[j] = 0.0f;
@@ -73,7 +110,8 @@ static void g_gelu(float *h, size_t n) { lac_op_gelu(h, n); }
 static void g_softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
 
 const lac_fast_kernels lac_fast_generic = {
-    .isa = "generic", .panel = 64, .matmul = g_matmul, .scores = g_scores, .wsum = g_wsum,
+    .isa = "generic", .panel = 64, .matmul = g_matmul, .matmul_f16 = g_matmul_f16,
+    .scores = g_scores, .wsum = g_wsum,
     .r32_sum = g_r32_sum, .r32_sumsq = g_r32_sumsq,
     .layernorm = g_layernorm, .gelu = g_gelu, .softmax_exp = g_softmax_exp,
 };
@@ -95,6 +133,19 @@ static const lac_fast_kernels *pick_kernels(void) {
     return &lac_fast_generic;
 }
 
+/* The LM head kernel on 16-bit weights, or NULL to use matmul on wte_t: needs an F16 model
+ * file, the ISA's kernel (AVX2's needs F16C), and LAC_F16_HEAD not "0" (for A/B timing). */
+typedef void (*matmul_f16_fn)(const float *, int, int, int, const uint16_t *, int,
+                              const float *, float *const *, int, int);
+static matmul_f16_fn pick_head_f16(const lac_model *m, const lac_fast_kernels *kr) {
+    const char *env = getenv("LAC_F16_HEAD");
+    if (!m->wte_t_f16 || !kr->matmul_f16 || (env && !strcmp(env, "0"))) return NULL;
+#ifdef LAC_FAST_X86
+    if (kr == &lac_fast_avx2 && !__builtin_cpu_supports("f16c")) return NULL;
+#endif
+    return kr->matmul_f16;
+}
+
 /* Fewer multiply-adds than this in one operation: run it on the calling thread. */
 #define LAC_PAR_MIN_FMA (1 << 20)
 
@@ -102,6 +153,7 @@ static const lac_fast_kernels *pick_kernels(void) {
 typedef struct fast_state {
     const lac_model *m;
     const lac_fast_kernels *kr;
+    matmul_f16_fn head_f16; /* the LM head on m->wte_t_f16, or NULL: matmul on m->wte_t */
     int n_streams, max_rows, n_threads;
     /* per layer, per stream: K transposed per head [H][hd][n_ctx], then V [n_ctx][C] */
     float *kv;
@@ -135,6 +187,7 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     if (!s) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu state)");
     s->m = m;
     s->kr = pick_kernels();
+    s->head_f16 = pick_head_f16(m, s->kr);
     s->n_streams = opt->n_streams;
     s->max_rows = opt->max_rows;
     s->n_threads = opt->n_threads > 0 ? opt->n_threads : omp_get_max_threads();
@@ -157,16 +210,17 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: %zu MiB of KV cache)",
                         kv * sizeof(float) >> 20);
     }
-    snprintf(s->name, sizeof s->name, "cpu-%s (%d thread%s)", s->kr->isa, s->n_threads,
-             s->n_threads == 1 ? "" : "s");
+    snprintf(s->name, sizeof s->name, "cpu-%s%s (%d thread%s)", s->kr->isa,
+             s->head_f16 ? "+f16head" : "", s->n_threads, s->n_threads == 1 ? "" : "s");
     *out = s;
     *name = s->name;
     return LAC_OK;
 }
 
-/* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads. */
-static void mm(const fast_state *s, const float *X, int R, int K, const float *W, int N,
-               const float *bias, float *const *Y) {
+/* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads.
+ * W is fp32 (W16 NULL) or, for the LM head, halves in W16 (W NULL) read by s->head_f16. */
+static void mm_tiles(const fast_state *s, const float *X, int R, int K, const float *W,
+                     const uint16_t *W16, int N, const float *bias, float *const *Y) {
     const int P = s->kr->panel, RC = 64;
     const int np = (N + P - 1) / P, nr = (R + RC - 1) / RC;
     const int tiles = np * nr;
@@ -178,8 +232,16 @@ static void mm(const fast_state *s, const float *X, int R, int K, const float *W
         const int p = t / nr, rc = t % nr;
         const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
         const int r0 = rc * RC, r1 = r0 + RC < R ? r0 + RC : R;
-        kr->matmul(X + (size_t)r0 * K, K, r1 - r0, K, W, N, bias, Y + r0, n0, n1);
+        if (W16)
+            s->head_f16(X + (size_t)r0 * K, K, r1 - r0, K, W16, N, bias, Y + r0, n0, n1);
+        else
+            kr->matmul(X + (size_t)r0 * K, K, r1 - r0, K, W, N, bias, Y + r0, n0, n1);
     }
+}
+
+static void mm(const fast_state *s, const float *X, int R, int K, const float *W, int N,
+               const float *bias, float *const *Y) {
+    mm_tiles(s, X, R, K, W, NULL, N, bias, Y);
 }
 
 static void layernorm_rows(const fast_state *s, const float *X, int R, const float *w,
@@ -277,7 +339,11 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         for (int b = 0; b < B; b++)
             for (int i = 0; i < counts[b]; i++, r++) s->yrow[r] = logits[b] + (size_t)i * V;
     }
-    mm(s, s->a, R, C, m->wte_t, V, NULL, s->yrow);
+    /* the LM head: reading W is most of a decoding step's time; halves read half the bytes */
+    if (s->head_f16)
+        mm_tiles(s, s->a, R, C, NULL, m->wte_t_f16, V, NULL, s->yrow);
+    else
+        mm(s, s->a, R, C, m->wte_t, V, NULL, s->yrow);
     return LAC_OK;
 }
 

@@ -12,6 +12,11 @@ typedef struct lac_fast_kernels {
     /* Y[r][n] = chain_k(X[r*ldx + k], W[k*N + n]) (+ bias[n]) for r < R, n0 <= n < n1. */
     void (*matmul)(const float *X, int ldx, int R, int K, const float *W, int N,
                    const float *bias, float *const *Y, int n0, int n1);
+    /* matmul with W in IEEE half precision (the LM head of F16 model files): each weight is
+     * widened exactly to fp32 in registers, so the chains and bits are matmul's with half the
+     * bytes read. NULL: not available (forward_fast.c falls back to matmul on the fp32 copy). */
+    void (*matmul_f16)(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
+                       const float *bias, float *const *Y, int n0, int n1);
     /* s[j] = chain_d(q[d], Kt[d*ldk + j]) * scale, for j < nj, d < hd. */
     void (*scores)(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
                    float *s);
@@ -30,7 +35,8 @@ typedef struct lac_fast_kernels {
 extern const lac_fast_kernels lac_fast_generic; /* forward_fast.c, any CPU */
 #if defined(__x86_64__) || defined(__i386__)
 #define LAC_FAST_X86 1
-extern const lac_fast_kernels lac_fast_avx2;   /* forward_avx2.c (AVX2 + FMA) */
+extern const lac_fast_kernels lac_fast_avx2;   /* forward_avx2.c (AVX2 + FMA; matmul_f16
+                                                   also needs F16C: check before use) */
 extern const lac_fast_kernels lac_fast_avx512; /* forward_avx512.c (AVX-512F) */
 #endif
 #endif

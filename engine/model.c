@@ -253,6 +253,22 @@ static void transpose(const float *src, float *dst, uint32_t rows, uint32_t cols
         }
 }
 
+/* dst[c][r] = src[r][c] for 16-bit little-endian src (as transpose above). */
+static void transpose_u16(const uint8_t *src, uint16_t *dst, uint32_t rows, uint32_t cols) {
+    const long B = 32;
+#pragma omp parallel for schedule(static) if ((uint64_t)rows * cols > (1u << 20))
+    for (long c0 = 0; c0 < (long)cols; c0 += B)
+        for (long r0 = 0; r0 < (long)rows; r0 += B) {
+            long r1 = r0 + B < (long)rows ? r0 + B : (long)rows;
+            long c1 = c0 + B < (long)cols ? c0 + B : (long)cols;
+            for (long r = r0; r < r1; r++)
+                for (long c = c0; c < c1; c++) {
+                    const uint8_t *h = src + 2 * ((size_t)r * cols + (size_t)c);
+                    dst[(size_t)c * rows + (size_t)r] = (uint16_t)(h[0] | h[1] << 8);
+                }
+        }
+}
+
 /* Widens n 16-bit little-endian values exactly (table: all 65536 F16 values, or NULL for BF16). */
 static void widen(const uint8_t *s, float *d, size_t n, const float *f16_table) {
 #pragma omp parallel for schedule(static) if (n > (1u << 20))
@@ -443,15 +459,19 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     }
     m->n_params = n_params;
 
-    /* memory: one owned block = widened copies (16-bit storage only) then wte_t */
+    /* memory: one owned block = widened copies (16-bit storage only), wte_t, then (F16 only)
+     * wte_t in its 16-bit form for the CPU's LM head */
     m->layers = calloc(c->n_layer, sizeof *m->layers);
     uint64_t n_wide = storage != LAC_DTYPE_F32 ? n_params : 0;
-    float *own = malloc((size_t)(n_wide + (uint64_t)V * C) * sizeof(float));
+    const int head_f16 = storage == LAC_DTYPE_F16;
+    float *own = malloc((size_t)(n_wide + (uint64_t)V * C) * sizeof(float) +
+                        (head_f16 ? (size_t)V * C * sizeof(uint16_t) : 0));
     m->owned = own;
     if (!m->layers || !own)
         return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory for %llu parameters", label,
                         (unsigned long long)n_params);
     float *wide = own, *wte_t = own + n_wide;
+    uint16_t *wte_t_f16 = head_f16 ? (uint16_t *)(wte_t + (size_t)V * C) : NULL;
 
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !lacm_hash_prefix(ctx, c, &m->vocab)) {
@@ -521,6 +541,10 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     free(ptrs);
     transpose(m->wte, wte_t, V, C);
     m->wte_t = wte_t;
+    if (wte_t_f16) { /* tensor 0 is wte, [V][C], at off_data */
+        transpose_u16(img + off_data, wte_t_f16, V, C);
+        m->wte_t_f16 = wte_t_f16;
+    }
     m->file_size = size;
     return LAC_OK;
 }

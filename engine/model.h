@@ -21,6 +21,9 @@ struct lac_model {
     lac_model_config cfg;
     const float *wte;          /* [V][C] token embeddings (also the tied LM head) */
     const float *wte_t;        /* [C][V] transposed copy of wte, for the LM head matmul */
+    /* [C][V] the same values in their stored F16 form (F16 files only, else NULL): a decoding
+     * step on the CPU is bound by reading the LM head, and widening in registers is exact */
+    const uint16_t *wte_t_f16;
     const float *wpe;          /* [n_ctx][C] */
     lac_layer_weights *layers; /* [n_layer] */
     const float *lnf_w, *lnf_b;

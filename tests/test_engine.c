@@ -12,6 +12,7 @@
 #include "engine_testutil.h"
 #include "lac.h"
 #include "model.h" /* struct lac_model: the random test model, eot token */
+#include "model_file.h" /* lacm_f16_to_f32 */
 
 /* ---- random model ------------------------------------------------------------------------ */
 #define RL 2
@@ -439,4 +440,135 @@ Test(engine_tiny, eval_alice29_bpb) {
     cr_assert_eq(pclose(f), 0, "%s failed", cmd);
     cr_expect_eq(tokens, 47022.0);
     cr_expect(fabs(bpb - 2.1385) <= 0.0005, "alice29.txt: %.6f bpb, expected 2.1385", bpb);
+}
+
+/* ---- the LM head read as F16 (engine/forward_fast.c: head_f16) ----------------------------- */
+/* Engine names end the ISA with "+f16head" when the fast backend reads the LM head from
+ * wte_t_f16; these tests check that the path is taken and that its bits are the scalar's. */
+static const char *const f16_isas[3] = {"best", "avx2", "generic"};
+
+static int f16_head_taken(const lac_model *m) {
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 1, .n_streams = 1};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(m, &o, &e, &err), LAC_OK, "%s", err.msg);
+    const int taken = strstr(lac_engine_device_name(e), "+f16head") != NULL;
+    cr_log_info("%s", lac_engine_device_name(e));
+    lac_engine_free(e);
+    return taken;
+}
+
+/* the ISA LAC_CPU_ISA names can read halves (AVX2's kernel needs F16C) */
+static int f16_isa_can(const char *isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    if (!strcmp(isa, "avx2") && !__builtin_cpu_supports("avx512f"))
+        return __builtin_cpu_supports("f16c");
+#endif
+    (void)isa;
+    return 1;
+}
+
+/* fast == ref (scalar logits of toks[0..n)) bitwise, for prefill on 1 and 2 threads and for
+ * single steps, with the ISA LAC_CPU_ISA names; the f16 head must be taken */
+static void f16_expect_fast(const lac_model *m, const int32_t *tk, int n, const float *ref,
+                            const char *isa) {
+    const size_t V = m->cfg.vocab_size;
+    float *out = malloc((size_t)n * V * sizeof(float));
+    cr_assert(out);
+    const struct {
+        int threads, chunk;
+        const char *what;
+    } runs[] = {{1, n, "prefill 1 thread"}, {2, n, "prefill 2 threads"}, {2, 1, "steps"}};
+    for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
+        lac_error err;
+        cr_assert_eq(etu_run(m, LAC_DEVICE_CPU, runs[r].threads, 1, 0, tk, n, runs[r].chunk,
+                             NULL, out, &err), LAC_OK, "%s", err.msg);
+        for (int i = 0; i < n; i++)
+            if (memcmp(out + (size_t)i * V, ref + (size_t)i * V, V * sizeof(float))) {
+                cr_expect(0, "%s %s: row %d differs from the scalar backend", isa,
+                          runs[r].what, i);
+                break;
+            }
+    }
+    free(out);
+}
+
+static void f16_all_isas(const lac_model *m, const int32_t *tk, int n) {
+    const size_t V = m->cfg.vocab_size;
+    float *ref = malloc((size_t)n * V * sizeof(float));
+    cr_assert(ref);
+    lac_error err;
+    cr_assert_eq(etu_run(m, LAC_DEVICE_CPU_SCALAR, 1, 1, 0, tk, n, n, NULL, ref, &err), LAC_OK,
+                 "%s", err.msg);
+    for (int i = 0; i < 3; i++) {
+        setenv("LAC_CPU_ISA", f16_isas[i], 1);
+        if (f16_isa_can(f16_isas[i]))
+            cr_expect(f16_head_taken(m), "%s: the LM head is not read as F16", f16_isas[i]);
+        f16_expect_fast(m, tk, n, ref, f16_isas[i]);
+    }
+    unsetenv("LAC_CPU_ISA");
+    /* switched off for A/B timing: the fp32 head, same bits */
+    setenv("LAC_F16_HEAD", "0", 1);
+    cr_expect(!f16_head_taken(m), "LAC_F16_HEAD=0 did not switch the F16 head off");
+    f16_expect_fast(m, tk, n, ref, "LAC_F16_HEAD=0");
+    unsetenv("LAC_F16_HEAD");
+    free(ref);
+}
+
+/* wte_t_f16 holds exactly wte_t's values */
+static void f16_copy_is_exact(const lac_model *m) {
+    const size_t V = m->cfg.vocab_size, C = m->cfg.n_embd;
+    cr_assert(m->wte_t_f16, "F16 model without wte_t_f16");
+    size_t bad = 0;
+    for (size_t i = 0; i < V * C; i++) {
+        const float w = lacm_f16_to_f32(m->wte_t_f16[i]);
+        bad += memcmp(&w, &m->wte_t[i], sizeof w) != 0;
+    }
+    cr_expect(bad == 0, "%zu of %zu wte_t_f16 values are not wte_t's", bad, V * C);
+}
+
+/* a random F16 model of odd shapes: V = 1001 leaves tails after every ISA's panels and
+ * vectors, n_embd = 288 > 256 spans two k blocks of the AVX-512 kernel */
+Test(engine_f16_head, random_f16_model_odd_shapes) {
+    lac_model_config cfg = {.n_layer = 1, .n_head = 4, .n_embd = 288, .n_ctx = 80,
+                            .vocab_size = 1001, .n_inner = 200, .ln_eps = 1e-5f,
+                            .storage = LAC_DTYPE_F16};
+    lac_model *m;
+    lac_error err;
+    cr_assert_eq(lac_model_create_random(&cfg, 11, NULL, &m, &err), LAC_OK, "%s", err.msg);
+    f16_copy_is_exact(m);
+    int32_t tk[70];
+    uint64_t s = 3;
+    for (int i = 0; i < 70; i++) tk[i] = (int32_t)((s = s * 6364136223846793005ull + 1) >> 33) % 1001;
+    f16_all_isas(m, tk, 70);
+    lac_model_close(m);
+}
+
+/* F32 and BF16 files keep the fp32 head */
+Test(engine_f16_head, other_storage_has_no_f16_copy) {
+    const lac_dtype dt[2] = {LAC_DTYPE_F32, LAC_DTYPE_BF16};
+    for (int i = 0; i < 2; i++) {
+        lac_model_config cfg = {.n_layer = 1, .n_head = 2, .n_embd = 32, .n_ctx = 16,
+                                .vocab_size = 300, .n_inner = 64, .ln_eps = 1e-5f,
+                                .storage = dt[i]};
+        lac_model *m;
+        lac_error err;
+        cr_assert_eq(lac_model_create_random(&cfg, 5, NULL, &m, &err), LAC_OK, "%s", err.msg);
+        cr_expect(m->wte_t_f16 == NULL, "storage %d has wte_t_f16", (int)dt[i]);
+        cr_expect(!f16_head_taken(m));
+        lac_model_close(m);
+    }
+}
+
+/* lac-tiny (an F16 file): the first 48 tokens of alice29, every ISA */
+Test(engine_tiny, f16_head_bitwise) {
+    cr_assert(tm->cfg.storage == LAC_DTYPE_F16, "lac-tiny is expected to be stored as F16");
+    f16_copy_is_exact(tm);
+    int32_t *ids = shared_file("models/lac-tiny/reference/alice29_input_ids.i32", TN * 4);
+    int32_t in[48];
+    in[0] = (int32_t)tm->cfg.eot_token;
+    memcpy(in + 1, ids, 47 * sizeof(int32_t));
+    f16_all_isas(tm, in, 48);
+    free(ids);
 }
