@@ -13,6 +13,7 @@
 #include "forward_ops.h"
 #include "lac_error.h"
 #include "lac_math.h"
+#include "model_file.h" /* lacm_f16_to_f32: exact half -> float */
 
 /* ---- portable kernels (any CPU) ---------------------------------------------------------- */
 static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int N,
@@ -32,24 +33,6 @@ static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int 
     }
 }
 
-/* IEEE half -> float, exact (every half is an fp32 value), as lacm_f16_to_f32. */
-static inline float g_half_to_float(uint16_t h) {
-    const uint32_t sign = (uint32_t)(h & 0x8000u) << 16, em = h & 0x7FFFu;
-    uint32_t u;
-    if (em >= 0x7C00u) { /* inf / nan */
-        u = sign | 0x7F800000u | (em & 0x3FFu) << 13;
-    } else if (em >= 0x0400u) { /* normal: rebias the exponent by 127 - 15 */
-        u = sign | ((em << 13) + 0x38000000u);
-    } else { /* zero / subnormal: em * 2^-24, exact in fp32 */
-        const float f = (float)em * 0x1p-24f;
-        memcpy(&u, &f, 4);
-        u |= sign;
-    }
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
 /* g_matmul with W in halves: the same chains, each 16-column slice of a W row widened first. */
 static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
                          const float *bias, float *const *Y, int n0, int n1) {
@@ -61,7 +44,7 @@ static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *
             float acc[NB] = {0}, w[NB];
             for (int k = 0; k < K; k++) {
                 const uint16_t *wh = W + (size_t)k * N + n;
-                for (int i = 0; i < nb; i++) w[i] = g_half_to_float(wh[i]);
+                for (int i = 0; i < nb; i++) w[i] = lacm_f16_to_f32(wh[i]);
                 for (int i = 0; i < nb; i++) acc[i] = fmaf(x[k], w[i], acc[i]);
             }
             for (int i = 0; i < nb; i++) Y[r][n + i] = bias ? acc[i] + bias[n + i] : acc[i];
