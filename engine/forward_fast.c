@@ -14,6 +14,9 @@
 #include "lac_error.h"
 #include "lac_math.h"
 #include "model_file.h" /* lacm_f16_to_f32: exact half -> float */
+#ifdef LAC_FAST_X86
+#include <cpuid.h>
+#endif
 
 /* ---- portable kernels (any CPU) ---------------------------------------------------------- */
 static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int N,
@@ -116,6 +119,15 @@ static const lac_fast_kernels *pick_kernels(void) {
     return &lac_fast_generic;
 }
 
+#ifdef LAC_FAST_X86
+/* F16C (CPUID leaf 1, ECX bit 29), asked directly: clang's __builtin_cpu_supports does not
+ * know "f16c" (the fuzz build uses clang). */
+static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & bit_F16C);
+}
+#endif
+
 /* The LM head kernel on 16-bit weights, or NULL to use matmul on wte_t: needs an F16 model
  * file, the ISA's kernel (AVX2's needs F16C), and LAC_F16_HEAD not "0" (for A/B timing). */
 typedef void (*matmul_f16_fn)(const float *, int, int, int, const uint16_t *, int,
@@ -124,7 +136,7 @@ static matmul_f16_fn pick_head_f16(const lac_model *m, const lac_fast_kernels *k
     const char *env = getenv("LAC_F16_HEAD");
     if (!m->wte_t_f16 || !kr->matmul_f16 || (env && !strcmp(env, "0"))) return NULL;
 #ifdef LAC_FAST_X86
-    if (kr == &lac_fast_avx2 && !__builtin_cpu_supports("f16c")) return NULL;
+    if (kr == &lac_fast_avx2 && !cpu_has_f16c()) return NULL;
 #endif
     return kr->matmul_f16;
 }
