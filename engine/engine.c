@@ -62,7 +62,8 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     if (o.max_rows == 0) o.max_rows = (int)c->n_ctx;
 
     const lac_backend_ops *ops = NULL;
-    switch (opt->device) {
+    o.device = lac_device_resolve(opt->device, opt->cuda_index, NULL); /* AUTO: CUDA or CPU */
+    switch (o.device) {
     case LAC_DEVICE_CPU: ops = &lac_backend_cpu; break;
     case LAC_DEVICE_CPU_SCALAR: ops = &lac_backend_cpu_scalar; break;
     case LAC_DEVICE_CUDA:
@@ -72,17 +73,6 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
 #else
         return lac_fail(err, LAC_ERR_UNSUPPORTED, "engine: built without CUDA");
 #endif
-    case LAC_DEVICE_AUTO:
-#ifdef LAC_HAVE_CUDA
-        if (lac_cuda_device_count() > 0) {
-            ops = &lac_backend_cuda;
-            o.device = LAC_DEVICE_CUDA;
-            break;
-        }
-#endif
-        ops = &lac_backend_cpu;
-        o.device = LAC_DEVICE_CPU;
-        break;
     default:
         return lac_fail(err, LAC_ERR_ARG, "engine: unknown device %d", (int)opt->device);
     }

@@ -19,26 +19,11 @@
 #endif
 
 /* ---- portable kernels (any CPU) ---------------------------------------------------------- */
-static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int N,
-                     const float *bias, float *const *Y, int n0, int n1) {
-    enum { NB = 16 };
-    for (int r = 0; r < R; r++) {
-        const float *x = X + (size_t)r * ldx;
-        for (int n = n0; n < n1; n += NB) {
-            const int nb = n1 - n < NB ? n1 - n : NB;
-            float acc[NB] = {0};
-            for (int k = 0; k < K; k++) {
-                const float *w = W + (size_t)k * N + n;
-                for (int i = 0; i < nb; i++) acc[i] = fmaf(x[k], w[i], acc[i]);
-            }
-            for (int i = 0; i < nb; i++) Y[r][n + i] = bias ? acc[i] + bias[n + i] : acc[i];
-        }
-    }
-}
-
-/* g_matmul with W in halves: the same chains, each 16-column slice of a W row widened first. */
-static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
-                         const float *bias, float *const *Y, int n0, int n1) {
+/* One body for both weight forms (W32 fp32, or W16 halves widened exactly before use): one
+ * fmaf chain per output over k in order, 16 outputs at a time. */
+static inline void g_matmul_w(const float *X, int ldx, int R, int K, const float *W32,
+                              const uint16_t *W16, int N, const float *bias, float *const *Y,
+                              int n0, int n1) {
     enum { NB = 16 };
     for (int r = 0; r < R; r++) {
         const float *x = X + (size_t)r * ldx;
@@ -46,13 +31,24 @@ static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *
             const int nb = n1 - n < NB ? n1 - n : NB;
             float acc[NB] = {0}, w[NB];
             for (int k = 0; k < K; k++) {
-                const uint16_t *wh = W + (size_t)k * N + n;
-                for (int i = 0; i < nb; i++) w[i] = lacm_f16_to_f32(wh[i]);
+                const size_t row = (size_t)k * N + n;
+                for (int i = 0; i < nb; i++)
+                    w[i] = W16 ? lacm_f16_to_f32(W16[row + i]) : W32[row + i];
                 for (int i = 0; i < nb; i++) acc[i] = fmaf(x[k], w[i], acc[i]);
             }
             for (int i = 0; i < nb; i++) Y[r][n + i] = bias ? acc[i] + bias[n + i] : acc[i];
         }
     }
+}
+
+static void g_matmul(const float *X, int ldx, int R, int K, const float *W, int N,
+                     const float *bias, float *const *Y, int n0, int n1) {
+    g_matmul_w(X, ldx, R, K, W, NULL, N, bias, Y, n0, n1);
+}
+
+static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
+                         const float *bias, float *const *Y, int n0, int n1) {
+    g_matmul_w(X, ldx, R, K, NULL, W, N, bias, Y, n0, n1);
 }
 
 static void g_scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,

@@ -257,10 +257,13 @@ fail:
 
 void cuda_destroy(void *state) { state_free((cuda_state *)state); }
 
-/* Enqueues embedding, the layers and the final LayerNorm for the R rows whose tables are in
- * d_rows (s->n_groups attention groups); the LM-head input ends in s->a. */
-void enqueue_layers(cuda_state *s, int R) {
+/* Uploads the row tables (filled in h_rows) and enqueues embedding, the layers and the final
+ * LayerNorm for the R rows (s->n_groups attention groups); the LM-head input ends in s->a. */
+lac_status enqueue_layers(cuda_state *s, int R, lac_error *err) {
     const int MR = s->max_rows, n_groups = s->n_groups;
+    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
+                       cudaMemcpyHostToDevice, s->st),
+       "uploading row tables");
     const int32_t *d_tok = s->d_rows, *d_pos = s->d_rows + MR, *d_str = s->d_rows + 2 * MR;
     const int32_t *d_gfirst = s->d_rows + 4 * MR, *d_gn = s->d_rows + 5 * MR;
 
@@ -282,6 +285,8 @@ void enqueue_layers(cuda_state *s, int R) {
                         s->st);
     }
     lac_cuda_layernorm(s->a, s->x, s->lnf_w, s->lnf_b, s->eps, R, C, s->st);
+    CK(cudaGetLastError(), "launching the layers");
+    return LAC_OK;
 }
 
 /* Fills the row tables for this call, uploads them, and runs embedding + all layers + the
@@ -331,12 +336,7 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
     s->n_multi = n_multi;
     if (!enqueue) return LAC_OK;
     CK(cudaSetDevice(s->dev), "cudaSetDevice");
-    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
-                       cudaMemcpyHostToDevice, s->st),
-       "uploading row tables");
-    enqueue_layers(s, R);
-    CK(cudaGetLastError(), "launching the layers");
-    return LAC_OK;
+    return enqueue_layers(s, R, err);
 }
 
 /* Copies rows [r0, r0 + n) (in call order) of a device matrix with row_bytes bytes per row
@@ -448,10 +448,8 @@ lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const i
  * them, the layers, the LM head and symbol search per chunk, the results back to h_code. */
 lac_status enqueue_decode(cuda_state *s, int R, const lac_coder_params *p, lac_error *err) {
     const int MR = s->max_rows;
-    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
-                       cudaMemcpyHostToDevice, s->st),
-       "uploading row tables");
-    enqueue_layers(s, R);
+    lac_status rc = enqueue_layers(s, R, err);
+    if (rc != LAC_OK) return rc;
     const uint32_t *d_tgt = (const uint32_t *)(s->d_rows + 3 * MR);
     uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
     int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);

@@ -16,6 +16,7 @@
 #include "backend.h"
 #include "exp2_table.h"
 #include "lac.h"
+#include "lacz_testutil.h" /* tmem: in-memory reader / writer */
 #include "model.h"
 #include "quant_dev.h"
 
@@ -377,36 +378,8 @@ Test(cuda, decode_step_matches_cpu) {
 }
 
 /* ---- .lacz made on the GPU == made on the CPU --------------------------------------------- */
-typedef struct membuf {
-    uint8_t *p;
-    size_t n, cap, pos;
-} membuf;
-
-static long mem_read(void *ctx, void *buf, size_t n) {
-    membuf *m = ctx;
-    const size_t k = m->n - m->pos < n ? m->n - m->pos : n;
-    memcpy(buf, m->p + m->pos, k);
-    m->pos += k;
-    return (long)k;
-}
-
-static int mem_write(void *ctx, const void *buf, size_t n) {
-    membuf *m = ctx;
-    if (m->n + n > m->cap) {
-        size_t cap = m->cap ? m->cap * 2 : 4096;
-        while (cap < m->n + n) cap *= 2;
-        uint8_t *q = realloc(m->p, cap);
-        if (!q) return -1;
-        m->p = q;
-        m->cap = cap;
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return 0;
-}
-
 /* alice29.txt from ../shared, or (a machine without it) this project's own NUMERICS.md */
-static membuf read_text(size_t max) {
+static tmem read_text(size_t max) {
     const char *shared = getenv("LAC_SHARED"), *src = getenv("LAC_SOURCE_DIR");
     char path[1024];
     snprintf(path, sizeof path, "%s/corpus/canterbury/alice29.txt", shared ? shared : "../shared");
@@ -416,24 +389,24 @@ static membuf read_text(size_t max) {
         f = fopen(path, "rb");
     }
     cr_assert(f, "cannot open %s", path);
-    membuf b = {malloc(max), 0, max, 0};
+    tmem b = {malloc(max), 0, max, 0, 0};
     cr_assert(b.p);
     b.n = fread(b.p, 1, max, f);
     fclose(f);
     return b;
 }
 
-static membuf compress_with(const lac_model *m, const membuf *text, lac_device dev, int B) {
+static tmem compress_with(const lac_model *m, const tmem *text, lac_device dev, int B) {
     lac_params p;
     lac_params_default(&p);
     p.engine.device = dev;
     p.engine.n_streams = B;
     p.block_tokens = 256;
-    membuf in = *text, out = {0};
+    tmem in = *text, out = {0};
     in.pos = 0;
     lac_stats st;
     lac_error err = {0};
-    cr_assert_eq(lac_compress(m, &p, mem_read, &in, mem_write, &out, &st, &err), LAC_OK, "%s",
+    cr_assert_eq(lac_compress(m, &p, tmem_read, &in, tmem_write, &out, &st, &err), LAC_OK, "%s",
                  err.msg);
     return out;
 }
@@ -441,9 +414,9 @@ static membuf compress_with(const lac_model *m, const membuf *text, lac_device d
 Test(cuda, lacz_identical_to_cpu) {
     NEED_GPU();
     lac_model *m = open_default_model();
-    membuf text = read_text(12000);
-    membuf cpu = compress_with(m, &text, LAC_DEVICE_CPU, 1);
-    membuf gpu = compress_with(m, &text, LAC_DEVICE_CUDA, 4);
+    tmem text = read_text(12000);
+    tmem cpu = compress_with(m, &text, LAC_DEVICE_CPU, 1);
+    tmem gpu = compress_with(m, &text, LAC_DEVICE_CUDA, 4);
     cr_expect_eq(gpu.n, cpu.n, "GPU .lacz is %zu bytes, CPU %zu", gpu.n, cpu.n);
     cr_expect(gpu.n == cpu.n && memcmp(gpu.p, cpu.p, cpu.n) == 0, "GPU .lacz differs from CPU");
 
@@ -452,18 +425,18 @@ Test(cuda, lacz_identical_to_cpu) {
     lac_params_default(&p);
     p.engine.device = LAC_DEVICE_CUDA;
     p.engine.n_streams = 4;
-    membuf out = {0};
+    tmem out = {0};
     lac_stats st;
     lac_error err = {0};
     gpu.pos = 0;
-    cr_assert_eq(lac_decompress(m, &p, mem_read, &gpu, mem_write, &out, &st, &err), LAC_OK, "%s",
+    cr_assert_eq(lac_decompress(m, &p, tmem_read, &gpu, tmem_write, &out, &st, &err), LAC_OK, "%s",
                  err.msg);
     cr_expect(out.n == text.n && memcmp(out.p, text.p, text.n) == 0, "GPU round trip differs");
     /* and the CPU decodes the GPU's file */
     p.engine.device = LAC_DEVICE_CPU;
     out.n = 0;
     gpu.pos = 0;
-    cr_assert_eq(lac_decompress(m, &p, mem_read, &gpu, mem_write, &out, &st, &err), LAC_OK, "%s",
+    cr_assert_eq(lac_decompress(m, &p, tmem_read, &gpu, tmem_write, &out, &st, &err), LAC_OK, "%s",
                  err.msg);
     cr_expect(out.n == text.n && memcmp(out.p, text.p, text.n) == 0,
               "CPU decoding of the GPU file differs");
