@@ -51,6 +51,11 @@ static uint32_t record_check(const uint8_t *body, size_t n) {
     return get32(h);
 }
 
+int lacz_is_magic_prefix(const uint8_t *buf, size_t n) {
+    static const uint8_t magic[4] = {LACZ_MAGIC_0, LACZ_MAGIC_1, LACZ_MAGIC_2, LACZ_MAGIC_3};
+    return n < 4 && memcmp(buf, magic, n) == 0;
+}
+
 int lacz_is_magic(const uint8_t *buf, size_t n) {
     return n >= 4 && buf[0] == LACZ_MAGIC_0 && buf[1] == LACZ_MAGIC_1 &&
            buf[2] == LACZ_MAGIC_2 && buf[3] == LACZ_MAGIC_3;

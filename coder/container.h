@@ -63,6 +63,8 @@ int lacz_block_checksum(const void *data, size_t n, uint8_t out[8]);
 
 /* 1 when buf[0..n) starts with the magic (n >= 4). */
 int lacz_is_magic(const uint8_t *buf, size_t n);
+/* 1 when buf[0..n), n < 4, is the start of the magic (a truncated magic). */
+int lacz_is_magic_prefix(const uint8_t *buf, size_t n);
 
 /* Fills h for a new file: current versions, no flags, the given params and model. */
 void lacz_header_init(lacz_header *h, const lac_coder_params *coder, uint32_t block_tokens,

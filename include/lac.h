@@ -30,8 +30,9 @@ extern "C" {
 
 /* Version of docs/NUMERICS.md. Recorded in every .lacz; a decoder refuses other versions. */
 #define LAC_NUMERICS_VERSION 1
-/* Version of docs/FORMAT.md (.lacz container). */
-#define LAC_FORMAT_VERSION 1
+/* Version of docs/FORMAT.md (.lacz container) that lac_compress writes; every earlier version
+ * keeps decoding. */
+#define LAC_FORMAT_VERSION 2
 /* Version of docs/MODEL_FORMAT.md (model files). */
 #define LAC_MODEL_FORMAT_VERSION 1
 
@@ -234,7 +235,9 @@ uint32_t lac_freqs_find(const uint32_t *freq, uint32_t vocab, uint32_t target, u
 typedef long (*lac_read_fn)(void *ctx, void *buf, size_t n);
 /* Writes all n bytes; returns 0, or -1 on error (errno set). */
 typedef int (*lac_write_fn)(void *ctx, const void *buf, size_t n);
-/* Progress: bytes of input consumed and output produced so far. */
+/* Progress: bytes of input whose coding (compression) or decoding (decompression) is finished,
+ * with partial credit for a batch of blocks in flight, and output produced so far. Called after
+ * every forward call and every block written. */
 typedef void (*lac_progress_fn)(void *ctx, uint64_t in_bytes, uint64_t out_bytes);
 
 /* Salvage: one damaged block that was skipped (its plaintext is missing from the output). */
@@ -248,6 +251,19 @@ typedef struct lac_damage {
 } lac_damage;
 typedef void (*lac_damage_fn)(void *ctx, const lac_damage *d);
 
+/* How a segment of the input was coded (docs/FORMAT.md, v2 block kinds). */
+enum {
+    LAC_METHOD_MODEL = 0,  /* the model and the range coder */
+    LAC_METHOD_STORED = 1, /* raw bytes */
+    LAC_METHOD_LZMA2 = 2,
+    LAC_METHOD_ZSTD = 3,
+    LAC_METHOD_BROTLI = 4,
+    LAC_METHOD_BZIP2 = 5
+};
+#define LAC_METHODS 6
+/* "model", "stored", "lzma2", "zstd", "brotli", "bzip2" ("?" for other values). */
+const char *lac_method_name(int method);
+
 typedef struct lac_params {
     lac_engine_options engine;     /* device, threads; n_streams = blocks decoded at once */
     uint32_t block_tokens;         /* compression: tokens per block, 0 = n_ctx */
@@ -258,6 +274,12 @@ typedef struct lac_params {
     volatile const int *interrupt; /* when non-NULL and non-zero, stop with LAC_ERR_INTERRUPTED */
     lac_damage_fn damage;          /* salvage: called for each skipped block (may be NULL) */
     void *damage_ctx;
+    int check_sha256;              /* compression: end each stream with the whole SHA-256 of
+                                    * its plaintext (default: its first 4 bytes) */
+    int raw;                       /* both ways: a bare message (docs/FORMAT.md, "Raw
+                                    * messages"): no header, no check; the model, P, s and T
+                                    * must be the same on both sides; the decoder checks
+                                    * nothing and refuses nothing */
 } lac_params;
 
 void lac_params_default(lac_params *p);
@@ -267,6 +289,8 @@ typedef struct lac_stats {
     uint64_t plain_bytes, packed_bytes; /* plaintext and .lacz sizes, whichever direction */
     uint64_t tokens;
     uint64_t blocks, stored_blocks, damaged_blocks;
+    /* per method (LAC_METHOD_*): blocks, plaintext bytes and payload bytes */
+    uint64_t method_blocks[LAC_METHODS], method_plain[LAC_METHODS], method_packed[LAC_METHODS];
     double seconds;
     char device[96]; /* the engine's device (lac_engine_device_name), "" if the model never ran */
 } lac_stats;
@@ -280,13 +304,18 @@ lac_status lac_decompress(const lac_model *m, const lac_params *p, lac_read_fn r
 /* What `lacgpu -l` shows, read without running the model. */
 typedef struct lac_file_info {
     uint32_t format_version, numerics_version;
-    uint8_t model_hash[32];
-    char model_name[64];
+    uint8_t model_hash[32]; /* v1: the whole identity; v2: its first model_hash_len bytes */
+    int model_hash_len;     /* 32 (v1) or 6 (v2) */
+    char model_name[64];    /* v1 only ("" in v2, which does not record it) */
     lac_coder_params coder;
     uint32_t block_tokens;
     uint64_t blocks, stored_blocks, tokens;
     uint64_t plain_bytes, packed_bytes;
     int streams; /* concatenated .lacz streams */
+    int sha256;  /* every stream ends with a whole SHA-256 (v1 always; v2 with check_sha256) */
+    /* per method (LAC_METHOD_*): blocks, plaintext bytes (0 for v2 model blocks, whose length
+     * only decoding tells: see plain_bytes for the total) and payload bytes */
+    uint64_t method_blocks[LAC_METHODS], method_plain[LAC_METHODS], method_packed[LAC_METHODS];
 } lac_file_info;
 lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *err);
 

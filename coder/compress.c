@@ -1,0 +1,420 @@
+/* lac_compress: the format version 2 writer (docs/FORMAT.md). The input is read into a window
+ * and cut into segments (segment.c): text segments are tokenized and coded with the model in
+ * blocks of block_tokens tokens, binary segments with the best classic codec (codecs.c). A
+ * text segment that a classic codec codes smaller than the model did is written that way
+ * instead (the model runs once; the classic codecs are 100-1000x faster). Memory is bounded by
+ * the window, one segment's tokens and its coded records, whatever the input size. */
+#include <errno.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "codecs.h"
+#include "container2.h"
+#include "io.h"
+#include "lac_error.h"
+#include "rangecoder.h"
+#include "segment.h"
+#include "raw.h"
+#include "stream_util.h"
+
+#define WINDOW (8u << 20)   /* input bytes looked at to find segments; a binary segment's cap */
+#define TEXT_MAX (1u << 20) /* a text segment is coded (and compared) in pieces of this size */
+#define COMPRESS_ROWS 512   /* rows (tokens summed over streams) per forward call */
+
+typedef struct compressor {
+    const lac_model *m;
+    const lac_params *p;
+    const lac_model_config *cfg;
+    lac_tokenizer *tk;
+    lac_engine *eng;
+    int eng_B, B, R;
+    uint32_t block_tokens;
+    lacio_writer w;
+    EVP_MD_CTX *sha;
+    uint64_t plain_bytes; /* written so far */
+    lac_tokens toks;      /* the current text segment's tokens */
+    int32_t *in;          /* model inputs: [eot, t0 .. t(n-2)] per block */
+    uint32_t *cum, *freq; /* the coder's symbols, one per token */
+    size_t tok_cap;
+    lacio_bytes recs;    /* the segment's model records, before the choice */
+    lacio_bytes scratch; /* classic codec output */
+    lac_stats st;
+} compressor;
+
+/* ---- writing records ---- */
+static void count(compressor *c, int method, uint64_t plain, uint64_t packed) {
+    c->st.method_blocks[method]++;
+    c->st.method_plain[method] += plain;
+    c->st.method_packed[method] += packed;
+    c->st.blocks++;
+    if (method == LACZ_METHOD_STORED) c->st.stored_blocks++;
+}
+
+static void progress(compressor *c, uint64_t in_done) {
+    if (c->p->progress) c->p->progress(c->p->progress_ctx, in_done, c->w.n);
+}
+
+/* Appends a record and its payload to out (a memory buffer) or writes them (out NULL). */
+static lac_status emit_record(compressor *c, lacio_bytes *out, int kind, uint32_t n_tokens,
+                              uint32_t plain_len, const uint8_t *payload, uint32_t packed_len,
+                              lac_error *err) {
+    lacz2_record r;
+    lacz2_record_init(&r, kind, n_tokens, plain_len, packed_len);
+    uint8_t head[LACZ2_RECORD_MAX];
+    size_t hn = lacz2_record_write(&r, lacz2_record_check(&r, payload), head);
+    if (out) {
+        lac_status s = lacio_add(out, head, hn, err);
+        return s ? s : lacio_add(out, payload, packed_len, err);
+    }
+    lac_status s = lacio_put(&c->w, head, hn, err);
+    return s ? s : lacio_put(&c->w, payload, packed_len, err);
+}
+
+/* The plaintext of a segment is final: hash it and count it. */
+static lac_status plain_done(compressor *c, const uint8_t *s, size_t n, lac_error *err) {
+    if (n && !EVP_DigestUpdate(c->sha, s, n))
+        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+    c->plain_bytes += n;
+    c->st.plain_bytes += n;
+    return LAC_OK;
+}
+
+/* Codes s[0..n) with the smallest classic method (stored included) and writes it, unless that
+ * is not below `beat` bytes of payload: then *won = 0 and nothing is written. */
+static lac_status write_classic(compressor *c, const uint8_t *s, size_t n, size_t beat, int *won,
+                                lac_error *err) {
+    *won = 0;
+    if (!n || beat == 0) return LAC_OK;
+    lac_status st = lacio_reserve(&c->scratch, n, err);
+    if (st) return st;
+    int method = 0;
+    size_t len = 0;
+    size_t cap = beat < n ? beat : n;
+    st = lacz_codec_best(LACZ_METHODS_CLASSIC, s, n, c->scratch.p, cap, &method, &len, err);
+    if (st == LAC_ERR_LIMIT) return LAC_OK;
+    if (st) return st;
+    if (len >= beat) return LAC_OK;
+    int kind = method + 2; /* LACZ2_STORED .. LACZ2_BZIP2 */
+    st = emit_record(c, NULL, kind, 0, (uint32_t)n, c->scratch.p, (uint32_t)len, err);
+    if (st) return st;
+    count(c, method, n, len);
+    *won = 1;
+    return plain_done(c, s, n, err);
+}
+
+/* ---- the model path ---- */
+typedef struct mblock {
+    size_t t0;    /* first token in c->toks */
+    uint32_t n;   /* tokens */
+    size_t plain; /* bytes of plaintext */
+} mblock;
+
+static lac_status reserve_tokens(compressor *c, size_t n, lac_error *err) {
+    if (n <= c->tok_cap) return LAC_OK;
+    int32_t *in = realloc(c->in, n * sizeof *in);
+    if (in) c->in = in;
+    uint32_t *cum = realloc(c->cum, n * sizeof *cum);
+    if (cum) c->cum = cum;
+    uint32_t *freq = realloc(c->freq, n * sizeof *freq);
+    if (freq) c->freq = freq;
+    if (!in || !cum || !freq)
+        return lac_fail(err, LAC_ERR_NOMEM, "out of memory (%zu tokens of a segment)", n);
+    c->tok_cap = n;
+    return LAC_OK;
+}
+
+/* Tokenizes s[0..n) and cuts the tokens into blocks (*blocks, *nb; the caller frees). */
+static lac_status cut_blocks(compressor *c, const uint8_t *s, size_t n, mblock **blocks,
+                             size_t *nb, lac_error *err) {
+    c->toks.n = 0;
+    lac_tokenizer_reset(c->tk);
+    lac_status st = lac_tokenizer_feed(c->tk, s, n, 1, &c->toks, err);
+    if (st) return st;
+    size_t T = c->toks.n, k = 0, max = T / c->block_tokens + 1;
+    if ((st = reserve_tokens(c, T, err))) return st;
+    mblock *b = lacs_calloc(max, sizeof *b);
+    if (!b) return lac_fail(err, LAC_ERR_NOMEM, "out of memory (%zu blocks)", max);
+    const int32_t eot = (int32_t)c->cfg->eot_token;
+    size_t plain_total = 0;
+    for (size_t t = 0; t < T; t++) {
+        size_t len = 0;
+        const uint8_t *tb = lac_token_bytes(c->tk, c->toks.ids[t], &len);
+        if (!tb || !len || c->toks.ids[t] == eot) {
+            free(b);
+            return lac_fail(err, LAC_ERR_FORMAT, "tokenizer produced an invalid token id %d",
+                            (int)c->toks.ids[t]);
+        }
+        if (k == 0 || b[k - 1].n == c->block_tokens) b[k++] = (mblock){t, 0, 0};
+        c->in[t] = b[k - 1].n ? c->toks.ids[t - 1] : eot;
+        b[k - 1].n++;
+        b[k - 1].plain += len;
+        plain_total += len;
+    }
+    if (plain_total != n) { /* the tokenizer must be lossless: never write what won't decode */
+        free(b);
+        return lac_fail(err, LAC_ERR_FORMAT,
+                        "internal error: the token bytes (%zu) differ from the input (%zu bytes)",
+                        plain_total, n);
+    }
+    *blocks = b;
+    *nb = k;
+    return LAC_OK;
+}
+
+/* Runs the model over blocks b[0..nb) (at most B at a time), filling cum/freq. */
+static lac_status run_model(compressor *c, const mblock *b, size_t nb, uint64_t in_base,
+                            size_t seg_len, lac_error *err) {
+    int want = nb < (size_t)c->B ? (int)nb : c->B;
+    lac_status s = lacs_ensure_engine(c->m, c->p, want, c->R, &c->eng, &c->eng_B, err);
+    if (s) return s;
+    const int B = c->eng_B;
+    const int32_t **tok = lacs_calloc((size_t)B, sizeof *tok);
+    const int32_t **tgt = lacs_calloc((size_t)B, sizeof *tgt);
+    uint32_t **cum = lacs_calloc((size_t)B, sizeof *cum), **freq = lacs_calloc((size_t)B, sizeof *freq);
+    int *counts = lacs_calloc((size_t)B, sizeof *counts);
+    if (!tok || !tgt || !cum || !freq || !counts) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory");
+    const size_t T = c->toks.n;
+    size_t done = 0;
+    for (size_t g = 0; !s && g < nb; g += (size_t)B) {
+        size_t ng = nb - g < (size_t)B ? nb - g : (size_t)B;
+        uint32_t maxn = 0;
+        for (size_t j = 0; j < ng; j++) maxn = b[g + j].n > maxn ? b[g + j].n : maxn;
+        for (int j = 0; j < B; j++) lac_engine_reset(c->eng, j);
+        for (uint32_t off = 0; !s && off < maxn; off += (uint32_t)c->R) {
+            if (lacs_interrupted(c->p)) {
+                s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
+                break;
+            }
+            for (int j = 0; j < B; j++) {
+                const mblock *k = (size_t)j < ng ? &b[g + (size_t)j] : NULL;
+                uint32_t left = k && k->n > off ? k->n - off : 0;
+                counts[j] = (int)(left < (uint32_t)c->R ? left : (uint32_t)c->R);
+                size_t at = k ? k->t0 + off : 0;
+                tok[j] = counts[j] ? c->in + at : NULL;
+                tgt[j] = counts[j] ? c->toks.ids + at : NULL;
+                cum[j] = counts[j] ? c->cum + at : NULL;
+                freq[j] = counts[j] ? c->freq + at : NULL;
+                done += (size_t)counts[j];
+            }
+            s = lac_engine_forward_code(c->eng, tok, counts, tgt, &c->p->coder, cum, freq, err);
+            /* partial credit: the share of the segment's tokens coded so far */
+            if (!s) progress(c, in_base + (uint64_t)((double)seg_len * (double)done / (double)T));
+        }
+    }
+    free(tok), free(tgt), free(cum), free(freq), free(counts);
+    return s;
+}
+
+/* Range-codes each block into c->recs (a block that would not shrink is stored). */
+static lac_status encode_blocks(compressor *c, const uint8_t *s, const mblock *b, size_t nb,
+                                lac_stats *tally, lac_error *err) {
+    const uint32_t P = c->p->coder.precision;
+    c->recs.n = 0;
+    size_t plain_off = 0;
+    lac_status st = LAC_OK;
+    for (size_t j = 0; !st && j < nb; j++) {
+        lac_rc_encoder rc;
+        lac_rc_enc_init(&rc);
+        for (uint32_t i = 0; i < b[j].n; i++)
+            lac_rc_encode(&rc, c->cum[b[j].t0 + i], c->freq[b[j].t0 + i], P);
+        if (lac_rc_enc_finish(&rc)) {
+            lac_rc_enc_free(&rc);
+            return lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
+        }
+        const uint8_t *plain = s + plain_off;
+        if (rc.n < b[j].plain && rc.n <= lacz2_model_max_packed(b[j].n)) {
+            int kind = b[j].n == c->block_tokens ? LACZ2_MODEL_FULL : LACZ2_MODEL_PART;
+            st = emit_record(c, &c->recs, kind, b[j].n, 0, rc.buf, (uint32_t)rc.n, err);
+            tally->method_blocks[LACZ_METHOD_MODEL]++;
+            tally->method_plain[LACZ_METHOD_MODEL] += b[j].plain;
+            tally->method_packed[LACZ_METHOD_MODEL] += rc.n;
+            tally->tokens += b[j].n;
+        } else { /* coding would expand the block: store it */
+            st = emit_record(c, &c->recs, LACZ2_STORED, 0, (uint32_t)b[j].plain, plain,
+                             (uint32_t)b[j].plain, err);
+            tally->method_blocks[LACZ_METHOD_STORED]++;
+            tally->method_plain[LACZ_METHOD_STORED] += b[j].plain;
+            tally->method_packed[LACZ_METHOD_STORED] += b[j].plain;
+            tally->stored_blocks++;
+        }
+        tally->blocks++;
+        lac_rc_enc_free(&rc);
+        plain_off += b[j].plain;
+    }
+    return st;
+}
+
+/* A quick zstd estimate tells whether the slow classic codecs could beat the model at all. */
+static int classic_may_win(const uint8_t *s, size_t n, size_t model_bytes) {
+    size_t est = 0;
+    if (lacz_codec_estimate(s, n, &est) != LAC_OK) return 1;
+    return est * 7 / 10 < model_bytes; /* max effort rarely gains more than 30% over zstd -3 */
+}
+
+static void add_tally(lac_stats *st, const lac_stats *t) {
+    for (int i = 0; i < LAC_METHODS; i++) {
+        st->method_blocks[i] += t->method_blocks[i];
+        st->method_plain[i] += t->method_plain[i];
+        st->method_packed[i] += t->method_packed[i];
+    }
+    st->blocks += t->blocks;
+    st->stored_blocks += t->stored_blocks;
+    st->tokens += t->tokens;
+}
+
+/* Text: the model's records, or one classic record when that is smaller. */
+static lac_status code_text(compressor *c, const uint8_t *s, size_t n, uint64_t in_base,
+                            lac_error *err) {
+    mblock *b = NULL;
+    size_t nb = 0;
+    lac_stats tally;
+    memset(&tally, 0, sizeof tally);
+    lac_status st = cut_blocks(c, s, n, &b, &nb, err);
+    if (!st) st = run_model(c, b, nb, in_base, n, err);
+    if (!st) st = encode_blocks(c, s, b, nb, &tally, err);
+    free(b);
+    if (st) return st;
+    int won = 0;
+    if (classic_may_win(s, n, c->recs.n)) {
+        /* the classic record has a head of up to 10 bytes and a 2-byte check */
+        size_t beat = c->recs.n > 12 ? c->recs.n - 12 : 0;
+        st = write_classic(c, s, n, beat, &won, err);
+        if (st || won) return st;
+    }
+    st = lacio_put(&c->w, c->recs.p, c->recs.n, err);
+    if (st) return st;
+    add_tally(&c->st, &tally);
+    return plain_done(c, s, n, err);
+}
+
+/* ---- the driver ---- */
+static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, lac_error *err) {
+    memset(c, 0, sizeof *c);
+    c->m = m;
+    c->p = p;
+    c->cfg = lac_model_get_config(m);
+    lac_status s = lac_coder_params_check(&p->coder, err);
+    if (s) return s;
+    uint32_t def = c->cfg->n_ctx < LACZ2_DEFAULT_BLOCK_TOKENS ? c->cfg->n_ctx
+                                                              : LACZ2_DEFAULT_BLOCK_TOKENS;
+    c->block_tokens = p->block_tokens ? p->block_tokens : def;
+    if (c->block_tokens > c->cfg->n_ctx || c->block_tokens > LACZ_MAX_BLOCK_TOKENS)
+        return lac_fail(err, LAC_ERR_ARG,
+                        "block size %u tokens exceeds the model's context of %u tokens",
+                        c->block_tokens, c->cfg->n_ctx);
+    c->B = p->engine.n_streams > 0 ? p->engine.n_streams : 1;
+    if (c->B > LACS_MAX_STREAMS)
+        return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above %d", c->B, LACS_MAX_STREAMS);
+    int rows = p->engine.max_rows > 0 ? p->engine.max_rows : COMPRESS_ROWS;
+    c->R = rows / c->B;
+    if (c->R < 1) c->R = 1;
+    if ((uint32_t)c->R > c->block_tokens) c->R = (int)c->block_tokens;
+    c->sha = EVP_MD_CTX_new();
+    if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL))
+        return lac_fail(err, LAC_ERR_NOMEM, "out of memory (SHA-256)");
+    return lac_tokenizer_create(m, &c->tk, err);
+}
+
+static void teardown(compressor *c) {
+    lac_tokens_free(&c->toks);
+    free(c->in), free(c->cum), free(c->freq);
+    lacio_bytes_free(&c->recs);
+    lacio_bytes_free(&c->scratch);
+    lac_tokenizer_free(c->tk);
+    lac_engine_free(c->eng);
+    EVP_MD_CTX_free(c->sha);
+}
+
+/* Fills the window from the input; *eof at its end. */
+static lac_status fill(lacio_bytes *win, lac_read_fn rd, void *rctx, int *eof, lac_error *err) {
+    lac_status s = lacio_reserve(win, WINDOW, err);
+    while (!s && !*eof && win->n < WINDOW) {
+        long got = rd(rctx, win->p + win->n, WINDOW - win->n);
+        if (got < 0) return lac_fail(err, LAC_ERR_IO, "input: read failed: %s", strerror(errno));
+        if (got == 0) *eof = 1;
+        win->n += (size_t)got;
+    }
+    return s;
+}
+
+/* Reads the whole input, a window at a time, and writes its segments. */
+static lac_status code_input(compressor *c, lac_read_fn rd, void *rctx, lac_error *err) {
+    lacio_bytes win = {0};
+    int eof = 0;
+    lac_status s = LAC_OK;
+    uint64_t base = 0; /* input offset of win.p[0] */
+    while (!s) {
+        if (lacs_interrupted(c->p)) {
+            s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
+            break;
+        }
+        if ((s = fill(&win, rd, rctx, &eof, err))) break;
+        c->st.in_bytes = base + win.n;
+        size_t pos = 0;
+        while (!s && pos < win.n) {
+            int text = 0;
+            int final = eof || win.n >= WINDOW;
+            size_t len = lacz_next_segment(win.p + pos, win.n - pos, final, TEXT_MAX, &text);
+            if (!len) break;
+            if (text) s = code_text(c, win.p + pos, len, base + pos, err);
+            else {
+                int won = 0;
+                s = write_classic(c, win.p + pos, len, len + 1, &won, err);
+            }
+            pos += len;
+            if (!s) progress(c, base + pos);
+            if (!final && pos) break; /* refill before the next segment */
+        }
+        memmove(win.p, win.p + pos, win.n - pos);
+        win.n -= pos;
+        base += pos;
+        if (eof && !win.n) break;
+    }
+    lacio_bytes_free(&win);
+    return s;
+}
+
+static lac_status write_footer(compressor *c, lac_error *err) {
+    uint8_t sha[32], rec[LACZ2_FOOTER_MAX];
+    unsigned int l = 0;
+    if (!EVP_DigestFinal_ex(c->sha, sha, &l))
+        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+    if (c->plain_bytes != c->st.in_bytes)
+        return lac_fail(err, LAC_ERR_FORMAT, "internal error: %llu bytes coded of %llu read",
+                        (unsigned long long)c->plain_bytes, (unsigned long long)c->st.in_bytes);
+    size_t n = lacz2_footer_write(c->plain_bytes, sha, c->p->check_sha256, rec);
+    return lacio_put(&c->w, rec, n, err);
+}
+
+lac_status lac_compress(const lac_model *m, const lac_params *pp, lac_read_fn rd, void *rctx,
+                        lac_write_fn wr, void *wctx, lac_stats *st, lac_error *err) {
+    lac_error_clear(err);
+    if (!m || !rd || !wr)
+        return lac_fail(err, LAC_ERR_ARG, "lac_compress: model, reader and writer are required");
+    lac_params defaults;
+    lac_params_default(&defaults);
+    const lac_params *p = pp ? pp : &defaults;
+    if (p->raw) return lacz_compress_raw(m, p, rd, rctx, wr, wctx, st, err);
+    double t0 = lacio_now();
+    compressor c;
+    lac_status s = setup(&c, m, p, err);
+    c.w.wr = wr;
+    c.w.ctx = wctx;
+    if (!s) {
+        lacz2_header h;
+        lacz2_header_init(&h, &p->coder, c.block_tokens, lac_model_hash(m), p->check_sha256);
+        uint8_t rec[LACZ2_HEADER_MAX];
+        s = lacio_put(&c.w, rec, lacz2_header_write(&h, rec), err);
+    }
+    if (!s) s = code_input(&c, rd, rctx, err);
+    if (!s) s = write_footer(&c, err);
+    if (!s) progress(&c, c.st.in_bytes);
+    c.st.out_bytes = c.st.packed_bytes = c.w.n;
+    c.st.seconds = lacio_now() - t0;
+    if (c.eng) snprintf(c.st.device, sizeof c.st.device, "%s", lac_engine_device_name(c.eng));
+    if (st) *st = c.st;
+    teardown(&c);
+    return s;
+}

@@ -1,0 +1,170 @@
+/* Decoding blocks and writing their plaintext (see decompress.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "codecs.h"
+#include "decompress.h"
+#include "lac_error.h"
+#include "rangecoder.h"
+#include "stream_util.h"
+
+static void count(decompressor *d, const dblock *k) {
+    d->blocks++;
+    d->st.blocks++;
+    d->st.method_blocks[k->method]++;
+    d->st.method_packed[k->method] += k->packed_len;
+    if (k->method == LAC_METHOD_STORED) d->st.stored_blocks++;
+    if (k->method == LAC_METHOD_MODEL) d->st.tokens += k->n_tokens;
+}
+
+lac_status lacd_gap(decompressor *d, uint64_t index, uint64_t offset, lac_error *err) {
+    if (d->ngaps == (int)(sizeof d->gap / sizeof d->gap[0]))
+        return lac_fail(err, LAC_ERR_CORRUPT,
+                        "offset %llu: more than %d damaged blocks in one stream: giving up",
+                        (unsigned long long)offset, d->ngaps);
+    lac_damage *g = &d->gap[d->ngaps++];
+    g->stream = d->stream;
+    g->block = index;
+    g->file_offset = offset;
+    g->plain_offset = d->plain_before + d->plain_bytes;
+    g->plain_len = UINT64_MAX;
+    d->st.damaged_blocks++;
+    return LAC_OK;
+}
+
+lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err) {
+    int bad = k->dead || (k->plain_len && k->plain.n != k->plain_len);
+    if (!bad && k->has_sum) {
+        uint8_t sum[8];
+        if (lacz_block_checksum(k->plain.p, k->plain.n, sum))
+            return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        bad = memcmp(sum, k->sum8, 8) != 0;
+    }
+    count(d, k);
+    if (bad) {
+        if (!d->p->salvage)
+            return lac_fail(err, LAC_ERR_CORRUPT,
+                            "block %llu at offset %llu: %s (damaged data)",
+                            (unsigned long long)k->index, (unsigned long long)k->offset,
+                            k->why ? k->why : "plaintext checksum mismatch");
+        if (!k->plain_len) return lacd_gap(d, k->index, k->offset, err);
+        d->st.damaged_blocks++;
+        if (d->p->damage) {
+            lac_damage dm = {d->stream, k->index, k->offset, d->plain_before + d->plain_bytes,
+                             k->plain_len};
+            d->p->damage(d->p->damage_ctx, &dm);
+        }
+        d->plain_bytes += k->plain_len;
+        return LAC_OK;
+    }
+    lac_status s = lacio_put(&d->w, k->plain.p, k->plain.n, err);
+    if (s) return s;
+    if (!EVP_DigestUpdate(d->sha, k->plain.p, k->plain.n))
+        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+    d->plain_bytes += k->plain.n;
+    d->st.plain_bytes += k->plain.n;
+    d->st.method_plain[k->method] += k->plain.n;
+    if (d->p->progress) d->p->progress(d->p->progress_ctx, d->r.n, d->w.n);
+    return LAC_OK;
+}
+
+lac_status lacd_classic(decompressor *d, dblock *k, lac_error *err) {
+    if (k->dead || k->method == LAC_METHOD_STORED) return lacd_emit(d, k, err);
+    k->plain.n = 0;
+    lac_status s = lacio_reserve(&k->plain, k->plain_len, err);
+    if (s) return s;
+    lac_error e2;
+    s = lacz_codec_decompress(k->method, k->packed.p, k->packed.n, k->plain.p, k->plain_len, &e2);
+    if (s == LAC_ERR_NOMEM) return lac_fail(err, s, "%s", e2.msg);
+    if (s) k->dead = 1, k->why = "the payload does not decode";
+    else k->plain.n = k->plain_len;
+    return lacd_emit(d, k, err);
+}
+
+/* Starts the lock-step batch: one range decoder per pending block. */
+static void batch_init(decompressor *d, lac_rc_decoder *rc, int32_t *cur, const int32_t **tok,
+                       uint32_t *maxn) {
+    *maxn = 0;
+    for (int b = 0; b < d->eng_B; b++) {
+        lac_engine_reset(d->eng, b);
+        cur[b] = (int32_t)d->cfg->eot_token;
+        tok[b] = &cur[b];
+        if (b >= d->nblk) continue;
+        dblock *k = &d->blk[b];
+        k->plain.n = 0;
+        lac_rc_dec_init(&rc[b], k->packed.p, k->packed.n);
+        if (!k->dead && k->n_tokens > *maxn) *maxn = k->n_tokens;
+    }
+}
+
+/* Appends the decoded token to its block; a token that cannot be there kills the block. */
+static lac_status take_token(decompressor *d, dblock *k, uint32_t v, int32_t *cur,
+                             lac_error *err) {
+    size_t len = 0;
+    const uint8_t *tb = v == d->cfg->eot_token ? NULL : lac_token_bytes(d->tk, (int32_t)v, &len);
+    size_t cap = k->plain_len ? k->plain_len : (size_t)k->n_tokens * d->max_token_len;
+    if (!tb || !len || k->plain.n + len > cap) {
+        k->dead = 1;
+        k->why = "the payload decodes to an impossible token";
+        return LAC_OK;
+    }
+    *cur = (int32_t)v;
+    return lacio_add(&k->plain, tb, len, err);
+}
+
+/* A valid block is consumed exactly (docs/CODER.md): bytes left over mean damage. */
+static void check_consumed(decompressor *d, const lac_rc_decoder *rc) {
+    for (int b = 0; b < d->nblk; b++) {
+        dblock *k = &d->blk[b];
+        if (!k->dead && lac_rc_dec_consumed(&rc[b], k->packed.p) != k->packed.n) {
+            k->dead = 1;
+            k->why = "the payload has bytes after its last token";
+        }
+    }
+}
+
+lac_status lacd_flush(decompressor *d, lac_error *err) {
+    if (!d->nblk) return LAC_OK;
+    lac_status s = lacs_ensure_engine(d->m, d->p, d->nblk, 1, &d->eng, &d->eng_B, err);
+    if (s) return s;
+    if (!d->tk && (s = lac_tokenizer_create(d->m, &d->tk, err))) return s;
+    const int B = d->eng_B;
+    const uint32_t P = d->hs.coder.precision;
+    lac_rc_decoder *rc = lacs_calloc((size_t)B, sizeof *rc);
+    int32_t *cur = lacs_calloc((size_t)B, sizeof *cur), *sym = lacs_calloc((size_t)B, sizeof *sym);
+    const int32_t **tok = lacs_calloc((size_t)B, sizeof *tok);
+    uint32_t *target = lacs_calloc((size_t)B, 3 * sizeof *target);
+    int *counts = lacs_calloc((size_t)B, sizeof *counts);
+    if (!rc || !cur || !sym || !tok || !target || !counts)
+        s = lac_fail(err, LAC_ERR_NOMEM, "out of memory (%d streams)", B);
+    uint32_t *cum = target + B, *freq = target + 2 * B, maxn = 0;
+    const uint64_t first = d->blk[0].offset, span = d->r.n - first;
+    if (!s) batch_init(d, rc, cur, tok, &maxn);
+    for (uint32_t i = 0; !s && i < maxn; i++) {
+        if (lacs_interrupted(d->p)) {
+            s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
+            break;
+        }
+        /* with a power-of-two total the decoder's target does not depend on the row, so the
+         * symbol search can run where the frequencies are (the GPU) */
+        for (int b = 0; b < B; b++) {
+            const dblock *k = &d->blk[b];
+            counts[b] = b < d->nblk && !k->dead && i < k->n_tokens;
+            if (counts[b]) target[b] = lac_rc_decode_target(&rc[b], P);
+        }
+        s = lac_engine_forward_decode(d->eng, tok, counts, &d->hs.coder, target, sym, cum, freq,
+                                      err);
+        for (int b = 0; !s && b < d->nblk; b++) {
+            if (!counts[b]) continue;
+            lac_rc_decode_update(&rc[b], cum[b], freq[b], P);
+            s = take_token(d, &d->blk[b], (uint32_t)sym[b], &cur[b], err);
+        }
+        if (!s && d->p->progress)
+            d->p->progress(d->p->progress_ctx, first + span * (i + 1) / maxn, d->w.n);
+    }
+    if (!s) check_consumed(d, rc);
+    for (int b = 0; !s && b < d->nblk; b++) s = lacd_emit(d, &d->blk[b], err);
+    free(rc), free(cur), free(sym), free(tok), free(target), free(counts);
+    d->nblk = 0;
+    return s;
+}

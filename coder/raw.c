@@ -1,0 +1,185 @@
+/* Raw messages: see raw.h. The model sees each block of block_tokens tokens from an empty
+ * context, as in a .lacz; after the last token the model codes <|endoftext|> (at the start of a
+ * fresh block when the last one is full), so the message's length costs what the model thinks
+ * of its end, and the range coder's flush adds at most a byte or so. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "container2.h"
+#include "io.h"
+#include "lac_error.h"
+#include "rangecoder.h"
+#include "raw.h"
+#include "stream_util.h"
+
+static uint32_t raw_block_tokens(const lac_model *m, const lac_params *p) {
+    uint32_t ctx = lac_model_get_config(m)->n_ctx;
+    uint32_t def = ctx < LACZ2_DEFAULT_BLOCK_TOKENS ? ctx : LACZ2_DEFAULT_BLOCK_TOKENS;
+    return p->block_tokens ? p->block_tokens : def;
+}
+
+/* Reads all of the input into *all. */
+static lac_status read_all(lac_read_fn rd, void *rctx, lacio_bytes *all, lac_error *err) {
+    for (;;) {
+        lac_status s = lacio_reserve(all, all->n + LACIO_BUF, err);
+        if (s) return s;
+        long got = rd(rctx, all->p + all->n, LACIO_BUF);
+        if (got < 0) return lac_fail(err, LAC_ERR_IO, "input: read failed: %s", strerror(errno));
+        if (got == 0) return LAC_OK;
+        all->n += (size_t)got;
+    }
+}
+
+/* Codes tokens ids[0..n) as one block (and the end symbol when last). */
+static lac_status code_block(lac_engine *e, const lac_params *p, const int32_t *ids, uint32_t n,
+                             int last, int32_t eot, lac_rc_encoder *rc, lac_error *err) {
+    uint32_t rows = n + (last ? 1 : 0);
+    int32_t *in = lacs_calloc(rows, sizeof *in), *tgt = lacs_calloc(rows, sizeof *tgt);
+    uint32_t *cum = lacs_calloc(rows, sizeof *cum), *freq = lacs_calloc(rows, sizeof *freq);
+    lac_status s = LAC_OK;
+    if (!in || !tgt || !cum || !freq) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory");
+    for (uint32_t i = 0; !s && i < rows; i++) {
+        in[i] = i ? ids[i - 1] : eot;
+        tgt[i] = i < n ? ids[i] : eot;
+    }
+    if (!s) {
+        lac_engine_reset(e, 0);
+        const int32_t *tk[1] = {in}, *tg[1] = {tgt};
+        uint32_t *cu[1] = {cum}, *fr[1] = {freq};
+        int counts[1] = {(int)rows};
+        s = lac_engine_forward_code(e, tk, counts, tg, &p->coder, cu, fr, err);
+    }
+    for (uint32_t i = 0; !s && i < rows; i++) lac_rc_encode(rc, cum[i], freq[i], p->coder.precision);
+    free(in), free(tgt), free(cum), free(freq);
+    return s;
+}
+
+lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_fn rd, void *rctx,
+                             lac_write_fn wr, void *wctx, lac_stats *st, lac_error *err) {
+    double t0 = lacio_now();
+    const lac_model_config *cfg = lac_model_get_config(m);
+    uint32_t bt = raw_block_tokens(m, p);
+    lac_status s = lac_coder_params_check(&p->coder, err);
+    if (!s && (bt < 1 || bt > cfg->n_ctx))
+        s = lac_fail(err, LAC_ERR_ARG, "block size %u tokens is outside 1..%u", bt, cfg->n_ctx);
+    lac_stats out;
+    memset(&out, 0, sizeof out);
+    lacio_bytes all = {0};
+    lac_tokens toks = {0};
+    lac_tokenizer *tk = NULL;
+    lac_engine *e = NULL;
+    int eB = 0;
+    lac_rc_encoder rc;
+    lac_rc_enc_init(&rc);
+    if (!s) s = read_all(rd, rctx, &all, err);
+    if (!s) s = lac_tokenizer_create(m, &tk, err);
+    if (!s) s = lac_tokenizer_feed(tk, all.p, all.n, 1, &toks, err);
+    if (!s) s = lacs_ensure_engine(m, p, 1, (int)bt, &e, &eB, err);
+    /* blocks of bt tokens; the last (maybe empty) block also codes the end */
+    for (size_t t = 0; !s; t += bt) {
+        uint32_t n = toks.n - t < bt ? (uint32_t)(toks.n - t) : bt;
+        int last = n < bt;
+        if (lacs_interrupted(p)) s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
+        if (!s) s = code_block(e, p, toks.ids + t, n, last, (int32_t)cfg->eot_token, &rc, err);
+        if (p->progress && !s) p->progress(p->progress_ctx, t + n, 0);
+        if (last) break;
+    }
+    if (!s && lac_rc_enc_finish(&rc)) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
+    if (!s && rc.n && wr(wctx, rc.buf, rc.n) != 0)
+        s = lac_fail(err, LAC_ERR_IO, "output: write failed: %s", strerror(errno));
+    out.in_bytes = out.plain_bytes = all.n;
+    out.out_bytes = out.packed_bytes = s ? 0 : rc.n;
+    out.tokens = toks.n;
+    out.blocks = out.method_blocks[LAC_METHOD_MODEL] = 1;
+    out.method_plain[LAC_METHOD_MODEL] = all.n;
+    out.method_packed[LAC_METHOD_MODEL] = out.packed_bytes;
+    out.seconds = lacio_now() - t0;
+    if (e) snprintf(out.device, sizeof out.device, "%s", lac_engine_device_name(e));
+    if (st) *st = out;
+    lac_rc_enc_free(&rc);
+    lac_engine_free(e);
+    lac_tokenizer_free(tk);
+    lac_tokens_free(&toks);
+    lacio_bytes_free(&all);
+    return s;
+}
+
+/* The most tokens a raw message of n bytes can hold: each costs at least -log2(1 - (V-1)/2^P)
+ * > (V-1)/2^P bits (every other symbol keeps a frequency >= 1), and n bytes carry 8n bits plus
+ * the coder's slack. Beyond it the input is not a raw message: stop rather than run forever. */
+static double raw_token_cap(const lac_model_config *cfg, const lac_params *p, size_t n) {
+    double bits = 8.0 * (double)n + 16.0;
+    return bits * (double)(1ull << p->coder.precision) / (double)(cfg->vocab_size - 1) + 2.0;
+}
+
+lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read_fn rd,
+                               void *rctx, lac_write_fn wr, void *wctx, lac_stats *st,
+                               lac_error *err) {
+    double t0 = lacio_now();
+    const lac_model_config *cfg = lac_model_get_config(m);
+    const uint32_t bt = raw_block_tokens(m, p), P = p->coder.precision;
+    const int32_t eot = (int32_t)cfg->eot_token;
+    lac_status s = lac_coder_params_check(&p->coder, err);
+    if (!s && (bt < 1 || bt > cfg->n_ctx))
+        s = lac_fail(err, LAC_ERR_ARG, "block size %u tokens is outside 1..%u", bt, cfg->n_ctx);
+    lac_stats out;
+    memset(&out, 0, sizeof out);
+    lacio_bytes all = {0};
+    lacio_writer w = {wr, wctx, 0};
+    lac_tokenizer *tk = NULL;
+    lac_engine *e = NULL;
+    int eB = 0;
+    if (!s) s = read_all(rd, rctx, &all, err);
+    if (!s) s = lac_tokenizer_create(m, &tk, err);
+    if (!s) s = lacs_ensure_engine(m, p, 1, 1, &e, &eB, err);
+    lac_rc_decoder rc;
+    lac_rc_dec_init(&rc, all.p, all.n);
+    const double cap = raw_token_cap(cfg, p, all.n);
+    int32_t cur = eot;
+    uint32_t pos = 0;
+    if (e) lac_engine_reset(e, 0);
+    for (double done = 0; !s; done++) {
+        if (done > cap) {
+            s = lac_fail(err, LAC_ERR_CORRUPT, "input: not a raw message (no end within %.0f "
+                         "tokens)", cap);
+            break;
+        }
+        if (lacs_interrupted(p)) {
+            s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
+            break;
+        }
+        const int32_t *tok[1] = {&cur};
+        int counts[1] = {1};
+        uint32_t target = lac_rc_decode_target(&rc, P), cum = 0, freq = 0;
+        int32_t sym = 0;
+        s = lac_engine_forward_decode(e, tok, counts, &p->coder, &target, &sym, &cum, &freq, err);
+        if (s) break;
+        lac_rc_decode_update(&rc, cum, freq, P);
+        if (sym == eot) break; /* the end of the message */
+        size_t len = 0;
+        const uint8_t *tb = lac_token_bytes(tk, sym, &len);
+        if ((s = lacio_put(&w, tb, len, err))) break;
+        out.tokens++;
+        cur = sym;
+        if (++pos == bt) { /* a full block: the next starts from an empty context */
+            lac_engine_reset(e, 0);
+            cur = eot;
+            pos = 0;
+        }
+        if (p->progress) p->progress(p->progress_ctx, lac_rc_dec_consumed(&rc, all.p), w.n);
+    }
+    out.in_bytes = out.packed_bytes = all.n;
+    out.out_bytes = out.plain_bytes = w.n;
+    out.blocks = out.method_blocks[LAC_METHOD_MODEL] = 1;
+    out.method_plain[LAC_METHOD_MODEL] = w.n;
+    out.method_packed[LAC_METHOD_MODEL] = all.n;
+    out.seconds = lacio_now() - t0;
+    if (e) snprintf(out.device, sizeof out.device, "%s", lac_engine_device_name(e));
+    if (st) *st = out;
+    lac_engine_free(e);
+    lac_tokenizer_free(tk);
+    lacio_bytes_free(&all);
+    return s;
+}
