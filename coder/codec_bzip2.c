@@ -34,7 +34,8 @@ lac_status lacz_bzip2_compress(const uint8_t *in, size_t n, uint8_t *out, size_t
     lac_status st = LAC_OK;
     for (;;) {
         if (s.avail_out == 0) {
-            if (!in_hdr && left == 0) {
+            /* libbz2 calls an output-less call a sequence error: stop before it */
+            if (left == 0) {
                 st = lac_fail(err, LAC_ERR_LIMIT, "bzip2: output exceeds cap %zu", cap);
                 break;
             }

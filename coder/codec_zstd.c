@@ -6,6 +6,8 @@
 #define ZSTD_STATIC_LINKING_ONLY
 #include <zstd.h>
 #include <zstd_errors.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "codecs.h"
 #include "lac_error.h"
@@ -44,13 +46,26 @@ lac_status lacz_zstd_compress(const uint8_t *in, size_t n, uint8_t *out, size_t 
         ZSTD_freeCCtx(c);
         return lac_fail(err, LAC_ERR_ARG, "zstd: parameter refused: %s", ZSTD_getErrorName(r));
     }
-    r = ZSTD_compress2(c, out, cap, in, n);
-    ZSTD_freeCCtx(c);
-    if (ZSTD_isError(r)) {
-        if (ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall)
-            return lac_fail(err, LAC_ERR_LIMIT, "zstd: output exceeds cap %zu", cap);
-        return zstd_fail(r, "compress", err);
+    /* zstd's choices depend on the room it has (a header needs 18 bytes before it is known to
+     * take 2; a block that would not fit is coded differently): below the worst case, code
+     * into a buffer of the worst-case size, so the bytes never depend on cap, then check the
+     * fit. */
+    size_t bound = ZSTD_compressBound(n);
+    uint8_t *tmp = NULL;
+    if (cap < bound) {
+        tmp = malloc(bound);
+        if (!tmp) {
+            ZSTD_freeCCtx(c);
+            return lac_fail(err, LAC_ERR_NOMEM, "zstd: %zu bytes of output buffer", bound);
+        }
     }
+    r = ZSTD_compress2(c, tmp ? tmp : out, tmp ? bound : cap, in, n);
+    ZSTD_freeCCtx(c);
+    int too_big = ZSTD_isError(r) ? ZSTD_getErrorCode(r) == ZSTD_error_dstSize_tooSmall : r > cap;
+    if (tmp && !ZSTD_isError(r) && !too_big && r) memcpy(out, tmp, r);
+    free(tmp);
+    if (too_big) return lac_fail(err, LAC_ERR_LIMIT, "zstd: output exceeds cap %zu", cap);
+    if (ZSTD_isError(r)) return zstd_fail(r, "compress", err);
     *out_len = r;
     return LAC_OK;
 }
