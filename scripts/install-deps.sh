@@ -3,7 +3,8 @@
 # present are left alone. Run as root (or with sudo). The CUDA toolkit (nvcc) is optional:
 # when it is on PATH the CUDA backend is built too.
 set -euo pipefail
-pkgs=(cmake gcc make pkg-config libcjson-dev libcriterion-dev libpcre2-dev libssl-dev libomp-dev)
+pkgs=(cmake gcc make pkg-config libcjson-dev libcriterion-dev libpcre2-dev libssl-dev libomp-dev
+  liblzma-dev libzstd-dev libbrotli-dev libbz2-dev)
 # the shell tests also use these
 pkgs+=(python3 bc util-linux)
 if [ "${1:-}" = "--bench" ]; then

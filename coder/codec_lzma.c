@@ -1,0 +1,134 @@
+/* Raw LZMA2 (liblzma, no .xz container) for the classic fallback (coder/codecs.h). Preset
+ * 9 | EXTREME with the dictionary a function of the plain length, so the decoder sets the same
+ * one and no properties byte is stored. LZMA2's closing end-of-data byte (0x00) is always
+ * there, so it is dropped from the payload and the decoder feeds it back: one byte less per
+ * segment. The decoder's memory is the dictionary (bounded by plain_len) plus fixed state. */
+#include <lzma.h>
+#include <string.h>
+
+#include "codecs.h"
+#include "lac_error.h"
+
+/* 4 KiB .. 64 MiB (the preset's own dictionary): the smallest power of two holding the input,
+ * which codes exactly as a larger one would (no match reaches further back than the start). */
+static void lzma2_options(size_t plain_len, lzma_options_lzma *opt) {
+    lzma_lzma_preset(opt, 9u | LZMA_PRESET_EXTREME);
+    opt->dict_size = (uint32_t)1 << lacz_codec_log2_fit(plain_len, 12, 26);
+}
+
+static lac_status lzma_fail(lzma_ret r, const char *what, lac_error *err) {
+    if (r == LZMA_MEM_ERROR) return lac_fail(err, LAC_ERR_NOMEM, "lzma2: %s: out of memory", what);
+    return lac_fail(err, LAC_ERR_CORRUPT, "lzma2: %s failed (liblzma error %d)", what, (int)r);
+}
+
+lac_status lacz_lzma2_compress(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
+                               size_t *out_len, lac_error *err) {
+    lzma_options_lzma opt;
+    lzma2_options(n, &opt);
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    lzma_stream s = LZMA_STREAM_INIT;
+    lzma_ret r = lzma_raw_encoder(&s, filters);
+    if (r != LZMA_OK) {
+        lzma_end(&s);
+        return r == LZMA_MEM_ERROR ? lzma_fail(r, "encoder", err)
+                                   : lac_fail(err, LAC_ERR_ARG, "lzma2: encoder setup error %d", r);
+    }
+    /* cap bytes plus the end byte that is dropped: the last one lands in `last` */
+    uint8_t last = 0xFF;
+    int in_last = 0;
+    s.next_in = in;
+    s.avail_in = n;
+    s.next_out = out;
+    s.avail_out = cap;
+    for (;;) {
+        if (s.avail_out == 0) {
+            if (in_last) { /* a second byte past cap: it does not fit */
+                lzma_end(&s);
+                return lac_fail(err, LAC_ERR_LIMIT, "lzma2: output exceeds cap %zu", cap);
+            }
+            s.next_out = &last;
+            s.avail_out = 1;
+            in_last = 1;
+        }
+        r = lzma_code(&s, LZMA_FINISH);
+        if (r == LZMA_STREAM_END) break;
+        if (r != LZMA_OK) {
+            lzma_end(&s);
+            return lzma_fail(r, "encode", err);
+        }
+    }
+    size_t total = (size_t)s.total_out;
+    int used_last = in_last && s.avail_out == 0;
+    lzma_end(&s);
+    uint8_t end = used_last ? last : (total ? out[total - 1] : 0xFF);
+    if (total == 0 || end != 0x00)
+        return lac_fail(err, LAC_ERR_CORRUPT, "lzma2: encoder output lacks the end byte");
+    *out_len = total - 1;
+    return LAC_OK;
+}
+
+lac_status lacz_lzma2_decompress(const uint8_t *in, size_t n, uint8_t *out, size_t plain_len,
+                                 lac_error *err) {
+    lzma_options_lzma opt;
+    lzma2_options(plain_len, &opt);
+    lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    lzma_stream s = LZMA_STREAM_INIT;
+    lzma_ret r = lzma_raw_decoder(&s, filters);
+    if (r != LZMA_OK) {
+        lzma_end(&s);
+        return r == LZMA_MEM_ERROR ? lzma_fail(r, "decoder", err)
+                                   : lac_fail(err, LAC_ERR_ARG, "lzma2: decoder setup error %d", r);
+    }
+    /* the payload, then the dropped end byte; the output, then one spare byte that must stay
+     * unwritten (a longer stream) */
+    static const uint8_t end_byte = 0x00;
+    uint8_t spare;
+    int fed_end = 0, in_spare = 0;
+    s.next_in = in;
+    s.avail_in = n;
+    s.next_out = out;
+    s.avail_out = plain_len;
+    lac_status st = LAC_OK;
+    for (;;) {
+        if (s.avail_in == 0 && !fed_end) {
+            s.next_in = &end_byte;
+            s.avail_in = 1;
+            fed_end = 1;
+        }
+        if (s.avail_out == 0 && !in_spare) {
+            s.next_out = &spare;
+            s.avail_out = 1;
+            in_spare = 1;
+        }
+        size_t ai = s.avail_in, ao = s.avail_out;
+        r = lzma_code(&s, fed_end ? LZMA_FINISH : LZMA_RUN);
+        if (in_spare && s.avail_out == 0) {
+            st = lac_fail(err, LAC_ERR_CORRUPT, "lzma2: payload expands beyond %zu bytes",
+                          plain_len);
+            break;
+        }
+        if (r == LZMA_STREAM_END) {
+            if (!fed_end || s.avail_in != 0)
+                st = lac_fail(err, LAC_ERR_CORRUPT, "lzma2: bytes after the end of the stream");
+            else if (s.total_out != plain_len)
+                st = lac_fail(err, LAC_ERR_CORRUPT, "lzma2: payload expands to %llu bytes, not %zu",
+                              (unsigned long long)s.total_out, plain_len);
+            break;
+        }
+        if (r != LZMA_OK) {
+            st = r == LZMA_MEM_ERROR ? lzma_fail(r, "decode", err)
+                                     : lac_fail(err, LAC_ERR_CORRUPT,
+                                                "lzma2: malformed payload at byte %llu (liblzma "
+                                                "error %d)",
+                                                (unsigned long long)s.total_in, (int)r);
+            break;
+        }
+        if (fed_end && s.avail_in == ai && s.avail_out == ao) { /* no progress: it ends early */
+            st = lac_fail(err, LAC_ERR_CORRUPT, "lzma2: payload truncated after %llu bytes of output",
+                          (unsigned long long)s.total_out);
+            break;
+        }
+    }
+    lzma_end(&s);
+    return st;
+}
