@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec_estimate.h"
 #include "codecs.h"
+#include "container.h"
 #include "container2.h"
 #include "io.h"
 #include "lac_error.h"
@@ -34,8 +36,13 @@ typedef struct compressor {
     lacio_writer w;
     EVP_MD_CTX *sha;
     uint64_t plain_bytes; /* written so far */
+    uint8_t hdr[LACZ2_HEADER_MAX]; /* the stream header: the first record's check covers it */
+    size_t hdr_n;
+    int first; /* no record written yet */
+    int last_written; /* the last record written ends the stream (LACZ2_MODEL_LAST) */
     lac_tokens toks;      /* the current text segment's tokens */
-    int32_t *in;          /* model inputs: [eot, t0 .. t(n-2)] per block */
+    int32_t *in, *tgt;    /* per block: [eot, t0 .. t(n-1)] -> [t0 .. t(n-1), eot] (the last
+                           * symbol, the end, only in a partial block) */
     uint32_t *cum, *freq; /* the coder's symbols, one per token */
     size_t tok_cap;
     lacio_bytes recs;    /* the segment's model records, before the choice */
@@ -63,7 +70,10 @@ static lac_status emit_record(compressor *c, lacio_bytes *out, int kind, uint32_
     lacz2_record r;
     lacz2_record_init(&r, kind, n_tokens, plain_len, packed_len);
     uint8_t head[LACZ2_RECORD_MAX];
-    size_t hn = lacz2_record_write(&r, lacz2_record_check(&r, payload), head);
+    /* the stream's first record: the first of a segment's buffer, or a direct write */
+    int first = c->first && (!out || out->n == 0);
+    uint16_t check = lacz2_record_check(&r, c->hdr, first ? c->hdr_n : 0, payload);
+    size_t hn = lacz2_record_write(&r, check, head);
     if (out) {
         lac_status s = lacio_add(out, head, hn, err);
         return s ? s : lacio_add(out, payload, packed_len, err);
@@ -99,27 +109,32 @@ static lac_status write_classic(compressor *c, const uint8_t *s, size_t n, size_
     int kind = method + 2; /* LACZ2_STORED .. LACZ2_BZIP2 */
     st = emit_record(c, NULL, kind, 0, (uint32_t)n, c->scratch.p, (uint32_t)len, err);
     if (st) return st;
+    c->first = 0;
     count(c, method, n, len);
+    c->last_written = 0;
     *won = 1;
     return plain_done(c, s, n, err);
 }
 
 /* ---- the model path ---- */
 typedef struct mblock {
-    size_t t0;    /* first token in c->toks */
-    uint32_t n;   /* tokens */
-    size_t plain; /* bytes of plaintext */
+    size_t t0;     /* first row in c->in / c->tgt */
+    uint32_t n;    /* tokens */
+    uint32_t rows; /* symbols: n, or n + 1 (the end) in a partial block */
+    size_t plain;  /* bytes of plaintext */
 } mblock;
 
 static lac_status reserve_tokens(compressor *c, size_t n, lac_error *err) {
     if (n <= c->tok_cap) return LAC_OK;
     int32_t *in = realloc(c->in, n * sizeof *in);
     if (in) c->in = in;
+    int32_t *tgt = realloc(c->tgt, n * sizeof *tgt);
+    if (tgt) c->tgt = tgt;
     uint32_t *cum = realloc(c->cum, n * sizeof *cum);
     if (cum) c->cum = cum;
     uint32_t *freq = realloc(c->freq, n * sizeof *freq);
     if (freq) c->freq = freq;
-    if (!in || !cum || !freq)
+    if (!in || !tgt || !cum || !freq)
         return lac_fail(err, LAC_ERR_NOMEM, "out of memory (%zu tokens of a segment)", n);
     c->tok_cap = n;
     return LAC_OK;
@@ -133,7 +148,7 @@ static lac_status cut_blocks(compressor *c, const uint8_t *s, size_t n, mblock *
     lac_status st = lac_tokenizer_feed(c->tk, s, n, 1, &c->toks, err);
     if (st) return st;
     size_t T = c->toks.n, k = 0, max = T / c->block_tokens + 1;
-    if ((st = reserve_tokens(c, T, err))) return st;
+    if ((st = reserve_tokens(c, T + 1, err))) return st;
     mblock *b = lacs_calloc(max, sizeof *b);
     if (!b) return lac_fail(err, LAC_ERR_NOMEM, "out of memory (%zu blocks)", max);
     const int32_t eot = (int32_t)c->cfg->eot_token;
@@ -146,11 +161,18 @@ static lac_status cut_blocks(compressor *c, const uint8_t *s, size_t n, mblock *
             return lac_fail(err, LAC_ERR_FORMAT, "tokenizer produced an invalid token id %d",
                             (int)c->toks.ids[t]);
         }
-        if (k == 0 || b[k - 1].n == c->block_tokens) b[k++] = (mblock){t, 0, 0};
+        if (k == 0 || b[k - 1].n == c->block_tokens) b[k++] = (mblock){t, 0, 0, 0};
         c->in[t] = b[k - 1].n ? c->toks.ids[t - 1] : eot;
+        c->tgt[t] = c->toks.ids[t];
         b[k - 1].n++;
+        b[k - 1].rows++;
         b[k - 1].plain += len;
         plain_total += len;
+    }
+    if (k && b[k - 1].n < c->block_tokens) { /* the partial block ends with its end symbol */
+        c->in[T] = c->toks.ids[T - 1];
+        c->tgt[T] = eot;
+        b[k - 1].rows++;
     }
     if (plain_total != n) { /* the tokenizer must be lossless: never write what won't decode */
         free(b);
@@ -175,12 +197,12 @@ static lac_status run_model(compressor *c, const mblock *b, size_t nb, uint64_t 
     uint32_t **cum = lacs_calloc((size_t)B, sizeof *cum), **freq = lacs_calloc((size_t)B, sizeof *freq);
     int *counts = lacs_calloc((size_t)B, sizeof *counts);
     if (!tok || !tgt || !cum || !freq || !counts) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory");
-    const size_t T = c->toks.n;
+    const size_t T = c->toks.n + 1;
     size_t done = 0;
     for (size_t g = 0; !s && g < nb; g += (size_t)B) {
         size_t ng = nb - g < (size_t)B ? nb - g : (size_t)B;
         uint32_t maxn = 0;
-        for (size_t j = 0; j < ng; j++) maxn = b[g + j].n > maxn ? b[g + j].n : maxn;
+        for (size_t j = 0; j < ng; j++) maxn = b[g + j].rows > maxn ? b[g + j].rows : maxn;
         for (int j = 0; j < B; j++) lac_engine_reset(c->eng, j);
         for (uint32_t off = 0; !s && off < maxn; off += (uint32_t)c->R) {
             if (lacs_interrupted(c->p)) {
@@ -189,11 +211,11 @@ static lac_status run_model(compressor *c, const mblock *b, size_t nb, uint64_t 
             }
             for (int j = 0; j < B; j++) {
                 const mblock *k = (size_t)j < ng ? &b[g + (size_t)j] : NULL;
-                uint32_t left = k && k->n > off ? k->n - off : 0;
+                uint32_t left = k && k->rows > off ? k->rows - off : 0;
                 counts[j] = (int)(left < (uint32_t)c->R ? left : (uint32_t)c->R);
                 size_t at = k ? k->t0 + off : 0;
                 tok[j] = counts[j] ? c->in + at : NULL;
-                tgt[j] = counts[j] ? c->toks.ids + at : NULL;
+                tgt[j] = counts[j] ? c->tgt + at : NULL;
                 cum[j] = counts[j] ? c->cum + at : NULL;
                 freq[j] = counts[j] ? c->freq + at : NULL;
                 done += (size_t)counts[j];
@@ -209,7 +231,7 @@ static lac_status run_model(compressor *c, const mblock *b, size_t nb, uint64_t 
 
 /* Range-codes each block into c->recs (a block that would not shrink is stored). */
 static lac_status encode_blocks(compressor *c, const uint8_t *s, const mblock *b, size_t nb,
-                                lac_stats *tally, lac_error *err) {
+                                int is_last, lac_stats *tally, lac_error *err) {
     const uint32_t P = c->p->coder.precision;
     c->recs.n = 0;
     size_t plain_off = 0;
@@ -217,15 +239,18 @@ static lac_status encode_blocks(compressor *c, const uint8_t *s, const mblock *b
     for (size_t j = 0; !st && j < nb; j++) {
         lac_rc_encoder rc;
         lac_rc_enc_init(&rc);
-        for (uint32_t i = 0; i < b[j].n; i++)
+        for (uint32_t i = 0; i < b[j].rows; i++)
             lac_rc_encode(&rc, c->cum[b[j].t0 + i], c->freq[b[j].t0 + i], P);
         if (lac_rc_enc_finish(&rc)) {
             lac_rc_enc_free(&rc);
             return lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
         }
         const uint8_t *plain = s + plain_off;
-        if (rc.n < b[j].plain && rc.n <= lacz2_model_max_packed(b[j].n)) {
+        if (rc.n < b[j].plain && rc.n <= lacz2_model_max_packed(c->block_tokens)) {
             int kind = b[j].n == c->block_tokens ? LACZ2_MODEL_FULL : LACZ2_MODEL_PART;
+            /* the input's last block, when partial, needs neither check nor end record */
+            if (kind == LACZ2_MODEL_PART && is_last && j == nb - 1) kind = LACZ2_MODEL_LAST;
+            c->last_written = kind == LACZ2_MODEL_LAST;
             st = emit_record(c, &c->recs, kind, b[j].n, 0, rc.buf, (uint32_t)rc.n, err);
             tally->method_blocks[LACZ_METHOD_MODEL]++;
             tally->method_plain[LACZ_METHOD_MODEL] += b[j].plain;
@@ -234,6 +259,7 @@ static lac_status encode_blocks(compressor *c, const uint8_t *s, const mblock *b
         } else { /* coding would expand the block: store it */
             st = emit_record(c, &c->recs, LACZ2_STORED, 0, (uint32_t)b[j].plain, plain,
                              (uint32_t)b[j].plain, err);
+            c->last_written = 0;
             tally->method_blocks[LACZ_METHOD_STORED]++;
             tally->method_plain[LACZ_METHOD_STORED] += b[j].plain;
             tally->method_packed[LACZ_METHOD_STORED] += b[j].plain;
@@ -266,14 +292,14 @@ static void add_tally(lac_stats *st, const lac_stats *t) {
 
 /* Text: the model's records, or one classic record when that is smaller. */
 static lac_status code_text(compressor *c, const uint8_t *s, size_t n, uint64_t in_base,
-                            lac_error *err) {
+                            int is_last, lac_error *err) {
     mblock *b = NULL;
     size_t nb = 0;
     lac_stats tally;
     memset(&tally, 0, sizeof tally);
     lac_status st = cut_blocks(c, s, n, &b, &nb, err);
     if (!st) st = run_model(c, b, nb, in_base, n, err);
-    if (!st) st = encode_blocks(c, s, b, nb, &tally, err);
+    if (!st) st = encode_blocks(c, s, b, nb, is_last, &tally, err);
     free(b);
     if (st) return st;
     int won = 0;
@@ -281,10 +307,12 @@ static lac_status code_text(compressor *c, const uint8_t *s, size_t n, uint64_t 
         /* the classic record has a head of up to 10 bytes and a 2-byte check */
         size_t beat = c->recs.n > 12 ? c->recs.n - 12 : 0;
         st = write_classic(c, s, n, beat, &won, err);
+        if (won) c->last_written = 0;
         if (st || won) return st;
     }
     st = lacio_put(&c->w, c->recs.p, c->recs.n, err);
     if (st) return st;
+    if (c->recs.n) c->first = 0;
     add_tally(&c->st, &tally);
     return plain_done(c, s, n, err);
 }
@@ -319,7 +347,7 @@ static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, 
 
 static void teardown(compressor *c) {
     lac_tokens_free(&c->toks);
-    free(c->in), free(c->cum), free(c->freq);
+    free(c->in), free(c->tgt), free(c->cum), free(c->freq);
     lacio_bytes_free(&c->recs);
     lacio_bytes_free(&c->scratch);
     lac_tokenizer_free(c->tk);
@@ -358,7 +386,8 @@ static lac_status code_input(compressor *c, lac_read_fn rd, void *rctx, lac_erro
             int final = eof || win.n >= WINDOW;
             size_t len = lacz_next_segment(win.p + pos, win.n - pos, final, TEXT_MAX, &text);
             if (!len) break;
-            if (text) s = code_text(c, win.p + pos, len, base + pos, err);
+            int is_last = eof && pos + len == win.n;
+            if (text) s = code_text(c, win.p + pos, len, base + pos, is_last, err);
             else {
                 int won = 0;
                 s = write_classic(c, win.p + pos, len, len + 1, &won, err);
@@ -384,7 +413,7 @@ static lac_status write_footer(compressor *c, lac_error *err) {
     if (c->plain_bytes != c->st.in_bytes)
         return lac_fail(err, LAC_ERR_FORMAT, "internal error: %llu bytes coded of %llu read",
                         (unsigned long long)c->plain_bytes, (unsigned long long)c->st.in_bytes);
-    size_t n = lacz2_footer_write(c->plain_bytes, sha, c->p->check_sha256, rec);
+    size_t n = lacz2_footer_write(c->plain_bytes, sha, c->p->check_sha256, !c->last_written, rec);
     return lacio_put(&c->w, rec, n, err);
 }
 
@@ -405,8 +434,9 @@ lac_status lac_compress(const lac_model *m, const lac_params *pp, lac_read_fn rd
     if (!s) {
         lacz2_header h;
         lacz2_header_init(&h, &p->coder, c.block_tokens, lac_model_hash(m), p->check_sha256);
-        uint8_t rec[LACZ2_HEADER_MAX];
-        s = lacio_put(&c.w, rec, lacz2_header_write(&h, rec), err);
+        c.hdr_n = lacz2_header_write(&h, c.hdr);
+        c.first = 1;
+        s = lacio_put(&c.w, c.hdr, c.hdr_n, err);
     }
     if (!s) s = code_input(&c, rd, rctx, err);
     if (!s) s = write_footer(&c, err);

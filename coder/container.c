@@ -68,7 +68,7 @@ int lacz_is_magic(const uint8_t *buf, size_t n) {
 void lacz_header_init(lacz_header *h, const lac_coder_params *coder, uint32_t block_tokens,
                       const uint8_t model_hash[32], const char *model_name) {
     memset(h, 0, sizeof *h);
-    h->format_version = LAC_FORMAT_VERSION;
+    h->format_version = LACZ_V1_VERSION;
     h->numerics_version = LAC_NUMERICS_VERSION;
     h->flags = 0;
     h->coder = *coder;
@@ -141,11 +141,11 @@ lac_status lacz_header_parse(const uint8_t in[LACZ_HEADER_SIZE], uint64_t off, l
         return lac_fail(err, LAC_ERR_FORMAT, "offset %llu: not a .lacz stream (bad magic)", o);
     memset(h, 0, sizeof *h);
     h->format_version = get32(in + 4);
-    if (h->format_version != LAC_FORMAT_VERSION)
+    if (h->format_version != LACZ_V1_VERSION)
         return lac_fail(err, LAC_ERR_VERSION,
                         "header at offset %llu: .lacz format version %u is not supported "
                         "(this build reads version %d)",
-                        o, h->format_version, LAC_FORMAT_VERSION);
+                        o, h->format_version, LACZ_V1_VERSION);
     if (get32(in + 128) != record_check(in, 128))
         return lac_fail(err, LAC_ERR_CORRUPT, "header at offset %llu: header check mismatch",
                         o);

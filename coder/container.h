@@ -13,6 +13,7 @@
 #define LACZ_MAGIC_2 0xC2
 #define LACZ_MAGIC_3 0x5A
 
+#define LACZ_V1_VERSION 1u
 #define LACZ_HEADER_SIZE 132u
 #define LACZ_BLOCK_HEADER_SIZE 28u
 #define LACZ_FOOTER_SIZE 52u
@@ -33,7 +34,7 @@ enum {
 };
 
 typedef struct lacz_header {
-    uint32_t format_version;   /* LAC_FORMAT_VERSION */
+    uint32_t format_version;   /* LACZ_V1_VERSION */
     uint32_t numerics_version; /* LAC_NUMERICS_VERSION */
     uint32_t flags;
     lac_coder_params coder;

@@ -33,11 +33,13 @@ int lacz2_varint_get(const uint8_t *in, size_t n, size_t max_len, uint64_t *v) {
     return -1;
 }
 
-static uint16_t check16(const uint8_t *a, size_t na, const uint8_t *b, size_t nb) {
+static uint16_t check16(const uint8_t *pre, size_t np, const uint8_t *a, size_t na,
+                        const uint8_t *b, size_t nb) {
     uint8_t h[32];
     unsigned int len = 0;
     EVP_MD_CTX *c = EVP_MD_CTX_new();
-    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) && EVP_DigestUpdate(c, a, na) &&
+    int ok = c && EVP_DigestInit_ex(c, EVP_sha256(), NULL) &&
+             (!np || EVP_DigestUpdate(c, pre, np)) && EVP_DigestUpdate(c, a, na) &&
              (!nb || EVP_DigestUpdate(c, b, nb)) && EVP_DigestFinal_ex(c, h, &len);
     EVP_MD_CTX_free(c);
     if (!ok) return 0; /* cannot happen with OpenSSL's default provider */
@@ -45,8 +47,8 @@ static uint16_t check16(const uint8_t *a, size_t na, const uint8_t *b, size_t nb
 }
 
 /* ---- stream header ----
- *  0 magic (4)   4 version (1) = 2   5 flags (1)   6 model id (6)
- *  [numerics varint] [P u8, s u8, T binary32 LE] [block_tokens varint]   check (2) */
+ *  0 magic (4)   4 version (low 3 bits) = 2 | flags << 3   5 model id (6)
+ *  [numerics varint] [P u8, s u8, T binary32 LE] [block_tokens varint] */
 void lacz2_header_init(lacz2_header *h, const lac_coder_params *coder, uint32_t block_tokens,
                        const uint8_t model_hash[32], int sha256) {
     memset(h, 0, sizeof *h);
@@ -72,7 +74,7 @@ size_t lacz2_header_write(const lacz2_header *h, uint8_t out[LACZ2_HEADER_MAX]) 
     if (h->sha256) flags |= LACZ2_F_SHA256;
     size_t n = 0;
     out[n++] = LACZ_MAGIC_0, out[n++] = LACZ_MAGIC_1, out[n++] = LACZ_MAGIC_2;
-    out[n++] = LACZ_MAGIC_3, out[n++] = LACZ2_VERSION, out[n++] = flags;
+    out[n++] = LACZ_MAGIC_3, out[n++] = (uint8_t)(LACZ2_VERSION | flags << 3);
     memcpy(out + n, h->model_id, LACZ2_ID_BYTES);
     n += LACZ2_ID_BYTES;
     if (flags & LACZ2_F_NUMERICS) n += lacz2_varint_put(out + n, h->numerics_version);
@@ -84,8 +86,6 @@ size_t lacz2_header_write(const lacz2_header *h, uint8_t out[LACZ2_HEADER_MAX]) 
         for (int i = 0; i < 4; i++) out[n++] = (uint8_t)(t >> (8 * i));
     }
     if (flags & LACZ2_F_BLOCK) n += lacz2_varint_put(out + n, h->block_tokens);
-    uint16_t c = check16(out, n, NULL, 0);
-    out[n++] = (uint8_t)c, out[n++] = (uint8_t)(c >> 8);
     return n;
 }
 
@@ -109,8 +109,8 @@ static lac_status field_varint(const uint8_t *in, size_t n, size_t *pos, size_t 
 
 static lac_status header_fields(const uint8_t *in, size_t n, uint64_t off, lacz2_header *h,
                                 size_t *pos, lac_error *err) {
-    NEED(12);
-    uint8_t flags = in[5];
+    NEED(5 + LACZ2_ID_BYTES);
+    uint8_t flags = in[4] >> 3;
     if (flags & ~LACZ2_F_KNOWN)
         return lac_fail(err, LAC_ERR_VERSION,
                         "header at offset %llu: unknown flags 0x%02x (a newer lacgpu wrote it)",
@@ -119,8 +119,8 @@ static lac_status header_fields(const uint8_t *in, size_t n, uint64_t off, lacz2
     h->numerics_version = 1;
     h->block_tokens = LACZ2_DEFAULT_BLOCK_TOKENS;
     h->sha256 = (flags & LACZ2_F_SHA256) != 0;
-    memcpy(h->model_id, in + 6, LACZ2_ID_BYTES);
-    *pos = 12;
+    memcpy(h->model_id, in + 5, LACZ2_ID_BYTES);
+    *pos = 5 + LACZ2_ID_BYTES;
     uint64_t v;
     lac_status s;
     if (flags & LACZ2_F_NUMERICS) {
@@ -158,16 +158,11 @@ lac_status lacz2_header_parse(const uint8_t *in, size_t n, uint64_t off, lacz2_h
     size_t pos = 0;
     lac_status s = header_fields(in, n, off, h, &pos, err);
     if (s) return s;
-    NEED(pos + 2);
-    uint16_t want = (uint16_t)(in[pos] | in[pos + 1] << 8);
-    if (check16(in, pos, NULL, 0) != want)
-        return lac_fail(err, LAC_ERR_CORRUPT, "header at offset %llu: header check mismatch",
-                        (unsigned long long)off);
     lac_error e2;
     if (lac_coder_params_check(&h->coder, &e2))
         return lac_fail(err, LAC_ERR_FORMAT, "header at offset %llu: %s",
                         (unsigned long long)off, e2.msg);
-    *used = pos + 2;
+    *used = pos;
     return LAC_OK;
 }
 
@@ -181,20 +176,19 @@ void lacz2_record_init(lacz2_record *r, int kind, uint32_t n_tokens, uint32_t pl
     r->n_tokens = n_tokens;
     r->plain_len = plain_len;
     r->packed_len = packed_len;
-    r->head_len = lacz2_varint_put(r->head, (uint64_t)packed_len << 3 | (uint64_t)kind);
-    if (kind == LACZ2_MODEL_PART)
-        r->head_len += lacz2_varint_put(r->head + r->head_len, n_tokens);
-    else if (kind >= LACZ2_LZMA2)
+    r->head_len = lacz2_varint_put(r->head, (uint64_t)packed_len << 3 | (uint64_t)(kind & 7));
+    if (kind >= LACZ2_LZMA2)
         r->head_len += lacz2_varint_put(r->head + r->head_len, plain_len);
 }
 
-uint16_t lacz2_record_check(const lacz2_record *r, const uint8_t *payload) {
-    return check16(r->head, r->head_len, payload, r->packed_len);
+uint16_t lacz2_record_check(const lacz2_record *r, const uint8_t *prefix, size_t np,
+                            const uint8_t *payload) {
+    return check16(prefix, np, r->head, r->head_len, payload, r->packed_len);
 }
 
 size_t lacz2_record_write(const lacz2_record *r, uint16_t check, uint8_t out[LACZ2_RECORD_MAX]) {
     memcpy(out, r->head, r->head_len);
-    if (r->kind == LACZ2_END) return r->head_len;
+    if (lacz2_ends_stream(r->kind)) return r->head_len;
     out[r->head_len] = (uint8_t)check;
     out[r->head_len + 1] = (uint8_t)(check >> 8);
     return r->head_len + 2;
@@ -205,21 +199,18 @@ static lac_status record_limits(lacz2_record *r, uint64_t off, uint32_t block_to
     const unsigned long long o = (unsigned long long)off;
     switch (r->kind) {
     case LACZ2_END:
-        if (r->packed_len)
-            return lac_fail(err, LAC_ERR_FORMAT, "end record at offset %llu: non-zero length", o);
         return LAC_OK;
     case LACZ2_MODEL_FULL:
     case LACZ2_MODEL_PART:
-        if (r->kind == LACZ2_MODEL_FULL) r->n_tokens = block_tokens;
-        else if (r->n_tokens < 1 || r->n_tokens >= block_tokens)
+    case LACZ2_MODEL_LAST:
+        /* a partial block has at most block_tokens - 1 tokens and its end: block_tokens
+         * symbols, like a full one */
+        r->n_tokens = r->kind == LACZ2_MODEL_FULL ? block_tokens : 0;
+        if (r->packed_len > lacz2_model_max_packed(block_tokens))
             return lac_fail(err, LAC_ERR_FORMAT,
-                            "model block at offset %llu: token count %u is outside 1..%u", o,
-                            r->n_tokens, block_tokens - 1);
-        if (r->packed_len > lacz2_model_max_packed(r->n_tokens))
-            return lac_fail(err, LAC_ERR_FORMAT,
-                            "model block at offset %llu: %u payload bytes for %u tokens (at most "
-                            "%u)", o, r->packed_len, r->n_tokens,
-                            lacz2_model_max_packed(r->n_tokens));
+                            "model block at offset %llu: %u payload bytes for at most %u tokens "
+                            "(at most %u)", o, r->packed_len, block_tokens,
+                            lacz2_model_max_packed(block_tokens));
         return LAC_OK;
     case LACZ2_STORED:
         r->plain_len = r->packed_len;
@@ -252,19 +243,19 @@ lac_status lacz2_record_parse(const uint8_t *in, size_t n, uint64_t off, uint32_
                         (unsigned long long)off, (unsigned long long)(tag >> 3), LACZ2_MAX_PLAIN);
     r->kind = (int)(tag & 7);
     r->packed_len = (uint32_t)(tag >> 3);
-    if (r->kind == LACZ2_MODEL_PART || r->kind >= LACZ2_LZMA2) {
+    if (r->kind == LACZ2_END && r->packed_len) r->kind = LACZ2_MODEL_LAST;
+    if (r->kind >= LACZ2_LZMA2) {
         s = field_varint(in, n, &pos, 4, off, "block length", &v, err);
         if (s) return s;
         if (v > LACZ2_MAX_PLAIN)
-            return lac_fail(err, LAC_ERR_FORMAT, "block at offset %llu: count %llu is beyond %u",
+            return lac_fail(err, LAC_ERR_FORMAT, "block at offset %llu: length %llu is beyond %u",
                             (unsigned long long)off, (unsigned long long)v, LACZ2_MAX_PLAIN);
-        if (r->kind == LACZ2_MODEL_PART) r->n_tokens = (uint32_t)v;
-        else r->plain_len = (uint32_t)v;
+        r->plain_len = (uint32_t)v;
     }
     if ((s = record_limits(r, off, block_tokens, err))) return s;
     memcpy(r->head, in, pos);
     r->head_len = pos;
-    if (r->kind != LACZ2_END) {
+    if (!lacz2_ends_stream(r->kind)) {
         NEED(pos + 2);
         r->check = (uint16_t)(in[pos] | in[pos + 1] << 8);
         pos += 2;
@@ -273,10 +264,10 @@ lac_status lacz2_record_parse(const uint8_t *in, size_t n, uint64_t off, uint32_
     return LAC_OK;
 }
 
-size_t lacz2_footer_write(uint64_t plain_bytes, const uint8_t sha256[32], int full,
+size_t lacz2_footer_write(uint64_t plain_bytes, const uint8_t sha256[32], int full, int with_end,
                           uint8_t out[LACZ2_FOOTER_MAX]) {
     size_t n = 0;
-    out[n++] = 0; /* the end tag */
+    if (with_end) out[n++] = 0; /* the end tag */
     n += lacz2_varint_put(out + n, plain_bytes);
     size_t k = full ? 32 : 4;
     memcpy(out + n, sha256, k);

@@ -33,6 +33,10 @@ lac_status lacd_gap(decompressor *d, uint64_t index, uint64_t offset, lac_error 
 }
 
 lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err) {
+    if (k->hold && !k->dead) { /* checked by the footer (decompress.c, footer_v2) */
+        d->held = k;
+        return LAC_OK;
+    }
     int bad = k->dead || (k->plain_len && k->plain.n != k->plain_len);
     if (!bad && k->has_sum) {
         uint8_t sum[8];
@@ -93,22 +97,27 @@ static void batch_init(decompressor *d, lac_rc_decoder *rc, int32_t *cur, const 
         dblock *k = &d->blk[b];
         k->plain.n = 0;
         lac_rc_dec_init(&rc[b], k->packed.p, k->packed.n);
-        if (!k->dead && k->n_tokens > *maxn) *maxn = k->n_tokens;
+        if (!k->dead && k->rows > *maxn) *maxn = k->rows;
     }
 }
 
 /* Appends the decoded token to its block; a token that cannot be there kills the block. */
 static lac_status take_token(decompressor *d, dblock *k, uint32_t v, int32_t *cur,
                              lac_error *err) {
+    if (v == d->cfg->eot_token && k->eot_ends) { /* the end of a partial block */
+        k->ended = 1;
+        return LAC_OK;
+    }
     size_t len = 0;
     const uint8_t *tb = v == d->cfg->eot_token ? NULL : lac_token_bytes(d->tk, (int32_t)v, &len);
-    size_t cap = k->plain_len ? k->plain_len : (size_t)k->n_tokens * d->max_token_len;
+    size_t cap = k->plain_len ? k->plain_len : (size_t)k->rows * d->max_token_len;
     if (!tb || !len || k->plain.n + len > cap) {
         k->dead = 1;
         k->why = "the payload decodes to an impossible token";
         return LAC_OK;
     }
     *cur = (int32_t)v;
+    if (k->eot_ends) k->n_tokens++;
     return lacio_add(&k->plain, tb, len, err);
 }
 
@@ -116,7 +125,10 @@ static lac_status take_token(decompressor *d, dblock *k, uint32_t v, int32_t *cu
 static void check_consumed(decompressor *d, const lac_rc_decoder *rc) {
     for (int b = 0; b < d->nblk; b++) {
         dblock *k = &d->blk[b];
-        if (!k->dead && lac_rc_dec_consumed(&rc[b], k->packed.p) != k->packed.n) {
+        if (!k->dead && k->eot_ends && !k->ended) {
+            k->dead = 1;
+            k->why = "the payload does not end within the block";
+        } else if (!k->dead && lac_rc_dec_consumed(&rc[b], k->packed.p) != k->packed.n) {
             k->dead = 1;
             k->why = "the payload has bytes after its last token";
         }
@@ -149,7 +161,7 @@ lac_status lacd_flush(decompressor *d, lac_error *err) {
          * symbol search can run where the frequencies are (the GPU) */
         for (int b = 0; b < B; b++) {
             const dblock *k = &d->blk[b];
-            counts[b] = b < d->nblk && !k->dead && i < k->n_tokens;
+            counts[b] = b < d->nblk && !k->dead && !k->ended && i < k->rows;
             if (counts[b]) target[b] = lac_rc_decode_target(&rc[b], P);
         }
         s = lac_engine_forward_decode(d->eng, tok, counts, &d->hs.coder, target, sym, cum, freq,

@@ -37,7 +37,10 @@ static lac_status header_v1(decompressor *d, uint8_t rec[LACZ_HEADER_SIZE], lac_
     if (memcmp(h.model_hash, lac_model_hash(d->m), 32) != 0)
         return model_mismatch(d, h.model_hash, 32, h.model_name[0] ? h.model_name : "(unnamed)",
                               err);
-    d->hs = (dstream){1, h.coder, h.block_tokens, 1};
+    memset(&d->hs, 0, sizeof d->hs);
+    d->hs.version = 1;
+    d->hs.coder = h.coder;
+    d->hs.block_tokens = h.block_tokens;
     return LAC_OK;
 }
 
@@ -54,7 +57,14 @@ static lac_status header_v2(decompressor *d, uint8_t rec[LACZ2_HEADER_MAX], lac_
     if (s) return s;
     if (memcmp(h.model_id, lac_model_hash(d->m), LACZ2_ID_BYTES) != 0)
         return model_mismatch(d, h.model_id, LACZ2_ID_BYTES, NULL, err);
-    d->hs = (dstream){2, h.coder, h.block_tokens, h.sha256};
+    memset(&d->hs, 0, sizeof d->hs);
+    d->hs.version = 2;
+    d->hs.coder = h.coder;
+    d->hs.block_tokens = h.block_tokens;
+    d->hs.sha256 = h.sha256;
+    memcpy(d->hs.hdr, rec, used);
+    d->hs.hdr_n = used;
+    d->hs.first_off = d->r.n;
     return LAC_OK;
 }
 
@@ -80,11 +90,11 @@ static lac_status read_stream_header(decompressor *d, int first, int *none, lac_
         return lac_fail(err, LAC_ERR_TRUNCATED, "input is truncated in the stream header at "
                         "offset %llu", (unsigned long long)off);
     if (rec[4] == 1) s = header_v1(d, rec, err);
-    else if (rec[4] == LACZ2_VERSION) s = header_v2(d, rec, err);
+    else if ((rec[4] & 7) == LACZ2_VERSION) s = header_v2(d, rec, err);
     else
         return lac_fail(err, LAC_ERR_VERSION,
                         "header at offset %llu: format version %u is not supported (this build "
-                        "reads 1 and 2)", (unsigned long long)off, rec[4]);
+                        "reads 1 and 2)", (unsigned long long)off, rec[4] & 7u);
     if (s) return s;
     if (d->hs.block_tokens > d->cfg->n_ctx)
         return lac_fail(err, LAC_ERR_FORMAT,
@@ -148,7 +158,7 @@ static lac_status next_block_v1(decompressor *d, uint64_t *index, int *end, lac_
     dblock *k;
     if ((s = next_slot(d, model, &k, err))) return s;
     k->method = model ? LAC_METHOD_MODEL : LAC_METHOD_STORED;
-    k->n_tokens = bh.n_tokens;
+    k->n_tokens = k->rows = bh.n_tokens;
     k->plain_len = bh.plain_len;
     k->packed_len = bh.packed_len;
     k->has_sum = 1;
@@ -186,9 +196,13 @@ static lac_status read_record(decompressor *d, uint8_t buf[LACZ2_RECORD_MAX], si
     }
 }
 
-static void fill_block(dblock *k, const lacz2_record *rec, uint64_t off, uint64_t index) {
-    k->method = rec->kind <= LACZ2_MODEL_PART ? LAC_METHOD_MODEL : rec->kind - 2;
+static void fill_block(decompressor *d, dblock *k, const lacz2_record *rec, uint64_t off,
+                       uint64_t index) {
+    k->method = lacz2_is_model(rec->kind) ? LAC_METHOD_MODEL : rec->kind - 2;
     k->n_tokens = rec->n_tokens;
+    k->rows = d->hs.block_tokens;
+    k->eot_ends = rec->kind == LACZ2_MODEL_PART || rec->kind == LACZ2_MODEL_LAST;
+    k->hold = rec->kind == LACZ2_MODEL_LAST;
     k->plain_len = rec->plain_len;
     k->packed_len = rec->packed_len;
     k->offset = off;
@@ -214,16 +228,22 @@ static lac_status next_block_v2(decompressor *d, uint64_t *index, int *end, lac_
     }
     if (s) return s;
     if ((*end = rec.kind == LACZ2_END)) return LAC_OK;
-    int model = rec.kind <= LACZ2_MODEL_PART;
+    int model = lacz2_is_model(rec.kind);
     dblock *k;
     if ((s = next_slot(d, model, &k, err))) return s;
-    fill_block(k, &rec, off, *index);
+    fill_block(d, k, &rec, off, *index);
     lacio_bytes *dst = rec.kind == LACZ2_STORED ? &k->plain : &k->packed;
     s = lacio_reserve(dst, rec.packed_len, err);
     if (!s) s = lacio_get_exact(&d->r, dst->p, rec.packed_len, "block data", err);
     if (s) return s;
     dst->n = rec.packed_len;
-    if (lacz2_record_check(&rec, dst->p) != rec.check) {
+    if (rec.kind == LACZ2_MODEL_LAST) { /* no check: the footer's stream check covers it */
+        (*index)++;
+        *end = 1;
+        return dispatch(d, k, err);
+    }
+    int first = off == d->hs.first_off;
+    if (lacz2_record_check(&rec, d->hs.hdr, first ? d->hs.hdr_n : 0, dst->p) != rec.check) {
         if (!d->p->salvage)
             return lac_fail(err, LAC_ERR_CORRUPT,
                             "block %llu at offset %llu: block check mismatch (damaged data)",
@@ -287,6 +307,30 @@ static lac_status footer_v1(decompressor *d, lac_error *err) {
     return LAC_OK;
 }
 
+/* The stream's last block has no check of its own: the stream check tells whether it is
+ * intact (when every earlier block was; after damage elsewhere only its decoding vouches). */
+static lac_status check_held(decompressor *d, uint64_t plain, const uint8_t *want, size_t nsum,
+                             lac_error *err) {
+    dblock *k = d->held;
+    d->held = NULL;
+    k->hold = 0;
+    if (d->st.damaged_blocks == 0) {
+        uint8_t sha[32];
+        unsigned int l = 0;
+        EVP_MD_CTX *c = EVP_MD_CTX_new();
+        int ok = c && EVP_MD_CTX_copy_ex(c, d->sha) &&
+                 EVP_DigestUpdate(c, k->plain.p, k->plain.n) && EVP_DigestFinal_ex(c, sha, &l);
+        EVP_MD_CTX_free(c);
+        if (!ok) return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        if (memcmp(sha, want, nsum) != 0 || d->plain_bytes + k->plain.n != plain) {
+            k->dead = 1;
+            k->why = "the stream check does not match";
+            if (plain > d->plain_bytes) k->plain_len = (uint32_t)(plain - d->plain_bytes);
+        }
+    }
+    return lacd_emit(d, k, err);
+}
+
 static lac_status footer_v2(decompressor *d, lac_error *err) {
     uint64_t foff = d->r.n, plain = 0;
     uint8_t buf[10], sha[32], want[32];
@@ -302,6 +346,7 @@ static lac_status footer_v2(decompressor *d, lac_error *err) {
                         (unsigned long long)foff);
     size_t nsum = d->hs.sha256 ? 32 : 4;
     lac_status s = lacio_get_exact(&d->r, want, nsum, "footer check", err);
+    if (!s && d->held) s = check_held(d, plain, want, nsum, err);
     if (!s) s = report_gaps(d, plain, foff, err);
     if (!s) s = digest(d, sha, err);
     if (s) return s;

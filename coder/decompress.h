@@ -14,7 +14,11 @@
 /* One block of either format version, as read from the file. */
 typedef struct dblock {
     int method;          /* LAC_METHOD_* */
-    uint32_t n_tokens;   /* model blocks */
+    uint32_t n_tokens;   /* model blocks: tokens (v2 partial blocks: counted while decoding) */
+    uint32_t rows;       /* model blocks: most symbols to decode */
+    int eot_ends;        /* v2 partial block: <|endoftext|> ends it */
+    int ended;           /* ... and was decoded */
+    int hold;            /* v2 last block: written after the footer's stream check */
     uint32_t plain_len;  /* 0 when only decoding tells (v2 model blocks) */
     uint32_t packed_len;
     int has_sum;         /* v1: sum8 is the plaintext's checksum */
@@ -32,6 +36,9 @@ typedef struct dstream {
     lac_coder_params coder;
     uint32_t block_tokens;
     int sha256; /* v2: the footer holds the whole SHA-256 */
+    uint8_t hdr[LACZ2_HEADER_MAX]; /* v2: the header's bytes, covered by the first record */
+    size_t hdr_n;
+    uint64_t first_off; /* v2: offset of the first record */
 } dstream;
 
 typedef struct decompressor {
@@ -58,6 +65,7 @@ typedef struct decompressor {
     /* salvage of a v2 stream: the rest of the input, read into memory to search it */
     lacio_bytes rest;
     size_t rest_pos;
+    dblock *held; /* the decoded last block of a v2 stream, waiting for the footer */
     lac_stats st;
 } decompressor;
 

@@ -105,9 +105,10 @@ static lac_status list_v2(lacio_reader *r, uint8_t rec[LACZ2_HEADER_MAX], int fi
         if ((s = read_v2_record(r, h.block_tokens, &b, err))) return s;
         if (b.kind == LACZ2_END) break;
         if ((s = lacio_skip(r, b.packed_len, "block data", err))) return s;
-        int method = b.kind <= LACZ2_MODEL_PART ? LAC_METHOD_MODEL : b.kind - 2;
+        int method = lacz2_is_model(b.kind) ? LAC_METHOD_MODEL : b.kind - 2;
         count(info, method, b.plain_len, b.packed_len);
         info->tokens += b.n_tokens;
+        if (b.kind == LACZ2_MODEL_LAST) break;
     }
     uint8_t buf[10];
     uint64_t plain = 0;
@@ -146,11 +147,11 @@ lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *
         else if (got < 5)
             s = lac_fail(err, LAC_ERR_TRUNCATED, "input is truncated in the stream header at "
                          "offset %llu", (unsigned long long)off);
-        else if (rec[4] != 1 && rec[4] != LACZ2_VERSION)
+        else if (rec[4] != 1 && (rec[4] & 7) != LACZ2_VERSION)
             s = lac_fail(err, LAC_ERR_VERSION, "header at offset %llu: format version %u is not "
-                         "supported (this build reads 1 and 2)", (unsigned long long)off, rec[4]);
+                         "supported (this build reads 1 and 2)", (unsigned long long)off, rec[4] & 7u);
         else {
-            if (nstream == 0) info->format_version = rec[4];
+            if (nstream == 0) info->format_version = rec[4] == 1 ? 1 : rec[4] & 7u;
             s = rec[4] == 1 ? list_v1(&r, rec, nstream == 0, info, err)
                             : list_v2(&r, rec, nstream == 0, info, err);
             info->streams++;

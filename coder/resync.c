@@ -67,13 +67,15 @@ static int intact_at(const decompressor *d, size_t j, int depth) {
     if (j >= d->rest.n ||
         lacz2_record_parse(p, n, 0, d->hs.block_tokens, &rec, &used, &e) != LAC_OK)
         return 0;
-    if (rec.kind == LACZ2_END) {
+    if (lacz2_ends_stream(rec.kind)) { /* then a footer, and the input's end or a stream */
+        size_t at = used + rec.packed_len;
         uint64_t v;
-        int k = lacz2_varint_get(p + 1, n - 1, 10, &v);
-        size_t foot = 1 + (size_t)(k > 0 ? k : 0) + (d->hs.sha256 ? 32 : 4);
+        if (at >= n) return 0;
+        int k = lacz2_varint_get(p + at, n - at, 10, &v);
+        size_t foot = at + (size_t)(k > 0 ? k : 0) + (d->hs.sha256 ? 32 : 4);
         return k > 0 && foot <= n && (foot == n || lacz_is_magic(p + foot, n - foot));
     }
-    if (rec.packed_len > n - used || lacz2_record_check(&rec, p + used) != rec.check) return 0;
+    if (rec.packed_len > n - used || lacz2_record_check(&rec, NULL, 0, p + used) != rec.check) return 0;
     return depth == 0 || intact_at(d, j + used + rec.packed_len, depth - 1);
 }
 

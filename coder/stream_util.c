@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codecs.h"
 #include "model.h"
 
 void lac_params_default(lac_params *p) {
@@ -67,3 +68,5 @@ uint32_t lacs_max_token_len(const lac_model *m) {
     }
     return best;
 }
+
+const char *lac_method_name(int method) { return lacz_method_name(method); }

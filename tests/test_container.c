@@ -40,7 +40,7 @@ Test(container, header_round_trip) {
     make_header(&h, rec);
     lac_error err;
     cr_assert_eq(lacz_header_parse(rec, 0, &g, &err), LAC_OK, "%s", err.msg);
-    cr_assert_eq(g.format_version, LAC_FORMAT_VERSION);
+    cr_assert_eq(g.format_version, LACZ_V1_VERSION);
     cr_assert_eq(g.numerics_version, LAC_NUMERICS_VERSION);
     cr_assert_eq(g.flags, 0);
     cr_assert_eq(g.coder.precision, 30);
