@@ -113,6 +113,10 @@ static void usage(FILE *f) {
             "      --block-tokens N  tokens per block (default: the model's context)\n"
             "  -T, --temperature T   model temperature (default 1)\n"
             "      --salvage         decompress: write intact blocks, skip damaged ones\n"
+            "      --raw             a bare message: no header, no checks (both ways; the\n"
+            "                        model and -T must match; nothing is verified)\n"
+            "      --check CHECK     compress: end each stream with `short' (32 bits of\n"
+            "                        SHA-256, the default) or `sha256' (all of it)\n"
             "  -v, --verbose         ratio, bits per byte, tokens/s and time for each file\n"
             "  -q, --quiet           no progress line, no warnings\n"
             "  -h, --help            this help\n"
@@ -281,15 +285,37 @@ static int has_suffix(const char *s, const char *suf) {
 
 static int is_stdin_name(const char *s) { return !s || !strcmp(s, "-"); }
 
+/* One line: how many blocks and bytes went to each method (lacgpu -v, -l -v). For v2 model
+ * blocks the listing knows no plaintext length: only the payload is shown. */
+static void print_methods(FILE *f, const char *name, const uint64_t *blocks,
+                          const uint64_t *plain, const uint64_t *packed, int plain_known) {
+    fprintf(f, "%s: methods:", name);
+    const char *sep = " ";
+    for (int m = 0; m < LAC_METHODS; m++) {
+        if (!blocks[m]) continue;
+        if (plain_known || plain[m])
+            fprintf(f, "%s%s %llu block%s, %llu -> %llu bytes", sep, lac_method_name(m),
+                    (unsigned long long)blocks[m], blocks[m] == 1 ? "" : "s",
+                    (unsigned long long)plain[m], (unsigned long long)packed[m]);
+        else
+            fprintf(f, "%s%s %llu block%s, %llu bytes", sep, lac_method_name(m),
+                    (unsigned long long)blocks[m], blocks[m] == 1 ? "" : "s",
+                    (unsigned long long)packed[m]);
+        sep = "; ";
+    }
+    fprintf(f, "%s\n", *sep == ' ' ? " none" : "");
+}
+
 static void print_list(const char *name, const lac_file_info *fi, int header) {
     if (header)
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
                "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
     char hex[65];
     lac_hash_hex(fi->model_hash, hex);
-    hex[8] = '\0';
+    hex[fi->model_hash_len < 6 ? 2 * fi->model_hash_len : 12] = '\0';
     char model[128];
-    snprintf(model, sizeof model, "%.63s (%.8s)", fi->model_name[0] ? fi->model_name : "?", hex);
+    if (fi->model_name[0]) snprintf(model, sizeof model, "%.63s (%.8s)", fi->model_name, hex);
+    else snprintf(model, sizeof model, "%s", hex);
     double ratio = fi->packed_bytes ? (double)fi->plain_bytes / (double)fi->packed_bytes : 0;
     double bpb = fi->plain_bytes ? 8.0 * (double)fi->packed_bytes / (double)fi->plain_bytes : 0;
     printf("%12llu %12llu %7.3f %9.4f %8llu %7llu %9llu  %-24s %s\n",
@@ -370,6 +396,9 @@ static int process(ctx *c, const char *in_name) {
             errmsg(shown, "%s", err.msg);
         } else {
             print_list(shown, &fi, !c->listed++);
+            if (c->o->verbose)
+                print_methods(stdout, shown, fi.method_blocks, fi.method_plain, fi.method_packed,
+                              fi.format_version == 1);
             rc = 0;
         }
         if (!from_stdin) close(fd);
@@ -527,6 +556,7 @@ static int process(ctx *c, const char *in_name) {
                 bpb, (unsigned long long)st.tokens, (unsigned long long)st.blocks,
                 (unsigned long long)st.stored_blocks, st.seconds, tps,
                 st.device[0] ? ", " : "", st.device, mode == MODE_TEST ? ", OK" : "");
+        print_methods(stderr, shown, st.method_blocks, st.method_plain, st.method_packed, 1);
     }
     if (o->rm_input && write_out && !to_stdout && !from_stdin) {
         if (unlink(in_name) != 0) {
@@ -569,7 +599,8 @@ int main(int argc, char **argv) {
         o.params.engine.n_threads = (int)v;
     }
 
-    enum { OPT_STDOUT = 256, OPT_RM, OPT_DEVICE, OPT_THREADS, OPT_BLOCK, OPT_STREAMS, OPT_SALVAGE };
+    enum { OPT_STDOUT = 256, OPT_RM, OPT_DEVICE, OPT_THREADS, OPT_BLOCK, OPT_STREAMS, OPT_SALVAGE,
+           OPT_RAW, OPT_CHECK };
     static const struct option longs[] = {
         {"compress", no_argument, 0, 'c'},   {"decompress", no_argument, 0, 'd'},
         {"test", no_argument, 0, 't'},       {"list", no_argument, 0, 'l'},
@@ -582,6 +613,8 @@ int main(int argc, char **argv) {
         {"block-tokens", required_argument, 0, OPT_BLOCK},
         {"temperature", required_argument, 0, 'T'},
         {"salvage", no_argument, 0, OPT_SALVAGE},
+        {"raw", no_argument, 0, OPT_RAW},
+        {"check", required_argument, 0, OPT_CHECK},
         {"verbose", no_argument, 0, 'v'},    {"quiet", no_argument, 0, 'q'},
         {"help", no_argument, 0, 'h'},       {"version", no_argument, 0, 'V'},
         {0, 0, 0, 0}};
@@ -641,6 +674,15 @@ int main(int argc, char **argv) {
             break;
         }
         case OPT_SALVAGE: o.salvage = 1; break;
+        case OPT_RAW: o.params.raw = 1; break;
+        case OPT_CHECK:
+            if (!strcmp(optarg, "sha256")) o.params.check_sha256 = 1;
+            else if (!strcmp(optarg, "short")) o.params.check_sha256 = 0;
+            else {
+                errmsg(NULL, "--check: unknown check '%s' (short, sha256)", optarg);
+                return EXIT_USAGE;
+            }
+            break;
         case 'v': o.verbose = 1; break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return EXIT_OK;
