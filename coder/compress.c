@@ -39,6 +39,8 @@ typedef struct compressor {
     uint8_t hdr[LACZ2_HEADER_MAX]; /* the stream header: the first record's check covers it */
     size_t hdr_n;
     int first; /* no record written yet */
+    unsigned methods; /* the classic methods allowed (LACZ_METHOD_BIT), stored always */
+    int use_model;    /* the model may code text */
     int last_written; /* the last record written ends the stream (LACZ2_MODEL_LAST) */
     lac_tokens toks;      /* the current text segment's tokens */
     int32_t *in, *tgt;    /* per block: [eot, t0 .. t(n-1)] -> [t0 .. t(n-1), eot] (the last
@@ -102,7 +104,7 @@ static lac_status write_classic(compressor *c, const uint8_t *s, size_t n, size_
     int method = 0;
     size_t len = 0;
     size_t cap = beat < n ? beat : n;
-    st = lacz_codec_best(LACZ_METHODS_CLASSIC, s, n, c->scratch.p, cap, &method, &len, err);
+    st = lacz_codec_best(c->methods, s, n, c->scratch.p, cap, &method, &len, err);
     if (st == LAC_ERR_LIMIT) return LAC_OK;
     if (st) return st;
     if (len >= beat) return LAC_OK;
@@ -303,7 +305,8 @@ static lac_status code_text(compressor *c, const uint8_t *s, size_t n, uint64_t 
     free(b);
     if (st) return st;
     int won = 0;
-    if (classic_may_win(s, n, c->recs.n)) {
+    unsigned others = c->methods & ~LACZ_METHOD_BIT(LACZ_METHOD_STORED);
+    if (others && classic_may_win(s, n, c->recs.n)) {
         /* the classic record has a head of up to 10 bytes and a 2-byte check */
         size_t beat = c->recs.n > 12 ? c->recs.n - 12 : 0;
         st = write_classic(c, s, n, beat, &won, err);
@@ -339,6 +342,9 @@ static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, 
     c->R = rows / c->B;
     if (c->R < 1) c->R = 1;
     if ((uint32_t)c->R > c->block_tokens) c->R = (int)c->block_tokens;
+    c->methods = (p->methods ? p->methods : ~0u) & LACZ_METHODS_CLASSIC;
+    c->methods |= LACZ_METHOD_BIT(LACZ_METHOD_STORED);
+    c->use_model = !p->methods || (p->methods & LACZ_METHOD_BIT(LACZ_METHOD_MODEL));
     c->sha = EVP_MD_CTX_new();
     if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL))
         return lac_fail(err, LAC_ERR_NOMEM, "out of memory (SHA-256)");
@@ -387,7 +393,7 @@ static lac_status code_input(compressor *c, lac_read_fn rd, void *rctx, lac_erro
             size_t len = lacz_next_segment(win.p + pos, win.n - pos, final, TEXT_MAX, &text);
             if (!len) break;
             int is_last = eof && pos + len == win.n;
-            if (text) s = code_text(c, win.p + pos, len, base + pos, is_last, err);
+            if (text && c->use_model) s = code_text(c, win.p + pos, len, base + pos, is_last, err);
             else {
                 int won = 0;
                 s = write_classic(c, win.p + pos, len, len + 1, &won, err);

@@ -8,7 +8,7 @@
 #define LACZ_CELL 64u
 /* A text run shorter than this next to binary data goes with the binary data: a file name
  * inside a tar header is not worth a model block. */
-#define LACZ_MIN_TEXT 512u
+#define LACZ_MIN_TEXT 256u
 
 /* The first segment of s[0..n): returns its length and sets *is_text. final: no byte follows
  * s[n-1] that may join it (end of input, or the caller's window is full). Without final, 0

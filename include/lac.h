@@ -261,6 +261,7 @@ enum {
     LAC_METHOD_BZIP2 = 5
 };
 #define LAC_METHODS 6
+#define LAC_METHOD_BIT(m) (1u << (m))
 /* "model", "stored", "lzma2", "zstd", "brotli", "bzip2" ("?" for other values). */
 const char *lac_method_name(int method);
 
@@ -276,6 +277,8 @@ typedef struct lac_params {
     void *damage_ctx;
     int check_sha256;              /* compression: end each stream with the whole SHA-256 of
                                     * its plaintext (default: its first 4 bytes) */
+    unsigned methods;              /* compression: LAC_METHOD_BIT()s the writer may choose from
+                                    * (stored is always allowed); 0 = all */
     int raw;                       /* both ways: a bare message (docs/FORMAT.md, "Raw
                                     * messages"): no header, no check; the model, P, s and T
                                     * must be the same on both sides; the decoder checks

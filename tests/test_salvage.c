@@ -71,7 +71,7 @@ static tmem compress_text(const tmem *t) {
     tiny_params(&p, 8, 1);
     tmem z;
     lac_error err;
-    cr_assert_eq(compress_mem(g_m, &p, t->p, t->n, &z, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(compress_mem_v1(g_m, &p, t->p, t->n, &z, &err), LAC_OK, "%s", err.msg);
     return z;
 }
 

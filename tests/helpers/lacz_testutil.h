@@ -9,7 +9,9 @@
 
 #include <openssl/evp.h>
 
+#include "compress_v1.h"
 #include "container.h"
+#include "container2.h"
 #include "lac.h"
 #include "model.h"
 
@@ -86,6 +88,16 @@ static inline lac_status compress_mem(const lac_model *m, const lac_params *p, c
     return s;
 }
 
+/* The same, written in format version 1 (compress_v1.c): the v1 reader's tests. */
+static inline lac_status compress_mem_v1(const lac_model *m, const lac_params *p, const void *x,
+                                         size_t n, tmem *out, lac_error *err) {
+    tmem in = tmem_copy(x, n);
+    memset(out, 0, sizeof *out);
+    lac_status s = lacz_compress_v1(m, p, tmem_read, &in, tmem_write, out, NULL, err);
+    tmem_free(&in);
+    return s;
+}
+
 /* Decompresses z (read in pieces of `step` bytes, 0 = any) into *out. */
 static inline lac_status decompress_mem(const lac_model *m, const lac_params *p, const uint8_t *z,
                                         size_t n, tmem *out, lac_stats *st, lac_error *err) {
@@ -115,7 +127,7 @@ static inline void wr32(uint8_t *p, uint32_t v) {
     p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16), p[3] = (uint8_t)(v >> 24);
 }
 
-/* Lists the data blocks of the first stream of z (up to max); returns their count, or -1 when
+/* v1: lists the data blocks of the first stream of z (up to max); returns their count, or -1 when
  * the walk does not reach the end marker. *footer_off receives the footer's offset. */
 static inline int walk_blocks(const uint8_t *z, size_t n, rec_block *b, int max,
                               size_t *footer_off) {
@@ -140,6 +152,37 @@ static inline int walk_blocks(const uint8_t *z, size_t n, rec_block *b, int max,
         pos += LACZ_BLOCK_HEADER_SIZE + (size_t)rd32(h + 12);
         k++;
         if (pos > n) return -1;
+    }
+    return -1;
+}
+
+/* v2: the records of the first stream of z (up to max): offset, kind, payload offset and length
+ * (kind LACZ2_END for the end record, whose `payload` is the footer). Returns their count, or -1
+ * when the walk does not end at the footer. *hdr_n receives the header's length. */
+typedef struct rec2 {
+    size_t off, payload;
+    int kind;
+    uint32_t packed_len, plain_len;
+} rec2;
+static inline int walk_records(const uint8_t *z, size_t n, uint32_t block_tokens, rec2 *b,
+                               int max, size_t *hdr_n) {
+    lacz2_header h;
+    size_t pos = 0, used = 0;
+    lac_error e;
+    if (lacz2_header_parse(z, n, 0, &h, &pos, &e) != LAC_OK) return -1;
+    if (hdr_n) *hdr_n = pos;
+    for (int k = 0; k < max; k++) {
+        lacz2_record r;
+        if (lacz2_record_parse(z + pos, n - pos, pos, block_tokens, &r, &used, &e) != LAC_OK)
+            return -1;
+        b[k] = (rec2){pos, pos + used, r.kind, r.packed_len, r.plain_len};
+        if (r.kind == LACZ2_END) return k + 1;
+        pos += used + r.packed_len;
+        if (pos > n) return -1;
+        if (r.kind == LACZ2_MODEL_LAST) {
+            b[++k] = (rec2){pos, pos, LACZ2_END, 0, 0};
+            return k + 1;
+        }
     }
     return -1;
 }
