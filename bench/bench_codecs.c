@@ -1,8 +1,8 @@
 /* The classic fallback codecs (coder/codecs.h) on whole files: for each FILE, the payload size
  * of every method, the smallest, and the compress / decompress time of each (one run, wall
  * clock). Every payload is decoded and compared, so a size printed is a size that round-trips.
- * bench/codecs.sh puts these next to the xz / zstd / bzip2 / brotli command-line tools.
- * Usage: bench_codecs FILE... (tab-separated: file, bytes, then method=size:ctime_ms:dtime_ms) */
+ * Usage: bench_codecs FILE... (tab-separated: file, bytes, then method=size:ctime_ms:dtime_ms,
+ * then best=method:size:ms of lacz_codec_best) */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -73,7 +73,17 @@ int main(int argc, char **argv) {
             printf("\t%s=%zu:%.1f:%.1f", lacz_method_name(methods[i]), len, t1 - t0, t2 - t1);
             if (len < best) best = len, best_name = lacz_method_name(methods[i]);
         }
-        printf("\tbest=%s:%zu\n", best_name, best);
+        /* lacz_codec_best: the same pick, with the lowered caps cutting losers short */
+        int bm;
+        size_t blen;
+        lac_error err;
+        double t0 = now_ms();
+        if (lacz_codec_best(LACZ_METHODS_CLASSIC, in, n, out, cap, &bm, &blen, &err) ||
+            blen != best) {
+            fprintf(stderr, "bench_codecs: %s: lacz_codec_best disagrees\n", argv[a]);
+            rc = 1;
+        }
+        printf("\tbest=%s:%zu:%.1f\n", best_name, best, now_ms() - t0);
         free(in);
         free(out);
         free(back);

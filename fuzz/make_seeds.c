@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "codecs.h"
 #include "fuzz_common.h"
 #include "model.h"
 #include "model_file.h"
@@ -159,6 +160,35 @@ static void lacz_seeds(void) {
     put("fuzz_lacz", "roundtrip_mixed", pre, 2, texts[3], strlen(texts[3]));
 }
 
+/* ---- fuzz_codecs ------------------------------------------------------------------------ */
+/* A valid payload of each classic method for a few texts (decode mode, the right plain_len),
+ * and the texts themselves in round-trip mode. */
+static void codecs_seeds(void) {
+    static const int methods[] = {LACZ_METHOD_STORED, LACZ_METHOD_LZMA2, LACZ_METHOD_ZSTD,
+                                  LACZ_METHOD_BROTLI, LACZ_METHOD_BZIP2};
+    char run[3000];
+    memset(run, 'a', sizeof run);
+    const void *in[4] = {texts[0], texts[2], run, ""};
+    size_t len[4] = {strlen(texts[0]), strlen(texts[2]), sizeof run, 0};
+    static uint8_t out[8192];
+    char name[64];
+    for (size_t k = 0; k < 5; k++) {
+        int m = methods[k];
+        for (size_t t = 0; t < 4; t++) {
+            size_t n;
+            lac_error err;
+            if (lacz_codec_compress(m, in[t], len[t], out, sizeof out, &n, &err))
+                FUZZ_FAIL("codec seed: %s", err.msg);
+            uint8_t pre[3] = {(uint8_t)k, (uint8_t)len[t], (uint8_t)(len[t] >> 8)};
+            snprintf(name, sizeof name, "%s_%zu", lacz_method_name(m), t);
+            put("fuzz_codecs", name, pre, 3, out, n);
+        }
+        uint8_t pre[3] = {(uint8_t)(k | 8), 0, 0};
+        snprintf(name, sizeof name, "%s_roundtrip", lacz_method_name(m));
+        put("fuzz_codecs", name, pre, 3, texts[5], strlen(texts[5]));
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: make_seeds OUTDIR\n");
@@ -169,5 +199,6 @@ int main(int argc, char **argv) {
     safetensors_seeds();
     tokenizer_seeds();
     lacz_seeds();
+    codecs_seeds();
     return 0;
 }

@@ -11,12 +11,13 @@ secs=${1:-60}
 shift || true
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${LAC_FUZZ_BUILD:-$src/build-fuzz}
-all=(fuzz_model fuzz_safetensors fuzz_tokenizer fuzz_lacz fuzz_rangecoder fuzz_quantize)
+all=(fuzz_model fuzz_safetensors fuzz_tokenizer fuzz_lacz fuzz_rangecoder fuzz_quantize fuzz_codecs)
 [ $# -gt 0 ] && targets=("$@") || targets=("${all[@]}")
 jobs=${LAC_FUZZ_JOBS:-2}
 
 declare -A max_len=([fuzz_model]=32768 [fuzz_safetensors]=8192 [fuzz_tokenizer]=8192
-                    [fuzz_lacz]=8192 [fuzz_rangecoder]=4096 [fuzz_quantize]=65536)
+                    [fuzz_lacz]=8192 [fuzz_rangecoder]=4096 [fuzz_quantize]=65536
+                    [fuzz_codecs]=8192)
 
 command -v clang >/dev/null || { echo "fuzz/run.sh: clang not found (scripts/install-deps.sh --fuzz)" >&2; exit 2; }
 CC=clang cmake -S "$src" -B "$build" -DLAC_CUDA=OFF -DLAC_FUZZ=ON -DLAC_TESTS=OFF \
