@@ -177,7 +177,7 @@ void lacz2_record_init(lacz2_record *r, int kind, uint32_t n_tokens, uint32_t pl
     r->plain_len = plain_len;
     r->packed_len = packed_len;
     r->head_len = lacz2_varint_put(r->head, (uint64_t)packed_len << 3 | (uint64_t)(kind & 7));
-    if (kind >= LACZ2_LZMA2)
+    if (lacz2_is_classic(kind))
         r->head_len += lacz2_varint_put(r->head + r->head_len, plain_len);
 }
 
@@ -244,7 +244,7 @@ lac_status lacz2_record_parse(const uint8_t *in, size_t n, uint64_t off, uint32_
     r->kind = (int)(tag & 7);
     r->packed_len = (uint32_t)(tag >> 3);
     if (r->kind == LACZ2_END && r->packed_len) r->kind = LACZ2_MODEL_LAST;
-    if (r->kind >= LACZ2_LZMA2) {
+    if (lacz2_is_classic(r->kind)) {
         s = field_varint(in, n, &pos, 4, off, "block length", &v, err);
         if (s) return s;
         if (v > LACZ2_MAX_PLAIN)

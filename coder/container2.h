@@ -99,6 +99,8 @@ uint32_t lacz2_model_max_packed(uint32_t n_tokens);
 static inline int lacz2_is_model(int kind) {
     return kind == LACZ2_MODEL_FULL || kind == LACZ2_MODEL_PART || kind == LACZ2_MODEL_LAST;
 }
+/* 1 for the classic codecs' kinds (a varint plain_len follows the tag). */
+static inline int lacz2_is_classic(int kind) { return kind >= LACZ2_LZMA2 && kind <= LACZ2_BZIP2; }
 /* 1 when the footer follows the record. */
 static inline int lacz2_ends_stream(int kind) {
     return kind == LACZ2_END || kind == LACZ2_MODEL_LAST;
