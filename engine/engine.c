@@ -181,6 +181,7 @@ void lac_engine_reset(lac_engine *e, int stream) {
 }
 
 int lac_engine_streams(const lac_engine *e) { return e ? e->n_streams : 0; }
+const lac_model *lac_engine_model(const lac_engine *e) { return e ? e->m : NULL; }
 
 lac_status lac_engine_truncate(lac_engine *e, int stream, int pos, lac_error *err) {
     if (!e || stream < 0 || stream >= e->n_streams)

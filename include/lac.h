@@ -191,6 +191,8 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
 void lac_engine_free(lac_engine *e);
 /* Streams of the engine (opt->n_streams, or the automatic choice when it was 0). */
 int lac_engine_streams(const lac_engine *e);
+/* The model the engine runs. */
+const lac_model *lac_engine_model(const lac_engine *e);
 /* Device actually used ("cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda:0 NVIDIA H100", ...). */
 const char *lac_engine_device_name(const lac_engine *e);
 /* Empties stream b's KV cache: its next token is at position 0. */
