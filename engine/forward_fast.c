@@ -162,8 +162,11 @@ static matmul_f16_fn pick_head_f16(const lac_model *m, const lac_fast_kernels *k
     return kr->matmul_f16;
 }
 
-/* Calls of at most this many rows read the packed weights (tuned on bench_engine) */
-#define LAC_PACK_ROWS_DEFAULT 64
+/* Calls of at most this many rows read the packed weights: all of them by default (measured
+ * with bench_engine on a 2-core Zen 3, lac-tiny, 1 thread, same run: B = 32 steps 1.85x and
+ * a 256-token prefill 1.25x faster packed in halves than on the fp32 arrays); LAC_PACK_ROWS=N
+ * sets it for A/B timing and the tests. */
+#define LAC_PACK_ROWS_DEFAULT (1 << 30)
 
 /* Fewer multiply-adds than this in one operation: run it on the calling thread. */
 #define LAC_PAR_MIN_FMA (1 << 20)
@@ -176,8 +179,7 @@ typedef struct fast_state {
     int n_streams, max_rows, n_threads;
     /* Packed weights (forward_fast.h, matmul_p8), or NULL: per layer attn, proj, fc, fcproj,
      * then the LM head, each fp32 or (F16 files) halves. Calls of at most pk_rows rows read
-     * them (decoding steps, speculative prefills); larger calls read the model's fp32 arrays
-     * (halves cost a conversion per row block). Same bits either way. */
+     * them; larger calls read the model's fp32 arrays. Same bits either way. */
     const void **pk; /* [4 * n_layer + 1] */
     unsigned char *pk_f16;
     void *pk_mem;
