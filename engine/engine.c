@@ -2,6 +2,7 @@
  * argument checks. The numeric work is done by a backend (engine/backend.h). */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "backend.h"
 #include "lac_error.h"
@@ -21,6 +22,8 @@ struct lac_engine {
     const int32_t **sub_tok;
     float **sub_logits;
     float *scratch;      /* LAC_CODE_CHUNK x V logits for the unfused code/freqs path */
+    uint32_t *row;       /* V frequencies for the unfused decode path (kept: no allocation
+                          * per decoding step) */
 };
 
 lac_device lac_device_resolve(lac_device d, int cuda_index, uint64_t *free_bytes) {
@@ -40,6 +43,60 @@ uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams) {
     return 2ull * cfg->n_layer * cfg->n_ctx * cfg->n_embd * sizeof(float) * (uint64_t)n_streams;
 }
 
+/* Free physical memory of this machine in bytes (0 when unknown). */
+static uint64_t host_free_memory(void) {
+#if defined(_SC_AVPHYS_PAGES) && defined(_SC_PAGESIZE)
+    long pages = sysconf(_SC_AVPHYS_PAGES), psz = sysconf(_SC_PAGESIZE);
+    if (pages > 0 && psz > 0) return (uint64_t)pages * (uint64_t)psz;
+#endif
+    return 0;
+}
+
+int lac_engine_auto_streams(const lac_model *m, lac_device device, int cuda_index,
+                            lac_engine_purpose purpose, int *max_rows) {
+    if (max_rows) *max_rows = 0;
+    if (!m) return 1;
+    uint64_t free_b = 0;
+    const lac_device d = lac_device_resolve(device, cuda_index, &free_b);
+    const int gpu = d == LAC_DEVICE_CUDA;
+    const uint64_t kv = lac_engine_kv_bytes(&m->cfg, 1);
+    uint64_t budget;
+    int cap;
+    if (gpu) {
+        /* a third of the GPU's free memory, at most 256 streams: decoding hundreds of blocks
+         * in lock-step is what keeps a GPU busy; larger forward calls too */
+        budget = free_b ? free_b / 3 : (4ull << 30);
+        cap = 256;
+        if (max_rows) *max_rows = 16384;
+    } else if (purpose == LAC_PURPOSE_DECOMPRESS && d == LAC_DEVICE_CPU) {
+        /* CPU decoding: B streams share each pass over the weights, and a step's matmuls
+         * keep reading each weight tile for all of them (bench/results: B = 32 runs at several
+         * times B = 8's tokens/s). A quarter of the free memory, at most 1 GiB of KV cache. */
+        const uint64_t fm = host_free_memory();
+        budget = fm ? fm / 4 : (512ull << 20);
+        if (budget > (1ull << 30)) budget = 1ull << 30;
+        if (budget < (512ull << 20)) budget = 512ull << 20;
+        cap = 64;
+    } else {
+        /* CPU compression (each block is one prefill) and the scalar reference: 512 MiB */
+        budget = 512ull << 20;
+        cap = 8;
+    }
+    uint64_t b = kv ? budget / kv : 1;
+    if (b < 1) b = 1;
+    if (b > (uint64_t)cap) b = (uint64_t)cap;
+    return (int)b;
+}
+
+void lac_engine_options_auto(const lac_model *m, lac_engine_purpose purpose,
+                             lac_engine_options *o) {
+    if (!m || !o) return;
+    int rows = 0;
+    const int b = lac_engine_auto_streams(m, o->device, o->cuda_index, purpose, &rows);
+    if (o->n_streams == 0) o->n_streams = b;
+    if (o->max_rows == 0) o->max_rows = rows ? rows : (int)m->cfg.n_ctx;
+}
+
 lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
                              lac_engine **out, lac_error *err) {
     if (!out) return lac_fail(err, LAC_ERR_ARG, "engine: out is NULL");
@@ -49,8 +106,8 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     if (c->n_layer == 0 || c->n_head == 0 || c->n_embd == 0 || c->n_embd % c->n_head != 0 ||
         c->n_ctx == 0 || c->vocab_size == 0 || c->n_inner == 0)
         return lac_fail(err, LAC_ERR_ARG, "engine: model config has invalid shapes");
-    if (opt->n_streams < 1 || opt->n_streams > 65536)
-        return lac_fail(err, LAC_ERR_ARG, "engine: n_streams %d out of range 1..65536",
+    if (opt->n_streams < 0 || opt->n_streams > 65536)
+        return lac_fail(err, LAC_ERR_ARG, "engine: n_streams %d out of range 0..65536",
                         opt->n_streams);
     if (opt->n_threads < 0 || opt->n_threads > 4096)
         return lac_fail(err, LAC_ERR_ARG, "engine: n_threads %d out of range 0..4096",
@@ -59,7 +116,8 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
         return lac_fail(err, LAC_ERR_ARG, "engine: max_rows %d out of range 0..1048576",
                         opt->max_rows);
     lac_engine_options o = *opt;
-    if (o.max_rows == 0) o.max_rows = (int)c->n_ctx;
+    /* 0: chosen for the device and its memory (decompression's choice: most streams) */
+    lac_engine_options_auto(m, LAC_PURPOSE_DECOMPRESS, &o);
 
     const lac_backend_ops *ops = NULL;
     o.device = lac_device_resolve(opt->device, opt->cuda_index, NULL); /* AUTO: CUDA or CPU */
@@ -112,6 +170,7 @@ void lac_engine_free(lac_engine *e) {
     free(e->sub_tok);
     free(e->sub_logits);
     free(e->scratch);
+    free(e->row);
     free(e);
 }
 
@@ -119,6 +178,21 @@ const char *lac_engine_device_name(const lac_engine *e) { return e ? e->name : "
 
 void lac_engine_reset(lac_engine *e, int stream) {
     if (e && stream >= 0 && stream < e->n_streams) e->pos[stream] = 0;
+}
+
+int lac_engine_streams(const lac_engine *e) { return e ? e->n_streams : 0; }
+const lac_model *lac_engine_model(const lac_engine *e) { return e ? e->m : NULL; }
+
+lac_status lac_engine_truncate(lac_engine *e, int stream, int pos, lac_error *err) {
+    if (!e || stream < 0 || stream >= e->n_streams)
+        return lac_fail(err, LAC_ERR_ARG, "engine: truncate: no stream %d", stream);
+    if (pos < 0 || pos > e->pos[stream])
+        return lac_fail(err, LAC_ERR_ARG, "engine: truncate: stream %d position %d is not in "
+                        "0..%d", stream, pos, e->pos[stream]);
+    /* the caches are positional: rows at pos and above are simply overwritten later, and no
+     * row reads a cache entry above its own position (docs/NUMERICS.md §6, §7) */
+    e->pos[stream] = pos;
+    return LAC_OK;
 }
 
 int lac_engine_position(const lac_engine *e, int stream) {
@@ -359,8 +433,9 @@ static lac_status decode_unfused(lac_engine *e, const int32_t *const *tokens, co
         e->scratch = malloc((size_t)LAC_CODE_CHUNK * V * sizeof(float));
         if (!e->scratch) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
     }
-    uint32_t *row = malloc(V * sizeof *row);
-    if (!row) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+    if (!e->row && !(e->row = malloc(V * sizeof *e->row)))
+        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+    uint32_t *row = e->row;
     lac_status st = LAC_OK;
     for (int b0 = 0; b0 < e->n_streams && st == LAC_OK;) {
         int taken = 0, b1 = b0;
@@ -388,7 +463,6 @@ static lac_status decode_unfused(lac_engine *e, const int32_t *const *tokens, co
             e->pos[b]++;
         }
     }
-    free(row);
     return st;
 }
 

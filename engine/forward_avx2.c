@@ -98,6 +98,87 @@ static void matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W,
     matmul_any(1, X, ldx, R, K, NULL, W, N, bias, Y, n0, n1);
 }
 
+/* ---- packed weights: W[K][N] as ceil(N/8) groups of [K][8] (forward_fast.c packs them,
+ * the last group zero-padded), so that each vector of a column strip is one sequential stream
+ * through memory instead of K short reads N apart. The chains are mk's (k = 0..K-1 in order,
+ * the bias after), so are the bits. F16: the groups hold halves, widened by vcvtph2ps. */
+static inline __attribute__((always_inline)) __m256 load_p(const int F16, const void *Wp,
+                                                            size_t i) {
+    if (F16) return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)((const uint16_t *)Wp + i)));
+    return _mm256_loadu_ps((const float *)Wp + i);
+}
+
+/* NR rows x NV groups (8 columns each) from column n (a multiple of 8); columns >= N (the
+ * padding of the last group) are computed from zeros and never stored */
+static inline __attribute__((always_inline)) void
+mkp(const int F16, const int NR, const int NV, const float *X, int ldx, int K, const void *Wp,
+    int N, const float *bias, float *const *Y, int n) {
+    __m256 acc[4][6];
+    _Pragma("GCC unroll 6")
+    for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+    const size_t gs = (size_t)K * 8;
+    size_t w = (size_t)(n / 8) * gs;
+    for (int k = 0; k < K; k++, w += 8) {
+        __m256 wv[6];
+        _Pragma("GCC unroll 6")
+        for (int v = 0; v < NV; v++) wv[v] = load_p(F16, Wp, w + (size_t)v * gs);
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            const __m256 xb = _mm256_broadcast_ss(X + (size_t)r * ldx + k);
+            _Pragma("GCC unroll 6")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
+        }
+    }
+    _Pragma("GCC unroll 6")
+    for (int v = 0; v < NV; v++) {
+        const int col = n + 8 * v;
+        if (col >= N) break;
+        const __m256i mv = tail_mask(N - col);
+        const __m256 bv = bias ? _mm256_maskload_ps(bias + col, mv) : _mm256_setzero_ps();
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            __m256 o = bias ? _mm256_add_ps(acc[r][v], bv) : acc[r][v];
+            _mm256_maskstore_ps(Y[r] + col, mv, o);
+        }
+    }
+}
+
+#define MKP_CALL(NRR, NV) mkp(F16, NRR, NV, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
+#define MKP_ROWS(NV)                                                                        \
+    do {                                                                                    \
+        int r = 0;                                                                          \
+        for (; r + 4 <= R; r += 4) MKP_CALL(4, NV);                                         \
+        switch (R - r) {                                                                    \
+        case 3: MKP_CALL(3, NV); break;                                                     \
+        case 2: MKP_CALL(2, NV); break;                                                     \
+        case 1: MKP_CALL(1, NV); break;                                                     \
+        default: break;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+matmul_p8_any(const int F16, const float *X, int ldx, int R, int K, const void *Wp, int N,
+              const float *bias, float *const *Y, int n0, int n1) {
+    int n = n0;
+    if (R == 1) { /* one row: six chains in flight instead of three */
+        for (; n + 48 <= n1; n += 48) {
+            const int r = 0;
+            MKP_CALL(1, 6);
+        }
+    }
+    for (; n + 24 <= n1; n += 24) MKP_ROWS(3);
+    for (; n < n1; n += 8) MKP_ROWS(1);
+}
+
+/* f16 != 0 needs F16C (checked by forward_fast.c before packing halves) */
+static void matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
+                      const float *bias, float *const *Y, int n0, int n1) {
+    if (f16) matmul_p8_any(1, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
+    else matmul_p8_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
+}
+
 static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
                    float *s) {
     const __m256 sc = _mm256_set1_ps(scale);
@@ -209,6 +290,7 @@ static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
 
 const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
+    .matmul_p8 = matmul_p8,
     .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,

@@ -479,7 +479,9 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         return lac_fail(err, LAC_ERR_NOMEM, "%s: SHA-256 failed", label);
     }
     const float **ptrs = calloc(n_tensors, sizeof *ptrs);
-    if (!ptrs) {
+    const uint8_t **raw = calloc(n_tensors, sizeof *raw); /* each tensor in the file image */
+    if (!ptrs || !raw) {
+        free(raw);
         EVP_MD_CTX_free(ctx);
         return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", label);
     }
@@ -488,6 +490,7 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         f16_table = malloc(65536 * sizeof(float));
         if (!f16_table) {
             free(ptrs);
+            free(raw);
             EVP_MD_CTX_free(ctx);
             return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", label);
         }
@@ -508,6 +511,7 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
             wpos += numel;
         }
         ptrs[i] = p;
+        raw[i] = img + off;
         ok = EVP_DigestUpdate(ctx, p, numel * sizeof(float));
     }
     free(f16_table);
@@ -516,10 +520,12 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     EVP_MD_CTX_free(ctx);
     if (!ok) {
         free(ptrs);
+        free(raw);
         return lac_fail(err, LAC_ERR_NOMEM, "%s: SHA-256 failed", label);
     }
     if (memcmp(m->hash, h + LACM_H_HASH, 32)) {
         free(ptrs);
+        free(raw);
         return lac_fail(err, LAC_ERR_CORRUPT,
                         "%s: identity hash mismatch: the vocabulary or weights are corrupted",
                         label);
@@ -535,10 +541,16 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         L->ln2_w = t[LACM_T_LN2_W], L->ln2_b = t[LACM_T_LN2_B];
         L->fc_w = t[LACM_T_FC_W], L->fc_b = t[LACM_T_FC_B];
         L->fcproj_w = t[LACM_T_FCPROJ_W], L->fcproj_b = t[LACM_T_FCPROJ_B];
+        if (storage == LAC_DTYPE_F16) {
+            const uint8_t **u = raw + 2 + 12 * l;
+            L->attn_w16 = u[LACM_T_ATTN_W], L->proj_w16 = u[LACM_T_PROJ_W];
+            L->fc_w16 = u[LACM_T_FC_W], L->fcproj_w16 = u[LACM_T_FCPROJ_W];
+        }
     }
     m->lnf_w = ptrs[n_tensors - 2];
     m->lnf_b = ptrs[n_tensors - 1];
     free(ptrs);
+    free(raw);
     transpose(m->wte, wte_t, V, C);
     m->wte_t = wte_t;
     if (wte_t_f16) { /* tensor 0 is wte, [V][C], at off_data */

@@ -15,6 +15,10 @@ typedef struct lac_layer_weights {
     const float *ln2_w, *ln2_b;       /* [C] */
     const float *fc_w, *fc_b;         /* [C][n_inner], [n_inner] */
     const float *fcproj_w, *fcproj_b; /* [n_inner][C], [C] */
+    /* F16 model files only (else NULL): the four matmul weights as stored in the file image,
+     * IEEE halves, little-endian, same [in][out] layout. Every half widens exactly to the fp32
+     * value above (docs/NUMERICS.md §0), so a backend may read these instead (half the bytes). */
+    const uint8_t *attn_w16, *proj_w16, *fc_w16, *fcproj_w16;
 } lac_layer_weights;
 
 struct lac_model {

@@ -151,9 +151,18 @@ typedef struct lac_engine_options {
     lac_device device;
     int cuda_index; /* which GPU for LAC_DEVICE_CUDA */
     int n_threads;  /* CPU threads; 0 = OpenMP default */
-    int n_streams;  /* B: independent streams, each with its own KV cache of n_ctx tokens */
-    int max_rows;   /* most tokens (summed over streams) in one forward call; 0 = n_ctx */
+    int n_streams;  /* B: independent streams, each with its own KV cache of n_ctx tokens;
+                     * 0 = chosen for the device and its memory (lac_engine_auto_streams with
+                     * LAC_PURPOSE_DECOMPRESS); lac_engine_streams tells the count */
+    int max_rows;   /* most tokens (summed over streams) in one forward call; 0 = chosen
+                     * (n_ctx on a CPU, 16384 on a GPU) */
 } lac_engine_options;
+
+/* What an engine is for, when its size is chosen automatically. */
+typedef enum lac_engine_purpose {
+    LAC_PURPOSE_COMPRESS = 0,   /* blocks are prefills: a few streams are enough */
+    LAC_PURPOSE_DECOMPRESS = 1  /* one token per stream per step: as many streams as fit */
+} lac_engine_purpose;
 
 typedef struct lac_engine lac_engine;
 
@@ -165,14 +174,37 @@ lac_device lac_device_resolve(lac_device d, int cuda_index, uint64_t *free_bytes
 /* Bytes of KV cache for B streams: 2 * n_layer * n_ctx * n_embd * sizeof(float) * B. */
 uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams);
 
+/* The number of streams (blocks at once) worth using for `purpose` on `device` (AUTO is
+ * resolved): on a GPU as many KV caches as fit in a third of its free memory, at most 256; on
+ * the CPU for decompression as many as fit in a quarter of the free memory (512 MiB..1 GiB of
+ * KV cache), at most 64; on the CPU for compression (and the scalar reference) 512 MiB, at
+ * most 8. *max_rows (when non-NULL) receives the max_rows to use, or 0 for the default n_ctx
+ * (a GPU gets 16384). Never fails: 1 for a NULL model. */
+int lac_engine_auto_streams(const lac_model *m, lac_device device, int cuda_index,
+                            lac_engine_purpose purpose, int *max_rows);
+/* Fills the zero n_streams and max_rows of *o as lac_engine_auto_streams chooses for o->device,
+ * o->cuda_index and purpose; fields already set are kept. */
+void lac_engine_options_auto(const lac_model *m, lac_engine_purpose purpose,
+                             lac_engine_options *o);
+
 lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
                              lac_engine **out, lac_error *err);
 void lac_engine_free(lac_engine *e);
+/* Streams of the engine (opt->n_streams, or the automatic choice when it was 0). */
+int lac_engine_streams(const lac_engine *e);
+/* The model the engine runs. */
+const lac_model *lac_engine_model(const lac_engine *e);
 /* Device actually used ("cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda:0 NVIDIA H100", ...). */
 const char *lac_engine_device_name(const lac_engine *e);
 /* Empties stream b's KV cache: its next token is at position 0. */
 void lac_engine_reset(lac_engine *e, int stream);
 int lac_engine_position(const lac_engine *e, int stream);
+/* Rolls stream b back to position pos (0 <= pos <= its position): its next token is at pos,
+ * as if the tokens from pos on had never been given. Exact, because the KV cache is positional
+ * (a row reads only the cache entries below its own position): after truncating, every later
+ * row has the bits it would have had without the discarded tokens (speculative decoding runs
+ * guessed tokens as one prefill and keeps the rows up to the first wrong guess). */
+lac_status lac_engine_truncate(lac_engine *e, int stream, int pos, lac_error *err);
 
 /* Appends counts[b] tokens to each stream b (0 <= b < n_streams; counts[b] may be 0) at the
  * stream's current position and writes one logit row (vocab_size floats) per token to

@@ -146,7 +146,7 @@ Test(engine_random, argument_checks) {
     lac_engine_options o = {.device = LAC_DEVICE_CPU_SCALAR, .n_streams = 2};
     lac_engine *e = NULL;
     lac_error err;
-    o.n_streams = 0;
+    o.n_streams = -1;
     cr_expect_eq(lac_engine_create(rm, &o, &e, &err), LAC_ERR_ARG);
     cr_expect(strstr(err.msg, "n_streams") != NULL, "%s", err.msg);
     o.n_streams = 2;
@@ -195,6 +195,74 @@ Test(engine_random, argument_checks) {
     lac_engine_free(e);
     cr_expect_eq(lac_engine_kv_bytes(&rm->cfg, 3), 2ull * RL * RT * RC * 4 * 3);
 }
+
+/* n_streams = 0 / max_rows = 0: the engine chooses (lac_engine_auto_streams) */
+Test(engine_random, auto_streams) {
+    int rows = -1;
+    const int bd = lac_engine_auto_streams(rm, LAC_DEVICE_CPU, 0, LAC_PURPOSE_DECOMPRESS, &rows);
+    const int bc = lac_engine_auto_streams(rm, LAC_DEVICE_CPU, 0, LAC_PURPOSE_COMPRESS, NULL);
+    cr_expect(bd >= 1 && bd <= 64, "decompress: %d streams", bd);
+    cr_expect(bc >= 1 && bc <= 8, "compress: %d streams", bc);
+    cr_expect_eq(rows, 0);
+    cr_expect_eq(lac_engine_auto_streams(NULL, LAC_DEVICE_CPU, 0, LAC_PURPOSE_COMPRESS, NULL), 1);
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 1};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    cr_expect_eq(lac_engine_streams(e), bd);
+    lac_engine_free(e);
+    lac_engine_options o2 = {.device = LAC_DEVICE_CPU, .n_streams = 3};
+    lac_engine_options_auto(rm, LAC_PURPOSE_DECOMPRESS, &o2);
+    cr_expect_eq(o2.n_streams, 3, "a chosen n_streams is kept");
+    cr_expect_eq(o2.max_rows, RT);
+}
+
+/* lac_engine_truncate: prefill k guessed tokens, roll back to j, go on with the true ones:
+ * every row is the plain sequence's (the speculative decoder relies on it) */
+static void truncate_exact(lac_device dev, int threads) {
+    lac_engine_options o = {.device = dev, .n_threads = threads, .n_streams = 2};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    float *out = malloc((size_t)RT * RV * sizeof(float));
+    float *junk = malloc((size_t)RT * RV * sizeof(float));
+    int32_t guess[RT];
+    cr_assert(out && junk);
+    for (int i = 0; i < RT; i++) guess[i] = (toks[i] + 1 + i % 3) % RV;
+    const int32_t *tk[2] = {NULL, NULL};
+    int cnt[2] = {0, 0};
+    float *lg[2] = {NULL, NULL};
+    int pos = 0;
+    for (int round = 0; pos < RT; round++) {
+        /* k = 1..6 rows: the true token, then (k - 1) guesses of which the first j are right */
+        int k = 1 + round % 6;
+        if (pos + k > RT) k = RT - pos;
+        int32_t in[8];
+        const int j = round % (k + 1) < k ? round % (k + 1) : k - 1; /* rows kept, 1..k */
+        const int keep = j < 1 ? 1 : j;
+        for (int i = 0; i < k; i++) in[i] = i < keep ? toks[pos + i] : guess[pos + i];
+        tk[0] = in;
+        cnt[0] = k;
+        lg[0] = junk;
+        cr_assert_eq(lac_engine_forward(e, tk, cnt, lg, &err), LAC_OK, "%s", err.msg);
+        cr_assert_eq(lac_engine_truncate(e, 0, pos + keep, &err), LAC_OK, "%s", err.msg);
+        memcpy(out + (size_t)pos * RV, junk, (size_t)keep * RV * sizeof(float));
+        pos += keep;
+        cr_assert_eq(lac_engine_position(e, 0), pos);
+    }
+    cr_expect(memcmp(out, ref, (size_t)RT * RV * sizeof(float)) == 0,
+              "rows after truncation differ from the plain prefill");
+    cr_expect_eq(lac_engine_truncate(e, 0, RT + 1, &err), LAC_ERR_ARG);
+    cr_expect_eq(lac_engine_truncate(e, 0, -1, &err), LAC_ERR_ARG);
+    cr_expect_eq(lac_engine_truncate(e, 2, 0, &err), LAC_ERR_ARG);
+    cr_expect_eq(lac_engine_truncate(e, 1, 0, &err), LAC_OK, "%s", err.msg);
+    free(out);
+    free(junk);
+    lac_engine_free(e);
+}
+
+Test(engine_random, truncate_is_exact_scalar) { truncate_exact(LAC_DEVICE_CPU_SCALAR, 1); }
+Test(engine_random, truncate_is_exact_fast) { truncate_exact(LAC_DEVICE_CPU, 2); }
 
 /* forward_code / forward_freqs give what forward + lac_quantize_freqs give. */
 static void code_paths(lac_device dev) {
@@ -507,7 +575,20 @@ static void f16_all_isas(const lac_model *m, const int32_t *tk, int n) {
             cr_expect(f16_head_taken(m), "%s: the LM head is not read as F16", f16_isas[i]);
         f16_expect_fast(m, tk, n, ref, f16_isas[i]);
     }
+    /* packed weights (forward_fast.c) for every call, prefills included, and not at all */
+    setenv("LAC_PACK_ROWS", "100000", 1);
+    for (int i = 0; i < 3; i++) {
+        setenv("LAC_CPU_ISA", f16_isas[i], 1);
+        f16_expect_fast(m, tk, n, ref, f16_isas[i]);
+    }
     unsetenv("LAC_CPU_ISA");
+    setenv("LAC_F16_LAYERS", "0", 1);
+    f16_expect_fast(m, tk, n, ref, "LAC_F16_LAYERS=0 packed fp32 layers");
+    unsetenv("LAC_F16_LAYERS");
+    unsetenv("LAC_PACK_ROWS");
+    setenv("LAC_PACK", "0", 1);
+    f16_expect_fast(m, tk, n, ref, "LAC_PACK=0");
+    unsetenv("LAC_PACK");
     /* switched off for A/B timing: the fp32 head, same bits */
     setenv("LAC_F16_HEAD", "0", 1);
     cr_expect(!f16_head_taken(m), "LAC_F16_HEAD=0 did not switch the F16 head off");

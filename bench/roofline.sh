@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# CPU roofline, in ONE run (ratios are only meaningful within a run on a shared machine):
+# the FMA peak per ISA and the triad bandwidth (bench/roofline.c), the engine's prefill and
+# lock-step decoding at B = 1, 8, 32, 64 as fractions of them (lac-tiny and a random gpt2-124M,
+# 1 and 2 threads), PyTorch CPU fp32 on the same shapes, speculative decoding of one block
+# (bench_spec: prose, code, logs), and lacgpu before/after (BASE=path of an older lacgpu):
+# .lacz bytes compared, one-block and 40 KB decompression, -c vs -d throughput.
+# Usage: bench/roofline.sh [BUILD_DIR]   (env: QUICK=1: a smoke run of seconds; BASE=lacgpu;
+#        MACHINE=name of bench/results/<name>/, default the hostname)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${1:-build}
+BIN="$BUILD/bin"
+machine=${MACHINE:-$(hostname -s 2>/dev/null || echo unknown)}
+out="bench/results/$machine"
+mkdir -p "$out"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+PY=${PYTHON:-/usr/bin/python3}
+log="$out/roofline.txt"
+[ "${QUICK:-0}" = 1 ] && log="$tmp/roofline.txt"
+exec > >(tee "$log") 2>&1
+echo "# roofline.sh $(date -u +%FT%TZ) on $machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2) ($(nproc) CPUs)"
+echo "# load before: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ "${QUICK:-0}" = 1 ]; then
+  "$BIN/roofline" --quick --threads 1 --streams "1 4" --model tiny=models/lac-tiny.lacm
+  exit 0
+fi
+"$BIN/weights_tools" random --config gpt2 --seed 1 -o "$tmp/gpt2.lacm" >/dev/null
+echo "## peak, bandwidth, engine (bench/roofline.c)"
+"$BIN/roofline" --threads "1 2" --streams "${STREAMS:-1 8 32 64}" --model tiny=models/lac-tiny.lacm \
+  | tee "$out/roofline.tsv"
+"$BIN/roofline" --threads "1 2" --streams "${GPT2_STREAMS:-1 8 32}" --model gpt2="$tmp/gpt2.lacm" \
+  | grep -v '^kind' | grep -v '^peak\|^bandwidth' | tee -a "$out/roofline.tsv"
+echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if "$PY" -c 'import torch' 2>/dev/null; then
+  echo "## PyTorch CPU fp32 (bench/torch_cpu.py): model device threads mode B tokens s tok/s"
+  for cfg in tiny gpt2; do
+    for th in 1 2; do
+      "$PY" bench/torch_cpu.py --config $cfg --threads $th --prefill 256 --steps 8 --streams 1 --reps 2
+      "$PY" bench/torch_cpu.py --config $cfg --threads $th --prefill 64 --steps 8 --streams 8 --reps 1 | grep -P '\tstep\t'
+    done
+  done | tee "$out/torch_cpu.tsv"
+fi
+echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# inputs: prose, code, logs
+head -c 40000 ../shared/corpus/canterbury/alice29.txt > "$tmp/alice40k.txt"
+head -c 3000 "$tmp/alice40k.txt" > "$tmp/prose3k.txt"
+head -c 3000 engine/forward_fast.c > "$tmp/code3k.c"
+awk 'BEGIN { srand(7); split("INFO INFO INFO WARN ERROR", lv, " ");
+  for (i = 0; i < 400; i++) printf "2026-11-26 12:%02d:%02d %s worker-%d GET /api/v1/items/%d status=%d took=%dms\n",
+    int(i / 60) % 60, i % 60, lv[1 + int(rand() * 5)], int(rand() * 4), int(rand() * 5000),
+    (rand() < 0.9 ? 200 : 404), int(rand() * 80) }' > "$tmp/app.log"
+head -c 3000 "$tmp/app.log" > "$tmp/logs3k.log"
+echo "## speculative decoding of one block (bench_spec, 2 threads)"
+"$BIN/bench_spec" models/lac-tiny.lacm --threads 2 --tokens 1024 --k "3 7" \
+  ../shared/corpus/canterbury/alice29.txt engine/forward_fast.c "$tmp/app.log" | tee "$out/spec.tsv"
+echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
+if [ -n "${BASE:-}" ]; then
+  echo "## lacgpu before ($BASE) / after ($BIN/lacgpu), 2 threads: seconds"
+  printf 'file\tbytes\tbefore -c\tafter -c\tsame .lacz\tbefore -d\tafter -d\td speed-up\n' | tee "$out/cli.tsv"
+  for f in "$tmp/prose3k.txt" "$tmp/code3k.c" "$tmp/logs3k.log" "$tmp/alice40k.txt"; do
+    t() { local s=$(date +%s.%N); "$@" >/dev/null 2>&1; echo "$(date +%s.%N) - $s" | bc; }
+    cb=$(t "$BASE" -c -f --threads 2 -o "$tmp/b.lacz" "$f")
+    ca=$(t "$BIN/lacgpu" -c -f --threads 2 -o "$tmp/a.lacz" "$f")
+    same=$(cmp -s "$tmp/b.lacz" "$tmp/a.lacz" && echo yes || echo NO)
+    db=$(t "$BASE" -d -f --threads 2 -o "$tmp/b.out" "$tmp/b.lacz")
+    da=$(t "$BIN/lacgpu" -d -f --threads 2 -o "$tmp/a.out" "$tmp/a.lacz")
+    cmp -s "$tmp/a.out" "$f" || same="$same, ROUND TRIP FAILED"
+    printf '%s\t%s\t%.2f\t%.2f\t%s\t%.2f\t%.2f\t%.2fx\n' "$(basename "$f")" "$(stat -c %s "$f")" \
+      "$cb" "$ca" "$same" "$db" "$da" "$(echo "$db / $da" | bc -l)" | tee -a "$out/cli.tsv"
+  done
+fi
+echo "# load after: $(cut -d' ' -f1-3 /proc/loadavg)"
