@@ -2,7 +2,7 @@
  * Speculative vs plain decoding of one block (coder/decode_spec.c): each file's first N tokens
  * (default 1024, at most n_ctx) are coded as one block with the engine and the range coder,
  * then decoded by the plain loop (one lac_engine_forward_decode step per token, what
- * coder/stream.c runs) and by lac_decode_block_spec for each k; the ids are checked equal.
+ * coder/decode_blocks.c runs) and by lac_decode_block_spec for each k; the ids are checked equal.
  * Lines: "file tokens k seconds tok/s speedup accepted/guessed calls". */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -112,7 +112,8 @@ int main(int argc, char **argv) {
             lac_rc_dec_init(&rc, enc.buf, enc.n);
             lac_spec_stats st = {0};
             t0 = now();
-            if (lac_decode_block_spec(e, 0, &rc, &p, eot, (uint32_t)N, (int)k, out, &st, &err))
+            if (lac_decode_block_spec(e, 0, &rc, &p, eot, (uint32_t)N, -1, (int)k, out, NULL, &st,
+                                      &err))
                 die("spec", &err);
             const double ts = now() - t0;
             if (memcmp(out, t.ids, (size_t)N * 4)) die("speculative decode differs", NULL);

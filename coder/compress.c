@@ -335,10 +335,16 @@ static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, 
         return lac_fail(err, LAC_ERR_ARG,
                         "block size %u tokens exceeds the model's context of %u tokens",
                         c->block_tokens, c->cfg->n_ctx);
-    c->B = p->engine.n_streams > 0 ? p->engine.n_streams : 1;
+    /* 0 streams / rows: the library's choice for the device and its memory */
+    int auto_rows = 0;
+    c->B = p->engine.n_streams > 0 ? p->engine.n_streams
+                                    : lac_engine_auto_streams(m, p->engine.device,
+                                                              p->engine.cuda_index,
+                                                              LAC_PURPOSE_COMPRESS, &auto_rows);
     if (c->B > LACS_MAX_STREAMS)
         return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above %d", c->B, LACS_MAX_STREAMS);
-    int rows = p->engine.max_rows > 0 ? p->engine.max_rows : COMPRESS_ROWS;
+    int rows = p->engine.max_rows > 0 ? p->engine.max_rows
+                                      : auto_rows > 0 ? auto_rows : COMPRESS_ROWS;
     c->R = rows / c->B;
     if (c->R < 1) c->R = 1;
     if ((uint32_t)c->R > c->block_tokens) c->R = (int)c->block_tokens;

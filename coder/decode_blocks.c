@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "codecs.h"
+#include "decode_spec.h"
 #include "decompress.h"
 #include "lac_error.h"
 #include "rangecoder.h"
@@ -135,11 +136,39 @@ static void check_consumed(decompressor *d, const lac_rc_decoder *rc) {
     }
 }
 
+/* One block alone (nothing to decode in lock-step with it): exact speculative decoding, which
+ * guesses the next tokens and checks them in one call (coder/decode_spec.h). */
+static lac_status flush_one_spec(decompressor *d, int k_max, lac_error *err) {
+    dblock *k = &d->blk[0];
+    k->plain.n = 0;
+    int32_t *ids = malloc((k->rows ? k->rows : 1) * sizeof *ids);
+    if (!ids) return lac_fail(err, LAC_ERR_NOMEM, "out of memory (%u tokens)", k->rows);
+    lac_rc_decoder rc;
+    lac_rc_dec_init(&rc, k->packed.p, k->packed.n);
+    const int32_t eot = (int32_t)d->cfg->eot_token;
+    uint32_t n = 0;
+    lac_status s = k->dead ? LAC_OK
+                           : lac_decode_block_spec(d->eng, 0, &rc, &d->hs.coder, eot, k->rows,
+                                                   eot, k_max, ids, &n, NULL, err);
+    int32_t cur = eot;
+    for (uint32_t i = 0; !s && i < n && !k->dead && !k->ended; i++)
+        s = take_token(d, k, (uint32_t)ids[i], &cur, err);
+    free(ids);
+    if (!s) check_consumed(d, &rc);
+    if (!s) s = lacd_emit(d, k, err);
+    d->nblk = 0;
+    return s;
+}
+
 lac_status lacd_flush(decompressor *d, lac_error *err) {
     if (!d->nblk) return LAC_OK;
-    lac_status s = lacs_ensure_engine(d->m, d->p, d->nblk, 1, &d->eng, &d->eng_B, err);
+    /* a lone block may be decoded speculatively: room for a few guessed rows per call */
+    lac_status s = lacs_ensure_engine(d->m, d->p, d->nblk, d->nblk == 1 ? 8 : 1, &d->eng,
+                                      &d->eng_B, err);
     if (s) return s;
     if (!d->tk && (s = lac_tokenizer_create(d->m, &d->tk, err))) return s;
+    int k_spec = d->nblk == 1 ? lac_decode_spec_default_k(d->eng) : 0;
+    if (k_spec > 0) return flush_one_spec(d, k_spec, err);
     const int B = d->eng_B;
     const uint32_t P = d->hs.coder.precision;
     lac_rc_decoder *rc = lacs_calloc((size_t)B, sizeof *rc);

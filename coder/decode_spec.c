@@ -19,8 +19,9 @@ int lac_decode_spec_default_k(const lac_engine *e) {
 
 lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
                                  const lac_coder_params *p, int32_t first_input,
-                                 uint32_t n_tokens, int k_max, int32_t *out,
-                                 lac_spec_stats *st, lac_error *err) {
+                                 uint32_t n_tokens, int32_t end_sym, int k_max, int32_t *out,
+                                 uint32_t *n_done, lac_spec_stats *st, lac_error *err) {
+    if (n_done) *n_done = 0;
     if (!e || !rc || !p || (!out && n_tokens))
         return lac_fail(err, LAC_ERR_ARG, "decode_spec: engine, decoder, params or out is NULL");
     const int B = lac_engine_streams(e);
@@ -50,7 +51,8 @@ lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
     int32_t prev = first_input;
     int k_cur = k_max; /* adaptive: shrinks after misses, grows after full hits */
     uint32_t i = 0;
-    while (i < n_tokens) {
+    int ended = 0;
+    while (i < n_tokens && !ended) {
         int k = k_cur;
         if ((uint32_t)k > n_tokens - i - 1) k = (int)(n_tokens - i - 1);
         const int ng = k > 0 ? lac_pred_propose(&pred, in + 1, k, NULL) : 0;
@@ -71,10 +73,14 @@ lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
             out[i++] = sym;
             lac_pred_push(&pred, sym);
             prev = sym;
+            if (sym == end_sym) {
+                ended = 1;
+                break;
+            }
             if (r >= ng || sym != in[r + 1]) break;
         }
         /* rows 0..r had true inputs; the rest are dropped from the cache */
-        if (r < ng) {
+        if (r < ng && !ended) {
             s = lac_engine_truncate(e, stream, pos + r + 1, err);
             if (s) goto done;
         }
@@ -91,7 +97,8 @@ lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
         }
         if (k_cur < 1 && k_max > 0) k_cur = 1;
     }
-    if (st) st->tokens += n_tokens;
+    if (st) st->tokens += i;
+    if (n_done) *n_done = i;
 done:
     if (pred_ok) lac_pred_free(&pred);
     free(lg);

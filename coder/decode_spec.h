@@ -21,8 +21,10 @@ typedef struct lac_spec_stats {
     uint64_t accepted; /* guesses that were right (rows kept) */
 } lac_spec_stats;
 
-/* Decodes n_tokens symbols of one block from rc into out[0..n_tokens), using stream `stream`
- * of engine e (reset first; the other streams are left alone). The first model input is
+/* Decodes up to n_tokens symbols of one block from rc into out[0..n_tokens), using stream
+ * `stream` of engine e (reset first; the other streams are left alone), stopping after a
+ * decoded end_sym (-1: none; a format v2 partial block ends with <|endoftext|>); *n_done
+ * (may be NULL) receives the symbols decoded, end_sym included. The first model input is
  * first_input (the end-of-text token for a .lacz block), then each decoded symbol. k_max
  * (0..63) is the most guesses per call; 0 gives the plain one-step-per-token loop (through
  * lac_engine_forward, so the same rows as lac_engine_forward_decode). st (may be NULL)
@@ -30,8 +32,8 @@ typedef struct lac_spec_stats {
  * ids are always < vocab_size. n_tokens must not exceed the model's n_ctx. */
 lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
                                  const lac_coder_params *p, int32_t first_input,
-                                 uint32_t n_tokens, int k_max, int32_t *out,
-                                 lac_spec_stats *st, lac_error *err);
+                                 uint32_t n_tokens, int32_t end_sym, int k_max, int32_t *out,
+                                 uint32_t *n_done, lac_spec_stats *st, lac_error *err);
 
 /* The k_max to use for a block on engine e: guesses pay where one-row steps are bound by
  * weight reads (a CPU engine); 0 elsewhere. */

@@ -391,7 +391,10 @@ static lac_status setup(decompressor *d, const lac_model *m, const lac_params *p
     d->w.wr = wr;
     d->w.ctx = wctx;
     lacio_reader_init(&d->r, rd, rctx);
-    d->B = p->engine.n_streams > 0 ? p->engine.n_streams : 1;
+    d->B = p->engine.n_streams > 0 ? p->engine.n_streams
+                                    : lac_engine_auto_streams(m, p->engine.device,
+                                                              p->engine.cuda_index,
+                                                              LAC_PURPOSE_DECOMPRESS, NULL);
     if (d->B > LACS_MAX_STREAMS)
         return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above %d", d->B, LACS_MAX_STREAMS);
     d->max_token_len = lacs_max_token_len(m);

@@ -13,7 +13,7 @@ void lac_params_default(lac_params *p) {
     p->engine.device = LAC_DEVICE_AUTO;
     p->engine.cuda_index = 0;
     p->engine.n_threads = 0;
-    p->engine.n_streams = 1;
+    p->engine.n_streams = 0; /* chosen for the device and its memory */
     p->engine.max_rows = 0;
     p->block_tokens = 0;
     lac_coder_params_default(&p->coder);

@@ -298,7 +298,10 @@ enum {
 const char *lac_method_name(int method);
 
 typedef struct lac_params {
-    lac_engine_options engine;     /* device, threads; n_streams = blocks decoded at once */
+    lac_engine_options engine;     /* device, threads; n_streams = blocks coded or decoded at
+                                    * once, 0 (the default) = lac_engine_auto_streams' choice
+                                    * for the device, its memory and the direction; max_rows
+                                    * 0 = chosen too */
     uint32_t block_tokens;         /* compression: tokens per block, 0 = n_ctx */
     lac_coder_params coder;        /* compression only; decompression reads the header */
     int salvage;                   /* decompression: write intact blocks, skip damaged ones */

@@ -82,7 +82,7 @@ static uint8_t *encode(const int32_t *ids, int n, const lac_coder_params *p, siz
     return rc.buf;
 }
 
-/* the plain loop (what coder/stream.c runs): one lac_engine_forward_decode step per token */
+/* the plain loop (what coder/decode_blocks.c runs for batches): one lac_engine_forward_decode step per token */
 static void decode_plain(const uint8_t *buf, size_t len, int n, const lac_coder_params *p,
                          int32_t *out) {
     lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 2, .n_streams = 1};
@@ -144,7 +144,7 @@ static void spec_same_as_plain(const char *path, int max_tokens) {
         memset(sp, 0xff, (size_t)n * sizeof *sp);
         cr_assert_eq(lac_decode_block_spec(e, 1, &rc, &p,
                                            (int32_t)lac_model_get_config(tm)->eot_token,
-                                           (uint32_t)n, ks[j], sp, &st, &err),
+                                           (uint32_t)n, -1, ks[j], sp, NULL, &st, &err),
                      LAC_OK, "%s", err.msg);
         cr_expect(memcmp(sp, plain, (size_t)n * sizeof *sp) == 0,
                   "%s: k = %d: speculative ids differ from the plain loop", path, ks[j]);
