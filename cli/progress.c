@@ -53,8 +53,9 @@ static void draw(progress *p) {
     human(done, sizeof done, (double)p->in);
     human(speed, sizeof speed, el > 0 ? (double)p->in / el : 0);
     human(outb, sizeof outb, (double)p->out);
-    char line[160];
-    int k = snprintf(line, sizeof line, "%s: ", p->name);
+    char line[200];
+    unsigned e = el > 359999 ? 359999 : (unsigned)el;
+    int k = snprintf(line, sizeof line, "%s: %u:%02u:%02u ", p->name, e / 3600, e / 60 % 60, e % 60);
     if (p->total) {
         double frac = (double)p->in / (double)p->total;
         if (frac > 1) frac = 1;
