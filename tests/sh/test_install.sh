@@ -75,7 +75,9 @@ int main(int argc, char **argv) {
 C
 checks=$((checks + 1))
 # shellcheck disable=SC2046
-if cc -Wall -Werror -o demo demo.c $(pkg-config --cflags --libs lac) 2>cc.txt; then
+san=""  # a sanitizer build's liblac.so needs its runtime in the program too
+readelf -d "$so" | grep -q 'libasan' && san="-fsanitize=address,undefined"
+if cc -Wall -Werror $san -o demo demo.c $(pkg-config --cflags --libs lac) 2>cc.txt; then
     readelf -d demo | grep -q 'NEEDED.*liblac.so.0' || fail "demo is not linked with liblac.so.0"
     LD_LIBRARY_PATH=$libdir expect 0 ./demo "$P/share/lacgpu/lac-tiny.lacm" && cat out.txt
 else
