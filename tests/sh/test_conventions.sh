@@ -5,7 +5,7 @@
 # --salvage keeps a truncated file's intact prefix; -l -v detail and totals; unlacgpu, lacgpucat.
 . "$(dirname "$0")/lib/common.sh"
 need_model
-text >a.txt
+short_text >a.txt
 
 # ---- -o - ---------------------------------------------------------------------------------------
 expect 0 L -o - a.txt && check "-o - wrote a file named -" test ! -e ./-
@@ -58,7 +58,7 @@ LACGPU_DEVICE=tpu expect 0 "$LACGPU" -m "$MODEL" --device cpu -t a.lacz
 LACGPU_THREADS=bad expect 2 "$LACGPU" -m "$MODEL" -t a.lacz && err_has "LACGPU_THREADS"
 
 # ---- --salvage on a truncated file: the intact prefix, and where it stops -------------------------
-for i in 1 2 3; do text; done >s.txt
+text >s.txt
 L -q --block-tokens 16 -o s.lacz s.txt
 size=$(wc -c <s.lacz)
 head -c $((size * 2 / 3)) s.lacz >cut.lacz

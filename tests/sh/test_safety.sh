@@ -4,7 +4,7 @@
 # and keeps mode, times and (as root) owner. Runs the exact commands of the issue.
 . "$(dirname "$0")/lib/common.sh"
 need_model
-text >a.txt
+short_text >a.txt
 
 # ---- -o onto devices and FIFOs: written into, never replaced --------------------------------
 expect 1 "$LACGPU" -f -o /dev/full a.txt && err_has "/dev/full: write failed: No space left"

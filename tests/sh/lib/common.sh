@@ -73,3 +73,4 @@ text() { # a few hundred bytes of English
     printf 'Smith, his chin nuzzled into his breast in an effort to escape the vile wind, slipped\n'
     printf 'quickly through the glass doors of Victory Mansions.\n'
 }
+short_text() { printf 'It was a bright cold day in April.\n'; } # a dozen tokens: cheap to decode
