@@ -79,11 +79,13 @@ static void draw(progress *p) {
 static void *ticker(void *arg) {
     progress *p = arg;
     pthread_mutex_lock(&g_lock);
+    /* on a fixed schedule (start + 1 s, + 2 s, ...): a slow redraw does not delay the next */
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
     while (!p->stop) {
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_sec += 1;
-        pthread_cond_timedwait(&p->wake, &g_lock, &ts);
+        while (!p->stop && pthread_cond_timedwait(&p->wake, &g_lock, &ts) == 0) {
+        }
         if (!p->stop) draw(p);
     }
     pthread_mutex_unlock(&g_lock);
