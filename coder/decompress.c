@@ -362,6 +362,20 @@ static lac_status footer_v2(decompressor *d, lac_error *err) {
     return LAC_OK;
 }
 
+/* Salvage of a truncated stream: the complete blocks read before the cut are still written
+ * (those waiting for a lock-step batch, and a last block whose footer was cut off: its
+ * decoding vouches for it, no check can). The truncation stays the result. */
+static void salvage_cut(decompressor *d) {
+    lac_error e2;
+    if (lacd_flush(d, &e2) != LAC_OK) return;
+    if (d->held) {
+        dblock *k = d->held;
+        d->held = NULL;
+        k->hold = 0;
+        lacd_emit(d, k, &e2);
+    }
+}
+
 /* ---- the driver ---- */
 static lac_status one_stream(decompressor *d, lac_error *err) {
     d->ngaps = 0;
@@ -377,6 +391,7 @@ static lac_status one_stream(decompressor *d, lac_error *err) {
     }
     if (!s) s = lacd_flush(d, err);
     if (!s) s = d->hs.version == 1 ? footer_v1(d, err) : footer_v2(d, err);
+    if (s == LAC_ERR_TRUNCATED && d->p->salvage) salvage_cut(d);
     d->plain_before += d->plain_bytes;
     return s;
 }

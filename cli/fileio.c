@@ -1,0 +1,568 @@
+/* lacgpu's file handling: one input at a time, from opening it to removing it (--rm).
+ *
+ * Safety rules (README "Data safety"): a named input must be a regular file; an output is
+ * written to a temporary file next to its final name, fsynced, given the input's mode, owner
+ * and times, and renamed; -o onto an existing non-regular file (a device, a FIFO) writes into
+ * it; nothing is replaced without -f, and nothing that is not a regular file is ever replaced
+ * or removed; --rm removes an input only after its output is complete and on disk. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+enum out_kind { OUT_NONE, OUT_STDOUT, OUT_TEMP, OUT_DIRECT };
+
+typedef struct output {
+    enum out_kind kind;
+    int fd;
+    char path[PATH_MAX];      /* final name (OUT_TEMP, OUT_DIRECT) */
+    char tmp[PATH_MAX + 32];  /* OUT_TEMP: the temporary file */
+    uint64_t written;         /* bytes handed to write(2) */
+    int epipe;                /* stdout's reader went away */
+    size_t used;
+    unsigned char buf[1 << 16];
+} output;
+
+typedef struct totals {
+    uint64_t packed, plain, blocks, stored, tokens;
+    int files;
+} totals;
+
+typedef struct ctx {
+    options *o;
+    lac_model *model;
+    mode_t umask;
+    totals list;
+    output out; /* one at a time; big, so not on the stack */
+} ctx;
+
+static int has_suffix(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a > b && !strcmp(s + a - b, suf);
+}
+
+static int is_stdin_name(const char *s) { return !s || !strcmp(s, "-"); }
+
+/* ---- byte moving ---- */
+static long read_fd(void *ctx, void *buf, size_t n) {
+    int fd = *(int *)ctx;
+    for (;;) {
+        ssize_t k = read(fd, buf, n);
+        if (k >= 0) return (long)k;
+        if (errno == EINTR && !g_interrupt) continue;
+        return -1;
+    }
+}
+
+static int out_flush(output *w) {
+    size_t k = 0;
+    while (k < w->used) {
+        ssize_t m = write(w->fd, w->buf + k, w->used - k);
+        if (m < 0 && errno == EINTR && !g_interrupt) continue;
+        if (m < 0) {
+            if (errno == EPIPE && w->kind != OUT_TEMP) w->epipe = 1;
+            return -1;
+        }
+        k += (size_t)m;
+        w->written += (uint64_t)m;
+    }
+    w->used = 0;
+    return 0;
+}
+
+static int out_write(void *ctx, const void *buf, size_t n) {
+    output *w = ctx;
+    if (g_interrupt) {
+        errno = EINTR;
+        return -1;
+    }
+    const unsigned char *p = buf;
+    while (n) {
+        size_t k = sizeof w->buf - w->used < n ? sizeof w->buf - w->used : n;
+        memcpy(w->buf + w->used, p, k);
+        w->used += k, p += k, n -= k;
+        if (w->used == sizeof w->buf && out_flush(w)) return -1;
+    }
+    return 0;
+}
+
+/* ---- the model (loaded at the first file that needs it) ---- */
+static int load_model(ctx *c) {
+    if (c->model) return 0;
+    lac_error err;
+    if (lac_model_open(c->o->model_path, &c->model, &err)) {
+        errmsg(NULL, "%s", err.msg); /* the message names the model file */
+        return -1;
+    }
+    /* without --streams the library chooses B for the device, its memory and the direction
+     * (n_streams 0: lac_engine_auto_streams) */
+    return 0;
+}
+
+/* ---- the input ---- */
+/* Opens a named input (a regular file) or takes stdin; -1 after a message. */
+static int open_input(const options *o, const char *name, int *fd, struct stat *st) {
+    memset(st, 0, sizeof *st);
+    if (is_stdin_name(name)) {
+        *fd = STDIN_FILENO;
+        if (isatty(STDIN_FILENO) && !o->force) {
+            if (o->mode == MODE_COMPRESS)
+                errmsg("(stdin)", "stdin is a terminal, aborting (give a FILE, a redirection, "
+                                  "or -f to compress what is typed)");
+            else
+                errmsg("(stdin)", "refusing to read compressed data from a terminal (use -f)");
+            return -1;
+        }
+        if (fstat(STDIN_FILENO, st) != 0) memset(st, 0, sizeof *st);
+        return 0;
+    }
+    *fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (*fd < 0) {
+        errmsg(name, "%s", strerror(errno));
+        return -1;
+    }
+    const char *why = NULL;
+    if (fstat(*fd, st) != 0) why = strerror(errno);
+    else if (S_ISDIR(st->st_mode)) why = "is a directory (use -r to go into it)";
+    else if (!S_ISREG(st->st_mode))
+        why = "not a regular file (a device, FIFO or socket): refused; use < NAME to read it";
+    if (!why) { /* O_NONBLOCK was only there so that opening a FIFO cannot hang */
+        int fl = fcntl(*fd, F_GETFL);
+        if (fl < 0 || fcntl(*fd, F_SETFL, fl & ~O_NONBLOCK) < 0) why = strerror(errno);
+    }
+    if (why) {
+        errmsg(name, "%s", why);
+        close(*fd);
+        return -1;
+    }
+    return 0;
+}
+
+static void close_input(const char *name, int fd) {
+    if (!is_stdin_name(name)) close(fd);
+}
+
+/* ---- the output ---- */
+/* FILE.lacz for compression, FILE without .lacz for decompression. */
+static int derive_name(enum mode mode, const char *in, char *out, size_t n) {
+    if (mode == MODE_COMPRESS) {
+        if (has_suffix(in, SUFFIX)) {
+            errmsg(in, "already has the %s suffix (use -o or --stdout)", SUFFIX);
+            return -1;
+        }
+        if (snprintf(out, n, "%s%s", in, SUFFIX) < (int)n) return 0;
+    } else {
+        if (!has_suffix(in, SUFFIX)) {
+            errmsg(in, "unknown suffix, expected %s (use -o or --stdout)", SUFFIX);
+            return -1;
+        }
+        if (snprintf(out, n, "%.*s", (int)(strlen(in) - strlen(SUFFIX)), in) < (int)n) return 0;
+    }
+    errmsg(in, "output name too long");
+    return -1;
+}
+
+/* Decides how the output is written (OUT_TEMP or OUT_DIRECT) from what exists at its name. */
+static int choose_output(const options *o, const char *shown, const struct stat *in_st,
+                         int from_stdin, output *w) {
+    struct stat st;
+    w->kind = OUT_TEMP;
+    if (stat(w->path, &st) != 0) return 0;
+    if (!from_stdin && st.st_dev == in_st->st_dev && st.st_ino == in_st->st_ino) {
+        errmsg(shown, "input and output are the same file");
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        errmsg(w->path, "is a directory");
+        return -1;
+    }
+    if (!S_ISREG(st.st_mode)) {
+        if (o->output) { /* -o DEVICE/FIFO: write into it, never replace it */
+            w->kind = OUT_DIRECT;
+            return 0;
+        }
+        errmsg(w->path, "exists and is not a regular file: not replaced");
+        return -1;
+    }
+    if (!o->force) {
+        errmsg(w->path, "already exists (use -f to overwrite)");
+        return -1;
+    }
+    return 0;
+}
+
+static int open_output(output *w) {
+    w->used = 0;
+    w->written = 0;
+    w->epipe = 0;
+    if (w->kind == OUT_STDOUT) {
+        w->fd = STDOUT_FILENO;
+        return 0;
+    }
+    if (w->kind == OUT_DIRECT) {
+        w->fd = open(w->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+        if (w->fd < 0) errmsg(w->path, "%s", strerror(errno));
+        return w->fd < 0 ? -1 : 0;
+    }
+    snprintf(w->tmp, sizeof w->tmp, "%s.lacgpu-XXXXXX", w->path);
+    signals_set_temp(w->tmp);
+    w->fd = mkstemp(w->tmp);
+    if (w->fd < 0) {
+        errmsg(w->path, "cannot create a temporary file: %s", strerror(errno));
+        signals_set_temp(NULL);
+        return -1;
+    }
+    return 0;
+}
+
+/* The input's owner (as root; else only its group, when allowed), mode and times. */
+static void copy_metadata(int fd, const struct stat *in_st, int from_stdin, mode_t um) {
+    if (from_stdin || !S_ISREG(in_st->st_mode)) {
+        (void)fchmod(fd, 0644 & ~um);
+        return;
+    }
+    mode_t mode = in_st->st_mode & 0777;
+    if (fchown(fd, geteuid() == 0 ? in_st->st_uid : (uid_t)-1, in_st->st_gid) != 0)
+        mode &= ~(mode_t)070 | ((mode & 07) << 3); /* group not ours: no more than others */
+    (void)fchmod(fd, mode);
+    struct timespec ts[2] = {in_st->st_atim, in_st->st_mtim};
+    (void)futimens(fd, ts);
+}
+
+static void fsync_dir(const char *path) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (slash == dir) slash[1] = '\0';
+    else if (slash) *slash = '\0';
+    else snprintf(dir, sizeof dir, ".");
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd >= 0) {
+        (void)fsync(fd);
+        close(fd);
+    }
+}
+
+/* Finishes the output: ok -> flushed, synced, metadata, renamed; else the temp file is removed.
+ * Returns 0 when the output is complete. */
+static int finish_output(ctx *c, output *w, int ok, const struct stat *in_st, int from_stdin) {
+    if (w->kind == OUT_NONE) return ok ? 0 : -1;
+    const char *name = w->kind == OUT_STDOUT ? "(stdout)" : w->path;
+    if (ok && out_flush(w) != 0) {
+        if (!w->epipe) errmsg(name, "write failed: %s", strerror(errno));
+        ok = 0;
+    }
+    if (w->kind == OUT_STDOUT) return ok ? 0 : -1;
+    if (ok && w->kind == OUT_TEMP) {
+        copy_metadata(w->fd, in_st, from_stdin, c->umask);
+        if (fsync(w->fd) != 0) {
+            errmsg(name, "write failed: %s", strerror(errno));
+            ok = 0;
+        }
+    }
+    if (close(w->fd) != 0 && ok) {
+        errmsg(name, "write failed: %s", strerror(errno));
+        ok = 0;
+    }
+    if (w->kind == OUT_TEMP) {
+        if (ok && rename(w->tmp, w->path) != 0) {
+            errmsg(name, "cannot rename the temporary file: %s", strerror(errno));
+            ok = 0;
+        }
+        if (ok) fsync_dir(w->path);
+        else unlink(w->tmp);
+        signals_set_temp(NULL);
+    }
+    return ok ? 0 : -1;
+}
+
+/* ---- -l ---- */
+/* One line: how many blocks and bytes went to each method (-v, -l -v). A v2 listing knows no
+ * plaintext length for model blocks: only their payload is shown. */
+static void print_methods(FILE *f, const char *name, const uint64_t *blocks,
+                          const uint64_t *plain, const uint64_t *packed, int plain_known) {
+    fprintf(f, "%s%smethods:", name, name[0] == ' ' ? " " : ": ");
+    const char *sep = " ";
+    for (int m = 0; m < LAC_METHODS; m++) {
+        if (!blocks[m]) continue;
+        if (plain_known || plain[m])
+            fprintf(f, "%s%s %llu block%s, %llu -> %llu bytes", sep, lac_method_name(m),
+                    (unsigned long long)blocks[m], blocks[m] == 1 ? "" : "s",
+                    (unsigned long long)plain[m], (unsigned long long)packed[m]);
+        else
+            fprintf(f, "%s%s %llu block%s, %llu bytes", sep, lac_method_name(m),
+                    (unsigned long long)blocks[m], blocks[m] == 1 ? "" : "s",
+                    (unsigned long long)packed[m]);
+        sep = "; ";
+    }
+    fprintf(f, "%s\n", *sep == ' ' ? " none" : "");
+}
+
+static void print_list_row(const char *name, uint64_t packed, uint64_t plain, uint64_t blocks,
+                           uint64_t stored, uint64_t tokens, const char *model) {
+    double ratio = packed ? (double)plain / (double)packed : 0;
+    double bpb = plain ? 8.0 * (double)packed / (double)plain : 0;
+    printf("%12llu %12llu %7.3f %9.4f %8llu %7llu %9llu  %-24s %s\n", (unsigned long long)packed,
+           (unsigned long long)plain, ratio, bpb, (unsigned long long)blocks,
+           (unsigned long long)stored, (unsigned long long)tokens, model, name);
+}
+
+static void list_one(ctx *c, const char *shown, const lac_file_info *fi) {
+    if (!c->list.files++)
+        printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
+               "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
+    char hex[65], model[128];
+    lac_hash_hex(fi->model_hash, hex);
+    hex[fi->model_hash_len < 6 ? 2 * fi->model_hash_len : 12] = '\0'; /* v2 records 6 bytes */
+    if (fi->model_name[0]) snprintf(model, sizeof model, "%.63s (%.8s)", fi->model_name, hex);
+    else snprintf(model, sizeof model, "%s", hex);
+    print_list_row(shown, fi->packed_bytes, fi->plain_bytes, fi->blocks, fi->stored_blocks,
+                   fi->tokens, model);
+    if (c->o->verbose)
+        printf("    format %u, numerics %u, %d stream%s, %u tokens per block, %llu coded + "
+               "%llu stored blocks, precision %u, frac_bits %u, temperature %g, model %s\n",
+               fi->format_version, fi->numerics_version, fi->streams, fi->streams == 1 ? "" : "s",
+               fi->block_tokens, (unsigned long long)(fi->blocks - fi->stored_blocks),
+               (unsigned long long)fi->stored_blocks, fi->coder.precision, fi->coder.frac_bits,
+               (double)fi->coder.temperature, hex);
+    if (c->o->verbose)
+        print_methods(stdout, "   ", fi->method_blocks, fi->method_plain, fi->method_packed,
+                      fi->format_version == 1);
+    totals *t = &c->list;
+    t->packed += fi->packed_bytes, t->plain += fi->plain_bytes, t->blocks += fi->blocks;
+    t->stored += fi->stored_blocks, t->tokens += fi->tokens;
+}
+
+static int list_file(ctx *c, const char *shown, int fd) {
+    lac_file_info fi;
+    lac_error err;
+    if (lac_list(read_fd, &fd, &fi, &err)) {
+        errmsg(shown, "%s", err.msg);
+        return -1;
+    }
+    list_one(c, shown, &fi);
+    return 0;
+}
+
+/* ---- -c, -d, -t ---- */
+static void print_verbose(const char *shown, enum mode mode, const lac_stats *st) {
+    double bpb = st->plain_bytes ? 8.0 * (double)st->packed_bytes / (double)st->plain_bytes : 0;
+    double ratio = st->packed_bytes ? (double)st->plain_bytes / (double)st->packed_bytes : 0;
+    double tps = st->seconds > 0 ? (double)st->tokens / st->seconds : 0;
+    fprintf(stderr,
+            "%s: %llu -> %llu bytes, ratio %.3f, %.4f bits/byte, %llu tokens, %llu blocks "
+            "(%llu stored), %.2f s, %.0f tokens/s%s%s%s\n",
+            shown, (unsigned long long)st->in_bytes, (unsigned long long)st->out_bytes, ratio, bpb,
+            (unsigned long long)st->tokens, (unsigned long long)st->blocks,
+            (unsigned long long)st->stored_blocks, st->seconds, tps, st->device[0] ? ", " : "",
+            st->device, mode == MODE_TEST ? ", OK" : "");
+    print_methods(stderr, shown, st->method_blocks, st->method_plain, st->method_packed, 1);
+}
+
+/* --salvage: one line per skipped block (ctx: the input's name) */
+static void on_damage(void *ctx, const lac_damage *d) {
+    if (d->plain_len == UINT64_MAX) { /* one of several damaged block headers */
+        errmsg((const char *)ctx,
+               "damaged block header %llu of stream %llu (file offset %llu) skipped: plaintext "
+               "from byte %llu on is missing (length unknown)",
+               (unsigned long long)d->block, (unsigned long long)d->stream,
+               (unsigned long long)d->file_offset, (unsigned long long)d->plain_offset);
+        return;
+    }
+    errmsg((const char *)ctx,
+           "damaged block %llu of stream %llu (file offset %llu) skipped: plaintext bytes "
+           "[%llu, %llu) (%llu bytes) are missing from the output",
+           (unsigned long long)d->block, (unsigned long long)d->stream,
+           (unsigned long long)d->file_offset, (unsigned long long)d->plain_offset,
+           (unsigned long long)(d->plain_offset + d->plain_len), (unsigned long long)d->plain_len);
+}
+
+/* Runs liblac on one input; returns its status, *kept = 1 when a damaged input's intact part
+ * is to be kept (--salvage). */
+static lac_status run_codec(ctx *c, const char *shown, int fd, uint64_t total, output *w,
+                            lac_stats *st, int *kept) {
+    options *o = c->o;
+    lac_params prm = o->params;
+    progress *pr = o->quiet ? NULL : progress_start(shown, total, o->mode != MODE_COMPRESS);
+    if (pr) prm.progress = progress_update, prm.progress_ctx = pr;
+    prm.interrupt = &g_interrupt;
+    prm.salvage = o->salvage;
+    if (o->salvage) prm.damage = on_damage, prm.damage_ctx = (void *)shown;
+    lac_error err;
+    lac_error_clear(&err);
+    memset(st, 0, sizeof *st);
+    lac_write_fn wr = w->kind == OUT_NONE ? NULL : out_write;
+    lac_status s = o->mode == MODE_COMPRESS
+                       ? lac_compress(c->model, &prm, read_fd, &fd, wr, w, st, &err)
+                       : lac_decompress(c->model, &prm, read_fd, &fd, wr, w, st, &err);
+    progress_stop(pr);
+    *kept = 0;
+    if (s == LAC_OK) return s;
+    if (s == LAC_ERR_INTERRUPTED || g_signal) {
+        errmsg(shown, "interrupted");
+        return LAC_ERR_INTERRUPTED;
+    }
+    if (w->epipe) return s; /* quiet: the reader went away */
+    const char *where = !strncmp(err.msg, "output:", 7)
+                            ? (w->kind == OUT_STDOUT ? "(stdout)" : w->path) : shown;
+    errmsg(where, "%s", err.msg);
+    if (o->salvage && s == LAC_ERR_CORRUPT && st->damaged_blocks > 0) *kept = 1;
+    if (o->salvage && s == LAC_ERR_TRUNCATED && w->kind != OUT_NONE) {
+        *kept = 1;
+        errmsg(shown, "salvage: the output holds the intact prefix, %llu bytes, and stops where "
+                      "the input is cut", (unsigned long long)(w->written + w->used));
+    }
+    return s;
+}
+
+/* --rm: only a regular file, only once its output is complete and on disk */
+static int remove_input(const char *name, const struct stat *st) {
+    struct stat now;
+    if (lstat(name, &now) != 0 || !S_ISREG(now.st_mode) || now.st_ino != st->st_ino ||
+        now.st_dev != st->st_dev) {
+        errmsg(name, "not removed: it is no longer the regular file that was read");
+        return -1;
+    }
+    if (unlink(name) != 0) {
+        errmsg(name, "cannot remove: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* Sets up w for one input; -1 after a message. */
+static int plan_output(ctx *c, const char *name, const char *shown, const struct stat *in_st,
+                       output *w) {
+    options *o = c->o;
+    int from_stdin = is_stdin_name(name);
+    if (o->mode == MODE_TEST) {
+        w->kind = OUT_NONE;
+        return 0;
+    }
+    if (o->to_stdout || (from_stdin && !o->output)) {
+        w->kind = OUT_STDOUT;
+    } else {
+        if (o->output) snprintf(w->path, sizeof w->path, "%s", o->output);
+        else if (derive_name(o->mode, name, w->path, sizeof w->path)) return -1;
+        if (choose_output(o, shown, in_st, from_stdin, w)) return -1;
+    }
+    if (open_output(w)) return -1;
+    if (o->mode == MODE_COMPRESS && !o->force && isatty(w->fd)) {
+        errmsg(shown, "refusing to write compressed data to a terminal (use -o, a redirection "
+                      "or -f)");
+        if (w->kind == OUT_DIRECT) close(w->fd);
+        return -1;
+    }
+    return 0;
+}
+
+/* One input (NULL or "-": stdin). Returns 0, or -1 after a message. */
+static int process(ctx *c, const char *name) {
+    options *o = c->o;
+    const int from_stdin = is_stdin_name(name);
+    const char *shown = from_stdin ? "(stdin)" : name;
+    int fd;
+    struct stat in_st;
+    if (open_input(o, name, &fd, &in_st)) return -1;
+    if (o->mode == MODE_LIST) {
+        int rc = list_file(c, shown, fd);
+        close_input(name, fd);
+        return rc;
+    }
+    output *w = &c->out;
+    if (load_model(c) || plan_output(c, name, shown, &in_st, w)) {
+        close_input(name, fd);
+        return -1;
+    }
+    lac_stats st;
+    int kept;
+    uint64_t total = S_ISREG(in_st.st_mode) ? (uint64_t)in_st.st_size : 0;
+    lac_status s = run_codec(c, shown, fd, total, w, &st, &kept);
+    close_input(name, fd);
+    int done = finish_output(c, w, s == LAC_OK || kept, &in_st, from_stdin) == 0;
+    if (w->epipe) signals_die_epipe();
+    if (s != LAC_OK || !done) return -1;
+    if (o->verbose) print_verbose(shown, o->mode, &st);
+    if (o->rm_input && w->kind == OUT_TEMP && !from_stdin) return remove_input(name, &in_st);
+    return 0;
+}
+
+/* ---- -r ---- */
+static int process_tree(ctx *c, const char *dir);
+
+/* An entry met while walking: directories are entered, regular files with the right suffix
+ * processed, everything else (links, devices) skipped. */
+static int walk_entry(ctx *c, const char *path) {
+    struct stat st;
+    if (lstat(path, &st) != 0) {
+        errmsg(path, "%s", strerror(errno));
+        return -1;
+    }
+    if (S_ISDIR(st.st_mode)) return process_tree(c, path);
+    if (!S_ISREG(st.st_mode)) return 0;
+    int lacz = has_suffix(path, SUFFIX);
+    if (c->o->mode == MODE_COMPRESS ? lacz : !lacz) return 0;
+    return process(c, path);
+}
+
+static int process_tree(ctx *c, const char *dir) {
+    struct dirent **ents;
+    int n = scandir(dir, &ents, NULL, alphasort);
+    if (n < 0) {
+        errmsg(dir, "%s", strerror(errno));
+        return -1;
+    }
+    int failed = 0;
+    for (int i = 0; i < n; i++) {
+        const char *e = ents[i]->d_name;
+        if (!g_signal && strcmp(e, ".") && strcmp(e, "..")) {
+            char path[PATH_MAX];
+            size_t dl = strlen(dir);
+            int sep = dl && dir[dl - 1] != '/';
+            if (snprintf(path, sizeof path, "%s%s%s", dir, sep ? "/" : "", e) >= (int)sizeof path) {
+                errmsg(dir, "%s: path too long", e);
+                failed = 1;
+            } else {
+                failed |= walk_entry(c, path) != 0;
+            }
+        }
+        free(ents[i]);
+    }
+    free(ents);
+    return failed ? -1 : 0;
+}
+
+static int process_arg(ctx *c, const char *name) {
+    struct stat st;
+    if (c->o->recursive && !is_stdin_name(name) && stat(name, &st) == 0 && S_ISDIR(st.st_mode))
+        return process_tree(c, name);
+    return process(c, name);
+}
+
+int fileio_run(options *o, int nfiles, char **files) {
+    static ctx c; /* holds the 64 KiB output buffer */
+    memset(&c, 0, sizeof c);
+    c.o = o;
+    c.umask = umask(0);
+    umask(c.umask);
+    int failed = 0;
+    if (nfiles == 0) failed |= process(&c, NULL) != 0;
+    for (int i = 0; i < nfiles && !g_signal; i++) failed |= process_arg(&c, files[i]) != 0;
+    if (c.list.files > 1) {
+        char model[32];
+        snprintf(model, sizeof model, "(%d files)", c.list.files);
+        print_list_row("(total)", c.list.packed, c.list.plain, c.list.blocks, c.list.stored,
+                       c.list.tokens, model);
+    }
+    if (c.model) lac_model_close(c.model);
+    fflush(stdout);
+    signals_reraise();
+    return failed ? EXIT_ERR : EXIT_OK;
+}
