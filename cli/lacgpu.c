@@ -47,6 +47,9 @@ static void usage(FILE *f) {
             "                        -d --raw refuses nothing and verifies nothing)\n"
             "      --check CHECK     compress: end each stream with `short' (32 bits of SHA-256,\n"
             "                        the default) or `sha256' (all of it)\n"
+            "      --methods LIST    compress: what segments may be coded with, of model, lzma2,\n"
+            "                        zstd, brotli, bzip2 (comma-separated; stored is always\n"
+            "                        allowed; default all: the smallest wins)\n"
             "  -v, --verbose         ratio, bits per byte, tokens/s and time for each file\n"
             "  -q, --quiet           no progress line\n"
             "  -h, --help            this help\n"
@@ -151,7 +154,7 @@ static int find_model(const char *spec, char *out, size_t outsz) {
 /* ---- the command line ---- */
 enum {
     OPT_STDOUT = 256, OPT_RM, OPT_DEVICE, OPT_THREADS, OPT_BLOCK, OPT_STREAMS, OPT_SALVAGE,
-    OPT_FAST, OPT_BEST, OPT_RAW, OPT_CHECK
+    OPT_FAST, OPT_BEST, OPT_RAW, OPT_CHECK, OPT_METHODS
 };
 static const char shorts[] = ":cdtlo:kfrm:T:vqhV123456789";
 static const struct option longs[] = {
@@ -168,6 +171,7 @@ static const struct option longs[] = {
     {"temperature", required_argument, 0, 'T'},
     {"salvage", no_argument, 0, OPT_SALVAGE},
     {"raw", no_argument, 0, OPT_RAW},      {"check", required_argument, 0, OPT_CHECK},
+    {"methods", required_argument, 0, OPT_METHODS},
     {"verbose", no_argument, 0, 'v'},      {"quiet", no_argument, 0, 'q'},
     {"fast", no_argument, 0, OPT_FAST},    {"best", no_argument, 0, OPT_BEST},
     {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
@@ -180,6 +184,29 @@ typedef struct cmdline {
 } cmdline;
 
 /* Applies one option. Returns -1 to go on, else the exit status to return. */
+/* --methods model,zstd,...: a mask of LAC_METHOD_BIT()s; 0 after a message on a bad name. */
+static int parse_methods(const char *arg, unsigned *mask) {
+    unsigned m = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", arg);
+    for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        int k = 0;
+        while (k < LAC_METHODS && strcmp(t, lac_method_name(k))) k++;
+        if (k == LAC_METHODS) {
+            errmsg(NULL, "--methods: unknown method '%s' (model, stored, lzma2, zstd, brotli, "
+                         "bzip2)", t);
+            return -1;
+        }
+        m |= LAC_METHOD_BIT(k);
+    }
+    if (!m) {
+        errmsg(NULL, "--methods: no method given");
+        return -1;
+    }
+    *mask = m | LAC_METHOD_BIT(LAC_METHOD_STORED);
+    return 0;
+}
+
 static int apply_option(options *o, cmdline *cl, int ch, const char *arg, char **argv) {
     enum mode want = MODE_NONE;
     long v;
@@ -241,6 +268,9 @@ static int apply_option(options *o, cmdline *cl, int ch, const char *arg, char *
     }
     case OPT_SALVAGE: o->salvage = 1; break;
     case OPT_RAW: o->params.raw = 1; break;
+    case OPT_METHODS:
+        if (parse_methods(arg, &o->params.methods)) return EXIT_USAGE;
+        break;
     case OPT_CHECK:
         if (!strcmp(arg, "sha256")) o->params.check_sha256 = 1;
         else if (!strcmp(arg, "short")) o->params.check_sha256 = 0;
