@@ -97,9 +97,10 @@ while read -r tok b; do
     # the model's ideal code length (as slow as lacgpu: skipped with it)
     ideal=""
     if [ -z "$skipped" ]; then
-        if [ -n "$lbpb" ] && awk -v b="$lbpb" 'BEGIN { exit !(b >= 8) }'; then
-            # lacgpu stored the file raw (binary): the model's code length says nothing here
-            note="${note:+$note; }stored raw by lacgpu: ideal not computed"
+        if [ "$(tr -d '\000' <"$f" | wc -c)" -lt "$n" ]; then
+            # binary data (NUL bytes): a classic codec takes it, and the model's code length
+            # (slow on a megabyte of binary tokens) says nothing here
+            note="${note:+$note; }binary: ideal not computed"
         elif [ "$short" = 1 ] && [ "$evals" -ge 1 ]; then
             note="${note:+$note; }ideal: first file only in --short"
         else
