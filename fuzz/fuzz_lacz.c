@@ -1,10 +1,12 @@
-/* libFuzzer target for the .lacz reader and decoder (coder/stream.c, coder/container.c,
- * docs/FORMAT.md): lac_list and lac_decompress over an in-memory reader, with the tiny random
- * model of fuzz_common.h (1 layer, 8 wide, 300-token synthetic vocabulary).
+/* libFuzzer target for the .lacz reader and decoder of both format versions (coder/decompress.c,
+ * decode_blocks.c, resync.c, list.c, container.c, container2.c, codecs.c; docs/FORMAT.md) and of
+ * raw messages (coder/raw.c): lac_list and lac_decompress over an in-memory reader, with the
+ * tiny random model of fuzz_common.h (1 layer, 8 wide, 300-token synthetic vocabulary).
  *
  * Input: byte 0 = mode, byte 1 = parameter byte, then the body.
- *   mode bit 0: rewrite the stream-header, block-header and footer checks of the body before
- *               decoding, so that mutations reach the fields and payloads behind them
+ *   mode bit 0: rewrite the check fields of the body before decoding (v1: stream header, block
+ *               headers, footer; v2: every record's check), so that mutations reach the fields
+ *               and payloads behind them
  *   mode bit 1: salvage
  *   mode bit 2: two streams (blocks decoded in lock-step)
  *   mode bit 3: short reads (1 + param % 7 bytes per read call)
@@ -21,6 +23,7 @@
 #include <openssl/evp.h>
 
 #include "container.h"
+#include "container2.h"
 #include "fuzz_common.h"
 
 static void put_check(uint8_t *p, size_t n) { /* check(bytes 0..n) at p + n */
@@ -34,9 +37,39 @@ static uint32_t get32(const uint8_t *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
+/* v2: rewrites the check of every record of the stream at b[0..n) (header prefix on the first);
+ * returns the offset after its footer's plain_bytes, or 0 when the walk breaks. */
+static size_t fix_checks_v2(uint8_t *b, size_t n) {
+    lacz2_header h;
+    size_t hn = 0, used = 0, pos;
+    lac_error e;
+    if (lacz2_header_parse(b, n, 0, &h, &hn, &e) != LAC_OK) return 0;
+    for (pos = hn;;) {
+        lacz2_record r;
+        if (lacz2_record_parse(b + pos, n - pos, pos, h.block_tokens, &r, &used, &e)) return 0;
+        if (r.kind == LACZ2_END) return pos + used;
+        if (r.packed_len > n - pos - used) return 0;
+        if (r.kind != LACZ2_MODEL_LAST) {
+            uint16_t c = lacz2_record_check(&r, b, pos == hn ? hn : 0, b + pos + used);
+            b[pos + used - 2] = (uint8_t)c, b[pos + used - 1] = (uint8_t)(c >> 8);
+        }
+        pos += used + r.packed_len;
+        if (r.kind == LACZ2_MODEL_LAST) return pos;
+    }
+}
+
 /* Walks the records as the reader would and rewrites every check field. */
 static void fix_checks(uint8_t *b, size_t n) {
     size_t pos = 0;
+    while (n - pos >= 5 && lacz_is_magic(b + pos, 4) && (b[pos + 4] & 7) == LACZ2_VERSION) {
+        size_t end = fix_checks_v2(b + pos, n - pos); /* then skip plain_bytes and the check */
+        if (!end) return;
+        uint64_t v;
+        int k = lacz2_varint_get(b + pos + end, n - pos - end, 10, &v);
+        if (k <= 0) return;
+        pos += end + (size_t)k + ((b[pos + 4] >> 3) & LACZ2_F_SHA256 ? 32 : 4);
+        if (pos > n) return;
+    }
     while (n - pos >= LACZ_HEADER_SIZE && lacz_is_magic(b + pos, 4)) {
         put_check(b + pos, LACZ_HEADER_SIZE - 4);
         pos += LACZ_HEADER_SIZE;
@@ -68,6 +101,8 @@ static void roundtrip(const lac_model *m, uint8_t mode, uint8_t prm, const uint8
     lac_params p;
     params(&p, mode);
     p.salvage = 0;
+    p.raw = (mode & 32) != 0;
+    if (prm & 0x40) p.methods = LAC_METHOD_BIT(LAC_METHOD_MODEL); /* the model's blocks */
     p.block_tokens = 1u + prm % 16u;
     fuzz_reader r = {x, n, 0, (mode & 8) ? 1u + prm % 7u : 0};
     fuzz_writer packed = {{0}, 0};
@@ -83,8 +118,8 @@ static void roundtrip(const lac_model *m, uint8_t mode, uint8_t prm, const uint8
     if (plain.out.n != n || (n && memcmp(plain.out.p, x, n))) FUZZ_FAIL("round trip differs");
     lac_file_info info;
     fuzz_reader r3 = {packed.out.p, packed.out.n, 0, 0};
-    s = lac_list(fuzz_read, &r3, &info, &err);
-    if (s || info.plain_bytes != n || info.packed_bytes != packed.out.n)
+    s = p.raw ? LAC_OK : lac_list(fuzz_read, &r3, &info, &err);
+    if (!p.raw && (s || info.plain_bytes != n || info.packed_bytes != packed.out.n))
         FUZZ_FAIL("list of a fresh file: %s", s ? err.msg : "sizes differ");
     free(packed.out.p);
     free(plain.out.p);
@@ -104,6 +139,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         free(body);
         return 0;
     }
+    if (mode & 32) { /* a raw message: anything decodes to something, and ends */
+        lac_params p;
+        params(&p, mode);
+        p.raw = 1;
+        p.salvage = 0;
+        fuzz_reader r = {body, n, 0, 0};
+        fuzz_writer w = {{0}, 0};
+        lac_error err;
+        lac_status s = lac_decompress(m, &p, fuzz_read, &r, fuzz_write, &w, NULL, &err);
+        fuzz_check_error(s, &err);
+        if (s && s != LAC_ERR_CORRUPT) FUZZ_FAIL("raw decoding: status %d (%s)", s, err.msg);
+        free(w.out.p);
+        free(body);
+        return 0;
+    }
     if (mode & 1) fix_checks(body, n);
 
     lac_error err;
@@ -115,9 +165,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     lac_params p;
     params(&p, mode);
     fuzz_reader r2 = {body, n, 0, r.step};
-    /* the decoder may write at most what the block headers promise; without a valid listing,
-     * at most 2^24 bytes per 28-byte block header it could have read */
-    size_t limit = ls == LAC_OK ? (size_t)info.plain_bytes : (n / LACZ_BLOCK_HEADER_SIZE + 1) << 24;
+    /* the decoder may write at most what the records promise; without a valid listing, at
+     * most 2^24 bytes per record it could have read (a v2 record has 1 byte at least) */
+    size_t limit = ls == LAC_OK ? (size_t)info.plain_bytes : (n + 1) << 24;
     fuzz_writer w = {{0}, limit ? limit : 1};
     lac_stats st;
     lac_status ds = lac_decompress(m, &p, fuzz_read, &r2, fuzz_write, &w, &st, &err);

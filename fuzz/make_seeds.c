@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 
 #include "codecs.h"
+#include "compress_v1.h"
 #include "fuzz_common.h"
 #include "model.h"
 #include "model_file.h"
@@ -113,18 +114,63 @@ static void tokenizer_seeds(void) {
 }
 
 /* ---- fuzz_lacz ------------------------------------------------------------------------ */
+/* version 1 (the v1 writer kept for tests) or 2; methods 0 = all */
+static int g_version = 1;
+static unsigned g_methods;
 static void compress(const void *x, size_t n, uint32_t block_tokens, fuzz_buf *out) {
     lac_params p;
     lac_params_default(&p);
     p.engine.device = LAC_DEVICE_CPU;
     p.engine.n_threads = 1;
+    p.engine.n_streams = 1;
     p.block_tokens = block_tokens;
+    p.methods = g_methods;
     fuzz_reader r = {x, n, 0, 0};
     fuzz_writer w = {{0}, 0};
     lac_error err;
-    if (lac_compress(fuzz_tiny_model(), &p, fuzz_read, &r, fuzz_write, &w, NULL, &err))
-        FUZZ_FAIL("compress: %s", err.msg);
+    lac_status s = g_version == 1
+                       ? lacz_compress_v1(fuzz_tiny_model(), &p, fuzz_read, &r, fuzz_write, &w,
+                                          NULL, &err)
+                       : lac_compress(fuzz_tiny_model(), &p, fuzz_read, &r, fuzz_write, &w, NULL,
+                                      &err);
+    if (s) FUZZ_FAIL("compress: %s", err.msg);
     *out = w.out;
+}
+
+/* v2 files: model blocks (full, partial, last), stored and classic blocks, the SHA-256 flag,
+ * concatenation with v1, raw messages */
+static void lacz2_seeds(void) {
+    fuzz_buf f, g;
+    uint8_t pre[2] = {1, 0}; /* fix the checks */
+    const char *t = "the tree in the rain, and then the sun shone on the hill. the old stone "
+                    "house on the north road had stood there since the last time it snowed.\n";
+    g_version = 2;
+    g_methods = LAC_METHOD_BIT(LAC_METHOD_MODEL);
+    compress(t, strlen(t), FUZZ_BLOCK_TOKENS, &f);
+    put("fuzz_lacz", "v2_model", pre, 2, f.p, f.n);
+    pre[0] = 2 | 4; /* salvage, two streams */
+    put("fuzz_lacz", "v2_model_salvage", pre, 2, f.p, f.n);
+    compress("", 0, FUZZ_BLOCK_TOKENS, &g);
+    fuzz_buf two = {0};
+    fuzz_buf_add(&two, f.p, f.n);
+    fuzz_buf_add(&two, g.p, g.n);
+    pre[0] = 1, pre[1] = 0x80;
+    put("fuzz_lacz", "v2_two_streams_empty", pre, 2, two.p, two.n);
+    free(two.p), free(f.p), free(g.p);
+    g_methods = 0;
+    uint8_t mix[900];
+    for (int i = 0; i < 900; i++) mix[i] = i < 300 || i >= 600 ? (uint8_t)t[i % 60] : (uint8_t)(i % 7);
+    compress(mix, sizeof mix, 0, &f);
+    pre[0] = 1, pre[1] = 0;
+    put("fuzz_lacz", "v2_classic", pre, 2, f.p, f.n);
+    free(f.p);
+    pre[0] = 32; /* raw decoding of the body */
+    put("fuzz_lacz", "v2_raw_decode", pre, 2, t, 24);
+    pre[0] = 32 | 16, pre[1] = 0x40;
+    put("fuzz_lacz", "v2_raw_roundtrip", pre, 2, t, strlen(t));
+    pre[0] = 16, pre[1] = 0x40 | 3;
+    put("fuzz_lacz", "v2_roundtrip_model", pre, 2, t, strlen(t));
+    g_version = 1;
 }
 
 static void lacz_seeds(void) {
@@ -199,6 +245,7 @@ int main(int argc, char **argv) {
     safetensors_seeds();
     tokenizer_seeds();
     lacz_seeds();
+    lacz2_seeds();
     codecs_seeds();
     return 0;
 }
