@@ -48,40 +48,40 @@ typedef struct compressor {
     uint32_t *cum, *freq; /* the coder's symbols, one per token */
     size_t tok_cap;
     lacio_bytes recs;    /* the segment's model records, before the choice */
+    lacio_bytes wout;    /* the window's records, before the whole-window choice */
+    lac_stats wt;        /* ... and their counts */
     lacio_bytes scratch; /* classic codec output */
     lac_stats st;
 } compressor;
 
 /* ---- writing records ---- */
+/* Counts a classic or stored record of the current window. */
 static void count(compressor *c, int method, uint64_t plain, uint64_t packed) {
-    c->st.method_blocks[method]++;
-    c->st.method_plain[method] += plain;
-    c->st.method_packed[method] += packed;
-    c->st.blocks++;
-    if (method == LACZ_METHOD_STORED) c->st.stored_blocks++;
+    c->wt.method_blocks[method]++;
+    c->wt.method_plain[method] += plain;
+    c->wt.method_packed[method] += packed;
+    c->wt.blocks++;
+    if (method == LACZ_METHOD_STORED) c->wt.stored_blocks++;
 }
 
 static void progress(compressor *c, uint64_t in_done) {
     if (c->p->progress) c->p->progress(c->p->progress_ctx, in_done, c->w.n);
 }
 
-/* Appends a record and its payload to out (a memory buffer) or writes them (out NULL). */
+/* Appends a record and its payload to out (a segment's buffer), or to the window's (out NULL). */
 static lac_status emit_record(compressor *c, lacio_bytes *out, int kind, uint32_t n_tokens,
                               uint32_t plain_len, const uint8_t *payload, uint32_t packed_len,
                               lac_error *err) {
     lacz2_record r;
     lacz2_record_init(&r, kind, n_tokens, plain_len, packed_len);
     uint8_t head[LACZ2_RECORD_MAX];
-    /* the stream's first record: the first of a segment's buffer, or a direct write */
-    int first = c->first && (!out || out->n == 0);
+    /* the stream's first record: nothing written or buffered before it */
+    int first = c->first && c->wout.n == 0 && (!out || out->n == 0);
     uint16_t check = lacz2_record_check(&r, c->hdr, first ? c->hdr_n : 0, payload);
     size_t hn = lacz2_record_write(&r, check, head);
-    if (out) {
-        lac_status s = lacio_add(out, head, hn, err);
-        return s ? s : lacio_add(out, payload, packed_len, err);
-    }
-    lac_status s = lacio_put(&c->w, head, hn, err);
-    return s ? s : lacio_put(&c->w, payload, packed_len, err);
+    if (!out) out = &c->wout;
+    lac_status s = lacio_add(out, head, hn, err);
+    return s ? s : lacio_add(out, payload, packed_len, err);
 }
 
 /* The plaintext of a segment is final: hash it and count it. */
@@ -93,8 +93,9 @@ static lac_status plain_done(compressor *c, const uint8_t *s, size_t n, lac_erro
     return LAC_OK;
 }
 
-/* Codes s[0..n) with the smallest classic method (stored included) and writes it, unless that
- * is not below `beat` bytes of payload: then *won = 0 and nothing is written. */
+/* Codes s[0..n) with the smallest classic method (stored included) into the window's records,
+ * unless that is not below `beat` bytes of payload: then *won = 0 and nothing is added. The
+ * caller accounts for the plaintext (plain_done). */
 static lac_status write_classic(compressor *c, const uint8_t *s, size_t n, size_t beat, int *won,
                                 lac_error *err) {
     *won = 0;
@@ -111,11 +112,10 @@ static lac_status write_classic(compressor *c, const uint8_t *s, size_t n, size_
     int kind = method + 2; /* LACZ2_STORED .. LACZ2_BZIP2 */
     st = emit_record(c, NULL, kind, 0, (uint32_t)n, c->scratch.p, (uint32_t)len, err);
     if (st) return st;
-    c->first = 0;
     count(c, method, n, len);
     c->last_written = 0;
     *won = 1;
-    return plain_done(c, s, n, err);
+    return LAC_OK;
 }
 
 /* ---- the model path ---- */
@@ -310,13 +310,12 @@ static lac_status code_text(compressor *c, const uint8_t *s, size_t n, uint64_t 
         /* the classic record has a head of up to 10 bytes and a 2-byte check */
         size_t beat = c->recs.n > 12 ? c->recs.n - 12 : 0;
         st = write_classic(c, s, n, beat, &won, err);
-        if (won) c->last_written = 0;
-        if (st || won) return st;
+        if (st) return st;
+        if (won) return plain_done(c, s, n, err);
     }
-    st = lacio_put(&c->w, c->recs.p, c->recs.n, err);
+    st = lacio_add(&c->wout, c->recs.p, c->recs.n, err);
     if (st) return st;
-    if (c->recs.n) c->first = 0;
-    add_tally(&c->st, &tally);
+    add_tally(&c->wt, &tally);
     return plain_done(c, s, n, err);
 }
 
@@ -361,6 +360,7 @@ static void teardown(compressor *c) {
     lac_tokens_free(&c->toks);
     free(c->in), free(c->tgt), free(c->cum), free(c->freq);
     lacio_bytes_free(&c->recs);
+    lacio_bytes_free(&c->wout);
     lacio_bytes_free(&c->scratch);
     lac_tokenizer_free(c->tk);
     lac_engine_free(c->eng);
@@ -379,13 +379,47 @@ static lac_status fill(lacio_bytes *win, lac_read_fn rd, void *rctx, int *eof, l
     return s;
 }
 
-/* Reads the whole input, a window at a time, and writes its segments. */
+/* The window's records are written, unless its segments were several and one classic record of
+ * the whole window is smaller (the pieces of a binary file that looked like text, say). */
+static lac_status window_done(compressor *c, const uint8_t *s, size_t n, int nseg, lac_error *err) {
+    unsigned others = c->methods & ~LACZ_METHOD_BIT(LACZ_METHOD_STORED);
+    if (nseg > 1 && others && c->wout.n > 12) {
+        size_t est = 0, segmented = c->wout.n;
+        int won = 0;
+        if (lacz_codec_estimate(s, n, &est) != LAC_OK || est * 7 / 10 < segmented) {
+            int last = c->last_written;
+            lacio_bytes keep = c->wout;
+            lac_stats keep_t = c->wt;
+            c->wout = (lacio_bytes){0};
+            memset(&c->wt, 0, sizeof c->wt);
+            lac_status st = write_classic(c, s, n, segmented - 12, &won, err);
+            if (st || !won) { /* keep the segments */
+                lacio_bytes_free(&c->wout);
+                c->wout = keep;
+                c->wt = keep_t;
+                c->last_written = last;
+                if (st) return st;
+            } else {
+                lacio_bytes_free(&keep);
+            }
+        }
+    }
+    lac_status st = lacio_put(&c->w, c->wout.p, c->wout.n, err);
+    if (st) return st;
+    if (c->wout.n) c->first = 0;
+    add_tally(&c->st, &c->wt);
+    c->wout.n = 0;
+    memset(&c->wt, 0, sizeof c->wt);
+    return LAC_OK;
+}
+
+/* Reads the whole input, a window at a time; each window is cut into segments. */
 static lac_status code_input(compressor *c, lac_read_fn rd, void *rctx, lac_error *err) {
     lacio_bytes win = {0};
     int eof = 0;
     lac_status s = LAC_OK;
     uint64_t base = 0; /* input offset of win.p[0] */
-    while (!s) {
+    while (!s && !(eof && !win.n)) {
         if (lacs_interrupted(c->p)) {
             s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
             break;
@@ -393,25 +427,25 @@ static lac_status code_input(compressor *c, lac_read_fn rd, void *rctx, lac_erro
         if ((s = fill(&win, rd, rctx, &eof, err))) break;
         c->st.in_bytes = base + win.n;
         size_t pos = 0;
-        while (!s && pos < win.n) {
+        int nseg = 0;
+        while (!s && pos < win.n) { /* the window is full or the input ended: it is all cut */
             int text = 0;
-            int final = eof || win.n >= WINDOW;
-            size_t len = lacz_next_segment(win.p + pos, win.n - pos, final, TEXT_MAX, &text);
-            if (!len) break;
+            size_t len = lacz_next_segment(win.p + pos, win.n - pos, 1, TEXT_MAX, &text);
             int is_last = eof && pos + len == win.n;
-            if (text && c->use_model) s = code_text(c, win.p + pos, len, base + pos, is_last, err);
-            else {
+            if (text && c->use_model) {
+                s = code_text(c, win.p + pos, len, base + pos, is_last, err);
+            } else {
                 int won = 0;
                 s = write_classic(c, win.p + pos, len, len + 1, &won, err);
+                if (!s) s = plain_done(c, win.p + pos, len, err);
             }
             pos += len;
+            nseg++;
             if (!s) progress(c, base + pos);
-            if (!final && pos) break; /* refill before the next segment */
         }
-        memmove(win.p, win.p + pos, win.n - pos);
-        win.n -= pos;
+        if (!s) s = window_done(c, win.p, pos, nseg, err);
         base += pos;
-        if (eof && !win.n) break;
+        win.n = 0;
     }
     lacio_bytes_free(&win);
     return s;

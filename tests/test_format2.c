@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codecs.h"
 #include "container2.h"
 #include "lac.h"
 #include "lacz_testutil.h"
@@ -536,6 +537,27 @@ Test(format2, salvage_last_block) {
     cr_assert_eq(out.n, rep.d[0].plain_offset);
     cr_assert_eq(memcmp(out.p, t.p, out.n), 0);
     tmem_free(&out);
+    tmem_free(&z);
+    tmem_free(&t);
+}
+
+/* A binary file with runs that look like text (an executable's strings) is cut into several
+ * segments; when one classic record of the whole window is smaller, it is chosen: never worse
+ * than the best classic codec plus the framing. */
+Test(format2, mixed_window_never_worse_than_classic) {
+    tmem t = canterbury("sum", 1 << 20);
+    lac_params p = all_methods(0);
+    lac_stats st;
+    tmem z = compress_ok(&p, t.p, t.n, &st);
+    uint8_t *out = malloc(t.n);
+    int method = 0;
+    size_t len = 0;
+    lac_error e;
+    cr_assert_eq(lacz_codec_best(LACZ_METHODS_CLASSIC, t.p, t.n, out, t.n, &method, &len, &e),
+                 LAC_OK, "%s", e.msg);
+    cr_assert_leq(z.n, len + 24, "%zu bytes, the best classic codec %zu", z.n, len);
+    expect_round_trip(&z, t.p, t.n);
+    free(out);
     tmem_free(&z);
     tmem_free(&t);
 }
