@@ -32,7 +32,7 @@ typedef struct output {
 
 typedef struct totals {
     uint64_t packed, plain, blocks, stored, tokens;
-    int files;
+    int files, header; /* files listed; the column header was printed */
 } totals;
 
 typedef struct ctx {
@@ -315,7 +315,8 @@ static void print_list_row(const char *name, uint64_t packed, uint64_t plain, ui
 }
 
 static void list_one(ctx *c, const char *shown, const lac_file_info *fi) {
-    if (!c->list.files++)
+    c->list.files++;
+    if (!c->list.header++)
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
                "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
     char hex[65], model[128];
@@ -340,10 +341,24 @@ static void list_one(ctx *c, const char *shown, const lac_file_info *fi) {
     t->stored += fi->stored_blocks, t->tokens += fi->tokens;
 }
 
+/* -l -v: one line per block */
+static void print_block(void *ctx, const lac_block_info *b) {
+    (void)ctx;
+    char tok[24] = "", plain[24] = "";
+    if (b->n_tokens) snprintf(tok, sizeof tok, ", %u tokens", b->n_tokens);
+    if (b->plain_len) snprintf(plain, sizeof plain, "%u -> ", b->plain_len);
+    printf("    stream %llu block %llu at %llu: %s, %s%u bytes%s\n", (unsigned long long)b->stream,
+           (unsigned long long)b->index, (unsigned long long)b->offset,
+           lac_method_name(b->method), plain, b->packed_len, tok);
+}
+
 static int list_file(ctx *c, const char *shown, int fd) {
     lac_file_info fi;
     lac_error err;
-    if (lac_list(read_fd, &fd, &fi, &err)) {
+    if (c->o->verbose && !c->list.header++) /* the column header first */
+        printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
+               "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
+    if (lac_list_blocks(read_fd, &fd, c->o->verbose ? print_block : NULL, NULL, &fi, &err)) {
         errmsg(shown, "%s", err.msg);
         return -1;
     }

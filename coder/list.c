@@ -8,6 +8,13 @@
 #include "io.h"
 #include "lac_error.h"
 
+/* the caller's block callback and where the walk is */
+typedef struct lister {
+    lac_block_fn fn;
+    void *ctx;
+    uint64_t stream, index;
+} lister;
+
 static void count(lac_file_info *info, int method, uint64_t plain, uint64_t packed) {
     info->blocks++;
     info->method_blocks[method]++;
@@ -16,8 +23,17 @@ static void count(lac_file_info *info, int method, uint64_t plain, uint64_t pack
     if (method == LAC_METHOD_STORED) info->stored_blocks++;
 }
 
+static void report(lister *l, uint64_t off, int method, uint32_t tokens, uint32_t plain,
+                   uint32_t packed) {
+    if (l->fn) {
+        lac_block_info b = {l->stream, l->index, off, method, tokens, plain, packed};
+        l->fn(l->ctx, &b);
+    }
+    l->index++;
+}
+
 static lac_status list_v1(lacio_reader *r, uint8_t rec[LACZ_HEADER_SIZE], int first,
-                          lac_file_info *info, lac_error *err) {
+                          lac_file_info *info, lister *l, lac_error *err) {
     uint64_t hoff = r->n - 5;
     lac_status s = lacio_get_exact(r, rec + 5, LACZ_HEADER_SIZE - 5, "stream header", err);
     lacz_header h;
@@ -44,8 +60,9 @@ static lac_status list_v1(lacio_reader *r, uint8_t rec[LACZ_HEADER_SIZE], int fi
         if ((s = lacio_skip(r, bh.packed_len, "block data", err))) return s;
         blocks++;
         plain += bh.plain_len;
-        count(info, bh.type == LACZ_BLOCK_STORED ? LAC_METHOD_STORED : LAC_METHOD_MODEL,
-              bh.plain_len, bh.packed_len);
+        int method = bh.type == LACZ_BLOCK_STORED ? LAC_METHOD_STORED : LAC_METHOD_MODEL;
+        count(info, method, bh.plain_len, bh.packed_len);
+        report(l, off, method, bh.n_tokens, bh.plain_len, bh.packed_len);
         info->tokens += bh.n_tokens;
     }
     uint8_t frec[LACZ_FOOTER_SIZE];
@@ -66,9 +83,9 @@ static lac_status list_v1(lacio_reader *r, uint8_t rec[LACZ_HEADER_SIZE], int fi
 
 /* Reads bytes into buf until parse() stops asking for more. */
 static lac_status read_v2_record(lacio_reader *r, uint32_t block_tokens, lacz2_record *rec,
-                                 lac_error *err) {
+                                 uint64_t *at, lac_error *err) {
     uint8_t buf[LACZ2_RECORD_MAX];
-    uint64_t off = r->n;
+    uint64_t off = *at = r->n;
     size_t used = 0;
     for (size_t n = 1; n <= LACZ2_RECORD_MAX; n++) {
         lac_status s = lacio_get_exact(r, buf + n - 1, 1, "block record", err);
@@ -81,7 +98,7 @@ static lac_status read_v2_record(lacio_reader *r, uint32_t block_tokens, lacz2_r
 }
 
 static lac_status list_v2(lacio_reader *r, uint8_t rec[LACZ2_HEADER_MAX], int first,
-                          lac_file_info *info, lac_error *err) {
+                          lac_file_info *info, lister *l, lac_error *err) {
     uint64_t hoff = r->n - 5;
     size_t n = 5, used = 0;
     lacz2_header h;
@@ -102,11 +119,13 @@ static lac_status list_v2(lacio_reader *r, uint8_t rec[LACZ2_HEADER_MAX], int fi
     } else if (!h.sha256) info->sha256 = 0;
     for (;;) {
         lacz2_record b;
-        if ((s = read_v2_record(r, h.block_tokens, &b, err))) return s;
+        uint64_t off = 0;
+        if ((s = read_v2_record(r, h.block_tokens, &b, &off, err))) return s;
         if (b.kind == LACZ2_END) break;
         if ((s = lacio_skip(r, b.packed_len, "block data", err))) return s;
         int method = lacz2_is_model(b.kind) ? LAC_METHOD_MODEL : b.kind - 2;
         count(info, method, b.plain_len, b.packed_len);
+        report(l, off, method, b.n_tokens, b.plain_len, b.packed_len);
         info->tokens += b.n_tokens;
         if (b.kind == LACZ2_MODEL_LAST) break;
     }
@@ -125,8 +144,14 @@ static lac_status list_v2(lacio_reader *r, uint8_t rec[LACZ2_HEADER_MAX], int fi
 }
 
 lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *err) {
+    return lac_list_blocks(rd, rctx, NULL, NULL, info, err);
+}
+
+lac_status lac_list_blocks(lac_read_fn rd, void *rctx, lac_block_fn fn, void *fn_ctx,
+                           lac_file_info *info, lac_error *err) {
     lac_error_clear(err);
     if (!rd || !info) return lac_fail(err, LAC_ERR_ARG, "lac_list: reader and info are required");
+    lister l = {fn, fn_ctx, 0, 0};
     memset(info, 0, sizeof *info);
     lacio_reader r;
     lacio_reader_init(&r, rd, rctx);
@@ -152,8 +177,9 @@ lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *
                          "supported (this build reads 1 and 2)", (unsigned long long)off, rec[4] & 7u);
         else {
             if (nstream == 0) info->format_version = rec[4] == 1 ? 1 : rec[4] & 7u;
-            s = rec[4] == 1 ? list_v1(&r, rec, nstream == 0, info, err)
-                            : list_v2(&r, rec, nstream == 0, info, err);
+            l.stream = (uint64_t)nstream, l.index = 0;
+            s = rec[4] == 1 ? list_v1(&r, rec, nstream == 0, info, &l, err)
+                            : list_v2(&r, rec, nstream == 0, info, &l, err);
             info->streams++;
         }
     }

@@ -357,6 +357,21 @@ typedef struct lac_file_info {
 } lac_file_info;
 lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *err);
 
+/* One block as its record tells it (lac_list_blocks). */
+typedef struct lac_block_info {
+    uint64_t stream;     /* which concatenated stream, from 0 */
+    uint64_t index;      /* block number in its stream, from 0 */
+    uint64_t offset;     /* of its header or record in the input */
+    int method;          /* LAC_METHOD_* */
+    uint32_t n_tokens;   /* 0 when only decoding tells (v2 partial model blocks) */
+    uint32_t plain_len;  /* 0 when only decoding tells (v2 model blocks) */
+    uint32_t packed_len; /* payload bytes */
+} lac_block_info;
+typedef void (*lac_block_fn)(void *ctx, const lac_block_info *b);
+/* lac_list, calling fn (may be NULL) for every block, in file order. */
+lac_status lac_list_blocks(lac_read_fn rd, void *rctx, lac_block_fn fn, void *fn_ctx,
+                           lac_file_info *info, lac_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -43,7 +43,11 @@ x=$(rt xls)
 if command -v xz > /dev/null; then
   [ "$x" -le "$(xz -9e -c < xls | wc -c)" ] || fail "kennedy.xls piece: $x bytes, more than xz"
 fi
-"$LACGPU" -l -v xls.lacz | grep -q 'methods: lzma2 1 block' || fail "-l -v: $("$LACGPU" -l -v xls.lacz)"
+"$LACGPU" -l -v xls.lacz > list
+grep -q 'methods: lzma2 1 block' list || fail "-l -v: $(cat list)"
+# framing: header 11, tag 3, plain_len 3, check 2, end 1, plain_bytes 3, stream check 4
+grep -q "stream 0 block 0 at 11: lzma2, 100000 -> $((x - 27)) bytes" list \
+  || fail "-l -v: no block line: $(cat list)"
 # a tar of text and binary members: tar headers do not push the text out of the model
 mkdir t && head -c 3000 "$CANT/alice29.txt" > t/a.txt && head -c 2000 "$CANT/ptt5" > t/p.bin \
   && head -c 2500 "$CANT/asyoulik.txt" > t/b.txt
