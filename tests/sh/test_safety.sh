@@ -66,6 +66,19 @@ fi
 check "input kept" test -s rand.bin
 expect 1 L -o nodir/x.lacz a.txt && err_has "nodir/x.lacz: cannot create a temporary file"
 check "input kept after a missing directory" test -s a.txt
+# the output directory vanishes while lacgpu runs: the rename fails, the input is kept
+for i in 1 2 3 4 5 6 7 8 9 10; do text; done >vd_in.txt
+mkdir vd
+"$LACGPU" -m "$MODEL" -q --threads 1 -o vd/x.lacz vd_in.txt 2>vd_err.txt &
+pid=$!
+sleep 1
+rm -rf vd
+rc=0
+wait "$pid" || rc=$?
+check "vanished directory: exit status $rc" test "$rc" = 1
+check "vanished directory: no message naming the output" grep -q "vd/x.lacz" vd_err.txt
+check "vanished directory: one line" test "$(wc -l <vd_err.txt)" = 1
+check "vanished directory: input kept" test -s vd_in.txt
 no_leftovers
 
 # ---- signals: clean up, then die by the signal --------------------------------------------------
