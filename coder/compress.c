@@ -87,7 +87,7 @@ static lac_status emit_record(compressor *c, lacio_bytes *out, int kind, uint32_
 /* The plaintext of a segment is final: hash it and count it. */
 static lac_status plain_done(compressor *c, const uint8_t *s, size_t n, lac_error *err) {
     if (n && !EVP_DigestUpdate(c->sha, s, n))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     c->plain_bytes += n;
     c->st.plain_bytes += n;
     return LAC_OK;
@@ -352,7 +352,7 @@ static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, 
     c->use_model = !p->methods || (p->methods & LACZ_METHOD_BIT(LACZ_METHOD_MODEL));
     c->sha = EVP_MD_CTX_new();
     if (!c->sha || !EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL))
-        return lac_fail(err, LAC_ERR_NOMEM, "out of memory (SHA-256)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     return lac_tokenizer_create(m, &c->tk, err);
 }
 
@@ -455,7 +455,7 @@ static lac_status write_footer(compressor *c, lac_error *err) {
     uint8_t sha[32], rec[LACZ2_FOOTER_MAX];
     unsigned int l = 0;
     if (!EVP_DigestFinal_ex(c->sha, sha, &l))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     if (c->plain_bytes != c->st.in_bytes)
         return lac_fail(err, LAC_ERR_FORMAT, "internal error: %llu bytes coded of %llu read",
                         (unsigned long long)c->plain_bytes, (unsigned long long)c->st.in_bytes);

@@ -56,14 +56,14 @@ static lac_status write_block(compressor *c, uint8_t type, uint32_t n_tokens, co
     bh.plain_len = (uint32_t)plain->n;
     bh.packed_len = packed_len;
     if (lacz_block_checksum(plain->p, plain->n, bh.checksum))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     uint8_t rec[LACZ_BLOCK_HEADER_SIZE];
     lacz_block_header_write(&bh, rec);
     lac_status s = lacio_put(&c->w, rec, sizeof rec, err);
     if (!s) s = lacio_put(&c->w, packed, packed_len, err);
     if (s) return s;
     if (!EVP_DigestUpdate(c->sha_plain, plain->p, plain->n))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     c->plain_bytes += plain->n;
     c->blocks++;
     c->st.blocks++;
@@ -263,7 +263,7 @@ lac_status lacz_compress_v1(const lac_model *m, const lac_params *pp, lac_read_f
         r.n += (uint64_t)got;
         c.st.in_bytes = r.n;
         if (got && !EVP_DigestUpdate(c.sha_in, chunk, (size_t)got)) {
-            s = lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+            s = lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
             goto done;
         }
         s = lac_tokenizer_feed(c.tk, chunk, (size_t)got, eof, &toks, err);
@@ -292,7 +292,7 @@ lac_status lacz_compress_v1(const lac_model *m, const lac_params *pp, lac_read_f
     unsigned int l1 = 0, l2 = 0;
     if (!EVP_DigestFinal_ex(c.sha_plain, f.sha256, &l1) ||
         !EVP_DigestFinal_ex(c.sha_in, in_sha, &l2)) {
-        s = lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        s = lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
         goto done;
     }
     /* The tokenizer must be lossless; never write a file that would not decode. */

@@ -42,7 +42,7 @@ lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err) {
     if (!bad && k->has_sum) {
         uint8_t sum[8];
         if (lacz_block_checksum(k->plain.p, k->plain.n, sum))
-            return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+            return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
         bad = memcmp(sum, k->sum8, 8) != 0;
     }
     count(d, k);
@@ -65,7 +65,7 @@ lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err) {
     lac_status s = lacio_put(&d->w, k->plain.p, k->plain.n, err);
     if (s) return s;
     if (!EVP_DigestUpdate(d->sha, k->plain.p, k->plain.n))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     d->plain_bytes += k->plain.n;
     d->st.plain_bytes += k->plain.n;
     d->st.method_plain[k->method] += k->plain.n;

@@ -258,7 +258,7 @@ static lac_status next_block_v2(decompressor *d, uint64_t *index, int *end, lac_
 static lac_status digest(decompressor *d, uint8_t sha[32], lac_error *err) {
     unsigned int l = 0;
     if (!EVP_DigestFinal_ex(d->sha, sha, &l))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     return LAC_OK;
 }
 
@@ -321,7 +321,7 @@ static lac_status check_held(decompressor *d, uint64_t plain, const uint8_t *wan
         int ok = c && EVP_MD_CTX_copy_ex(c, d->sha) &&
                  EVP_DigestUpdate(c, k->plain.p, k->plain.n) && EVP_DigestFinal_ex(c, sha, &l);
         EVP_MD_CTX_free(c);
-        if (!ok) return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        if (!ok) return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
         if (memcmp(sha, want, nsum) != 0 || d->plain_bytes + k->plain.n != plain) {
             k->dead = 1;
             k->why = "the stream check does not match";
@@ -381,7 +381,7 @@ static lac_status one_stream(decompressor *d, lac_error *err) {
     d->ngaps = 0;
     d->plain_bytes = d->blocks = 0;
     if (!EVP_DigestInit_ex(d->sha, EVP_sha256(), NULL))
-        return lac_fail(err, LAC_ERR_NOMEM, "SHA-256 failed (OpenSSL)");
+        return lac_fail(err, LAC_ERR_INTERNAL, "SHA-256 failed (OpenSSL)");
     lac_status s = LAC_OK;
     uint64_t index = 0;
     for (int end = 0; !s && !end;) {

@@ -19,6 +19,7 @@ const char *lac_status_name(lac_status s) {
     case LAC_ERR_DEVICE: return "device";
     case LAC_ERR_LIMIT: return "limit";
     case LAC_ERR_INTERRUPTED: return "interrupted";
+    case LAC_ERR_INTERNAL: return "internal";
     }
     return "unknown";
 }

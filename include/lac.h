@@ -52,7 +52,8 @@ typedef enum lac_status {
     LAC_ERR_UNSUPPORTED,    /* not available in this build (e.g. CUDA) */
     LAC_ERR_DEVICE,         /* GPU runtime error */
     LAC_ERR_LIMIT,          /* a value beyond a documented cap */
-    LAC_ERR_INTERRUPTED     /* the caller's interrupt flag was raised */
+    LAC_ERR_INTERRUPTED,    /* the caller's interrupt flag was raised */
+    LAC_ERR_INTERNAL        /* a library liblac relies on failed (OpenSSL's SHA-256) */
 } lac_status;
 
 typedef struct lac_error {
