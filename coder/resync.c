@@ -11,14 +11,13 @@
 
 lac_status lacd_resync_v1(decompressor *d, uint8_t rec[LACZ_BLOCK_HEADER_SIZE], uint64_t *off,
                           lacz_block_header *bh, lac_error *err) {
-    lac_error e2;
     for (;;) {
         memmove(rec, rec + 1, LACZ_BLOCK_HEADER_SIZE - 1);
         lac_status s = lacio_get_exact(&d->r, rec + LACZ_BLOCK_HEADER_SIZE - 1, 1,
                                        "block header (searching past a damaged one)", err);
         if (s) return s;
         (*off)++;
-        if (lacz_block_header_parse(rec, *off, d->hs.block_tokens, bh, &e2) == LAC_OK &&
+        if (lacz_block_header_parse(rec, *off, d->hs.block_tokens, bh, NULL) == LAC_OK &&
             (bh->type != LACZ_BLOCK_CODED ||
              (uint64_t)bh->plain_len <= (uint64_t)bh->n_tokens * d->max_token_len))
             return LAC_OK;
@@ -58,14 +57,14 @@ static lac_status slurp(decompressor *d, const uint8_t *a, size_t na, const uint
     return LAC_OK;
 }
 
-/* 1 when rest[j..] starts a record whose check matches (or the end record and a footer). */
+/* 1 when rest[j..] starts a record whose check matches (or the end record and a footer).
+ * Parsed without an error message: the search tries every offset. */
 static int intact_at(const decompressor *d, size_t j, int depth) {
     const uint8_t *p = d->rest.p + j;
     size_t n = d->rest.n - j, used = 0;
     lacz2_record rec;
-    lac_error e;
     if (j >= d->rest.n ||
-        lacz2_record_parse(p, n, 0, d->hs.block_tokens, &rec, &used, &e) != LAC_OK)
+        lacz2_record_parse(p, n, 0, d->hs.block_tokens, &rec, &used, NULL) != LAC_OK)
         return 0;
     if (lacz2_ends_stream(rec.kind)) { /* then a footer, and the input's end or a stream */
         size_t at = used + rec.packed_len;

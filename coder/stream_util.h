@@ -7,8 +7,8 @@
 
 #include "lac.h"
 
-/* Most streams (blocks in lock-step) the stream API accepts; lac_engine_create has its own. */
-#define LACS_MAX_STREAMS 4096
+/* Most streams (blocks in lock-step): the engine's cap */
+#define LACS_MAX_STREAMS LAC_MAX_STREAMS
 
 static inline int lacs_interrupted(const lac_params *p) { return p->interrupt && *p->interrupt; }
 

@@ -106,9 +106,9 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     if (c->n_layer == 0 || c->n_head == 0 || c->n_embd == 0 || c->n_embd % c->n_head != 0 ||
         c->n_ctx == 0 || c->vocab_size == 0 || c->n_inner == 0)
         return lac_fail(err, LAC_ERR_ARG, "engine: model config has invalid shapes");
-    if (opt->n_streams < 0 || opt->n_streams > 65536)
-        return lac_fail(err, LAC_ERR_ARG, "engine: n_streams %d out of range 0..65536",
-                        opt->n_streams);
+    if (opt->n_streams < 0 || opt->n_streams > LAC_MAX_STREAMS)
+        return lac_fail(err, LAC_ERR_ARG, "engine: n_streams %d out of range 0..%d",
+                        opt->n_streams, LAC_MAX_STREAMS);
     if (opt->n_threads < 0 || opt->n_threads > 4096)
         return lac_fail(err, LAC_ERR_ARG, "engine: n_threads %d out of range 0..4096",
                         opt->n_threads);

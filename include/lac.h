@@ -148,6 +148,9 @@ typedef enum lac_device {
     LAC_DEVICE_CUDA = 3
 } lac_device;
 
+/* Most streams an engine (and the stream API) takes. */
+#define LAC_MAX_STREAMS 4096
+
 typedef struct lac_engine_options {
     lac_device device;
     int cuda_index; /* which GPU for LAC_DEVICE_CUDA */
