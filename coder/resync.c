@@ -30,7 +30,7 @@ static long mem_read(void *ctx, void *buf, size_t n) {
     decompressor *d = ctx;
     size_t k = d->rest.n - d->rest_pos;
     if (k > n) k = n;
-    memcpy(buf, d->rest.p + d->rest_pos, k);
+    if (k) memcpy(buf, d->rest.p + d->rest_pos, k);
     d->rest_pos += k;
     return (long)k;
 }

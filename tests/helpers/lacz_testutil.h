@@ -26,7 +26,7 @@ static inline long tmem_read(void *ctx, void *buf, size_t n) {
     size_t k = m->n - m->pos;
     if (k > n) k = n;
     if (m->step && k > m->step) k = m->step;
-    memcpy(buf, m->p + m->pos, k);
+    if (k) memcpy(buf, m->p + m->pos, k);
     m->pos += k;
     return (long)k;
 }
@@ -41,7 +41,7 @@ static inline int tmem_write(void *ctx, const void *buf, size_t n) {
         m->p = q;
         m->cap = c;
     }
-    memcpy(m->p + m->n, buf, n);
+    if (n) memcpy(m->p + m->n, buf, n); /* empty writes: m->p may be NULL */
     m->n += n;
     return 0;
 }
