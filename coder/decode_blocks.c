@@ -110,7 +110,7 @@ static lac_status take_token(decompressor *d, dblock *k, uint32_t v, int32_t *cu
         return LAC_OK;
     }
     size_t len = 0;
-    const uint8_t *tb = v == d->cfg->eot_token ? NULL : lac_token_bytes(d->tk, (int32_t)v, &len);
+    const uint8_t *tb = v == d->cfg->eot_token ? NULL : lacs_token_bytes(d->m, v, &len);
     size_t cap = k->plain_len ? k->plain_len : (size_t)k->rows * d->max_token_len;
     if (!tb || !len || k->plain.n + len > cap) {
         k->dead = 1;
@@ -166,7 +166,6 @@ lac_status lacd_flush(decompressor *d, lac_error *err) {
     lac_status s = lacs_ensure_engine(d->m, d->p, d->nblk, d->nblk == 1 ? 8 : 1, &d->eng,
                                       &d->eng_B, err);
     if (s) return s;
-    if (!d->tk && (s = lac_tokenizer_create(d->m, &d->tk, err))) return s;
     int k_spec = d->nblk == 1 ? lac_decode_spec_default_k(d->eng) : 0;
     if (k_spec > 0) return flush_one_spec(d, k_spec, err);
     const int B = d->eng_B;

@@ -428,7 +428,6 @@ static void teardown(decompressor *d) {
     free(d->blk);
     lacio_bytes_free(&d->rest);
     lacio_reader_free(&d->r);
-    lac_tokenizer_free(d->tk);
     lac_engine_free(d->eng);
     EVP_MD_CTX_free(d->sha);
 }

@@ -45,7 +45,6 @@ typedef struct decompressor {
     const lac_model *m;
     const lac_params *p;
     const lac_model_config *cfg;
-    lac_tokenizer *tk;
     lac_engine *eng;
     int eng_B; /* the engine's streams (<= B: sized to the blocks at hand) */
     int B;

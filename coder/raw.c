@@ -128,11 +128,9 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
     memset(&out, 0, sizeof out);
     lacio_bytes all = {0};
     lacio_writer w = {wr, wctx, 0};
-    lac_tokenizer *tk = NULL;
     lac_engine *e = NULL;
     int eB = 0;
     if (!s) s = read_all(rd, rctx, &all, err);
-    if (!s) s = lac_tokenizer_create(m, &tk, err);
     if (!s) s = lacs_ensure_engine(m, p, 1, 1, &e, &eB, err);
     lac_rc_decoder rc;
     lac_rc_dec_init(&rc, all.p, all.n);
@@ -159,7 +157,7 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
         lac_rc_decode_update(&rc, cum, freq, P);
         if (sym == eot) break; /* the end of the message */
         size_t len = 0;
-        const uint8_t *tb = lac_token_bytes(tk, sym, &len);
+        const uint8_t *tb = lacs_token_bytes(m, (uint32_t)sym, &len);
         if ((s = lacio_put(&w, tb, len, err))) break;
         out.tokens++;
         cur = sym;
@@ -179,7 +177,6 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
     if (e) snprintf(out.device, sizeof out.device, "%s", lac_engine_device_name(e));
     if (st) *st = out;
     lac_engine_free(e);
-    lac_tokenizer_free(tk);
     lacio_bytes_free(&all);
     return s;
 }

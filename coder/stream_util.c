@@ -70,3 +70,12 @@ uint32_t lacs_max_token_len(const lac_model *m) {
 }
 
 const char *lac_method_name(int method) { return lacz_method_name(method); }
+
+const uint8_t *lacs_token_bytes(const lac_model *m, uint32_t id, size_t *len) {
+    if (id >= m->vocab.n_tokens) {
+        *len = 0;
+        return NULL;
+    }
+    *len = m->vocab.tok_off[id + 1] - m->vocab.tok_off[id];
+    return m->vocab.tok_bytes + m->vocab.tok_off[id];
+}
