@@ -76,7 +76,7 @@ lac_status lacz_lzma2_compress(const uint8_t *in, size_t n, uint8_t *out, size_t
     lac_status s = encode(in, n, 9u | LZMA_PRESET_EXTREME, out, cap, &a, err);
     if (s && s != LAC_ERR_LIMIT) return s;
     /* preset 9 must fit in cap, and be strictly smaller than 9e's output to win */
-    size_t room = s ? cap : a - 1;
+    size_t room = s ? cap : a ? a - 1 : 0; /* 0: nothing beats an empty payload */
     uint8_t *tmp = room ? malloc(room) : NULL;
     lac_status t = tmp ? encode(in, n, 9u, tmp, room, &b, err) : LAC_ERR_LIMIT;
     if (t == LAC_OK) {
