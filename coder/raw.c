@@ -14,10 +14,17 @@
 #include "raw.h"
 #include "stream_util.h"
 
-static uint32_t raw_block_tokens(const lac_model *m, const lac_params *p) {
+/* The block size both sides use (default 1024, or n_ctx when smaller), and the parameters'
+ * check. */
+static lac_status raw_params(const lac_model *m, const lac_params *p, uint32_t *bt,
+                             lac_error *err) {
     uint32_t ctx = lac_model_get_config(m)->n_ctx;
     uint32_t def = ctx < LACZ2_DEFAULT_BLOCK_TOKENS ? ctx : LACZ2_DEFAULT_BLOCK_TOKENS;
-    return p->block_tokens ? p->block_tokens : def;
+    *bt = p->block_tokens ? p->block_tokens : def;
+    lac_status s = lac_coder_params_check(&p->coder, err);
+    if (!s && (*bt < 1 || *bt > ctx))
+        s = lac_fail(err, LAC_ERR_ARG, "block size %u tokens is outside 1..%u", *bt, ctx);
+    return s;
 }
 
 /* Reads all of the input into *all. */
@@ -60,10 +67,8 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
                              lac_write_fn wr, void *wctx, lac_stats *st, lac_error *err) {
     double t0 = lacio_now();
     const lac_model_config *cfg = lac_model_get_config(m);
-    uint32_t bt = raw_block_tokens(m, p);
-    lac_status s = lac_coder_params_check(&p->coder, err);
-    if (!s && (bt < 1 || bt > cfg->n_ctx))
-        s = lac_fail(err, LAC_ERR_ARG, "block size %u tokens is outside 1..%u", bt, cfg->n_ctx);
+    uint32_t bt = 0;
+    lac_status s = raw_params(m, p, &bt, err);
     lac_stats out;
     memset(&out, 0, sizeof out);
     lacio_bytes all = {0};
@@ -119,11 +124,10 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
                                lac_error *err) {
     double t0 = lacio_now();
     const lac_model_config *cfg = lac_model_get_config(m);
-    const uint32_t bt = raw_block_tokens(m, p), P = p->coder.precision;
+    const uint32_t P = p->coder.precision;
     const int32_t eot = (int32_t)cfg->eot_token;
-    lac_status s = lac_coder_params_check(&p->coder, err);
-    if (!s && (bt < 1 || bt > cfg->n_ctx))
-        s = lac_fail(err, LAC_ERR_ARG, "block size %u tokens is outside 1..%u", bt, cfg->n_ctx);
+    uint32_t bt = 0;
+    lac_status s = raw_params(m, p, &bt, err);
     lac_stats out;
     memset(&out, 0, sizeof out);
     lacio_bytes all = {0};
