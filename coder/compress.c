@@ -24,6 +24,7 @@
 #define WINDOW (8u << 20)   /* input bytes looked at to find segments; a binary segment's cap */
 #define TEXT_MAX (1u << 20) /* a text segment is coded (and compared) in pieces of this size */
 #define COMPRESS_ROWS 512   /* rows (tokens summed over streams) per forward call */
+#define READ_STEP (64u << 10) /* the window grows by this much a read */
 
 typedef struct compressor {
     const lac_model *m;
@@ -369,9 +370,12 @@ static void teardown(compressor *c) {
 
 /* Fills the window from the input; *eof at its end. */
 static lac_status fill(lacio_bytes *win, lac_read_fn rd, void *rctx, int *eof, lac_error *err) {
-    lac_status s = lacio_reserve(win, WINDOW, err);
+    lac_status s = LAC_OK;
     while (!s && !*eof && win->n < WINDOW) {
-        long got = rd(rctx, win->p + win->n, WINDOW - win->n);
+        /* grow as the input comes: a short input never touches 8 MiB */
+        size_t want = win->n + READ_STEP < WINDOW ? win->n + READ_STEP : WINDOW;
+        if ((s = lacio_reserve(win, want, err))) break;
+        long got = rd(rctx, win->p + win->n, want - win->n);
         if (got < 0) return lac_fail(err, LAC_ERR_IO, "input: read failed: %s", strerror(errno));
         if (got == 0) *eof = 1;
         win->n += (size_t)got;
