@@ -135,11 +135,11 @@ double lacio_now(void) {
 }
 
 void lacio_hash_prefix(const uint8_t *h, size_t n, char out[17]) {
-    static const char hex[] = "0123456789abcdef";
+    uint8_t full[32] = {0};
+    char hex[65];
     size_t k = n < 8 ? n : 8;
-    for (size_t i = 0; i < k; i++) {
-        out[2 * i] = hex[h[i] >> 4];
-        out[2 * i + 1] = hex[h[i] & 15];
-    }
+    memcpy(full, h, k);
+    lac_hash_hex(full, hex); /* the one hex writer */
+    memcpy(out, hex, 2 * k);
     out[2 * k] = '\0';
 }
