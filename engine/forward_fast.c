@@ -337,8 +337,27 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     return LAC_OK;
 }
 
+/* Tile t of mm_tiles: columns of panel t / nr, rows of chunk t % nr. */
+static void mm_tile(const fast_state *s, const float *X, int R, int K, const float *W,
+                    const uint16_t *W16, int N, const float *bias, float *const *Y,
+                    const void *Wp, int pf16, int nr, int t) {
+    const int P = s->kr->panel, RC = 64;
+    const int p = t / nr, rc = t % nr;
+    const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
+    const int r0 = rc * RC, r1 = r0 + RC < R ? r0 + RC : R;
+    if (Wp)
+        s->kr->matmul_p8(X + (size_t)r0 * K, K, r1 - r0, K, Wp, pf16, N, bias, Y + r0, n0, n1);
+    else if (W16)
+        s->head_f16(X + (size_t)r0 * K, K, r1 - r0, K, W16, N, bias, Y + r0, n0, n1);
+    else
+        s->kr->matmul(X + (size_t)r0 * K, K, r1 - r0, K, W, N, bias, Y + r0, n0, n1);
+}
+
 /* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads.
- * W is fp32 (W16 NULL) or, for the LM head, halves in W16 (W NULL) read by s->head_f16. */
+ * W is fp32 (W16 NULL) or, for the LM head, halves in W16 (W NULL) read by s->head_f16.
+ * Small products (a decoding step's layers) are not worth waking the team, and they do not
+ * enter the OpenMP runtime at all: an if(0) region still costs a serialized region per call
+ * (libomp allocates for each), which is most of a tiny model's decoding step. */
 static void mm_tiles(const fast_state *s, const float *X, int R, int K, const float *W,
                      const uint16_t *W16, int N, const float *bias, float *const *Y, int pki) {
     const void *Wp = s->pk && R <= s->pk_rows ? s->pk[pki] : NULL;
@@ -346,20 +365,11 @@ static void mm_tiles(const fast_state *s, const float *X, int R, int K, const fl
     const int P = s->kr->panel, RC = 64;
     const int np = (N + P - 1) / P, nr = (R + RC - 1) / RC;
     const int tiles = np * nr;
-    const lac_fast_kernels *kr = s->kr;
-    /* small products (a decoding step's layers) are not worth waking the team */
-    const int par = tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA;
-#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (par)
-    for (int t = 0; t < tiles; t++) {
-        const int p = t / nr, rc = t % nr;
-        const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
-        const int r0 = rc * RC, r1 = r0 + RC < R ? r0 + RC : R;
-        if (Wp)
-            kr->matmul_p8(X + (size_t)r0 * K, K, r1 - r0, K, Wp, pf16, N, bias, Y + r0, n0, n1);
-        else if (W16)
-            s->head_f16(X + (size_t)r0 * K, K, r1 - r0, K, W16, N, bias, Y + r0, n0, n1);
-        else
-            kr->matmul(X + (size_t)r0 * K, K, r1 - r0, K, W, N, bias, Y + r0, n0, n1);
+    if (tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
+#pragma omp parallel for schedule(static) num_threads(s->n_threads)
+        for (int t = 0; t < tiles; t++) mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t);
+    } else {
+        for (int t = 0; t < tiles; t++) mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t);
     }
 }
 
@@ -373,13 +383,35 @@ static void layernorm_rows(const fast_state *s, const float *X, int R, const flo
     const int C = (int)s->m->cfg.n_embd;
     const float eps = s->m->cfg.ln_eps;
     const lac_fast_kernels *kr = s->kr;
-#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R >= 16)
-    for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
+    if (R >= 16 && s->n_threads > 1) { /* (no OpenMP region for small ones: see mm_tiles) */
+#pragma omp parallel for schedule(static) num_threads(s->n_threads)
+        for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
+    } else {
+        for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
+    }
 }
 
 static float *rows_of(fast_state *s, float *base, int R, int ld) {
     for (int r = 0; r < R; r++) s->yrow[r] = base + (size_t)r * ld;
     return base;
+}
+
+/* Attention of one head hh for row r: scores against the row's cached keys, softmax, the
+ * weighted sum of values into s->att (scratch scores of thread `thread`). */
+static void attend_head(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
+                        int r, int hh, int thread) {
+    const lac_model_config *c = &s->m->cfg;
+    const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
+    const lac_fast_kernels *kr = s->kr;
+    float *sc = s->s + (size_t)thread * NCTX;
+    const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
+    const float *vc = kt + (size_t)NCTX * C;
+    const int nj = s->row_pos[r] + 1;
+    kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX, hd, nj,
+               scale, sc);
+    kr->softmax_exp(sc, nj);
+    const float S = kr->r32_sum(sc, nj);
+    kr->wsum(sc, vc + hh * hd, C, nj, hd, S, s->att + (size_t)r * C + hh * hd);
 }
 
 static lac_status fast_forward(void *st, const int32_t *const *tokens, const int *counts,
@@ -431,19 +463,12 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         const int work = R * H;
         double att_fma = 0;
         for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
-        const int par = work > 1 && att_fma >= LAC_PAR_MIN_FMA;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads) if (par)
-        for (int t = 0; t < work; t++) {
-            const int r = t / H, hh = t % H;
-            float *sc = s->s + (size_t)omp_get_thread_num() * NCTX;
-            const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-            const float *vc = kt + (size_t)NCTX * C;
-            const int nj = s->row_pos[r] + 1;
-            kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX,
-                       hd, nj, scale, sc);
-            kr->softmax_exp(sc, nj);
-            const float S = kr->r32_sum(sc, nj);
-            kr->wsum(sc, vc + hh * hd, C, nj, hd, S, s->att + (size_t)r * C + hh * hd);
+        if (work > 1 && att_fma >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads)
+            for (int t = 0; t < work; t++)
+                attend_head(s, kvl, kv_stream, scale, t / H, t % H, omp_get_thread_num());
+        } else {
+            for (int t = 0; t < work; t++) attend_head(s, kvl, kv_stream, scale, t / H, t % H, 0);
         }
         rows_of(s, s->a, R, C);
         mm(s, s->att, R, C, w->proj_w, C, w->proj_b, s->yrow, 4 * l + 1);
@@ -451,8 +476,12 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         layernorm_rows(s, s->x, R, w->ln2_w, w->ln2_b, s->a);
         rows_of(s, s->h, R, NI);
         mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow, 4 * l + 2);
-#pragma omp parallel for schedule(static) num_threads(s->n_threads) if (R >= 4)
-        for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
+        if (R >= 4 && s->n_threads > 1) {
+#pragma omp parallel for schedule(static) num_threads(s->n_threads)
+            for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
+        } else {
+            for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
+        }
         rows_of(s, s->a, R, C);
         mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow, 4 * l + 3);
         for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];
