@@ -112,8 +112,8 @@ static int parse_chunk(const char *s, int *k, int *n) {
     if (slash && (size_t)(slash - s) < sizeof a) {
         memcpy(a, s, (size_t)(slash - s));
         a[slash - s] = '\0';
-        if (!parse_long(a, 1, LAC_MAX_CHUNKS, &kv) && !parse_long(slash + 1, 1, LAC_MAX_CHUNKS, &nv) &&
-            kv <= nv) {
+        if (!parse_long(a, 1, LAC_MAX_CHUNKS, &kv) &&
+            !parse_long(slash + 1, 1, LAC_MAX_CHUNKS, &nv) && kv <= nv) {
             *k = (int)kv, *n = (int)nv;
             return 0;
         }
