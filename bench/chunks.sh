@@ -7,16 +7,18 @@
 #               one worker on the whole text; the target is >= 0.8 x W x one worker. Only
 #               meaningful on an otherwise idle machine with W free cores.
 #
-# Usage: bench/chunks.sh [--out DIR] [--workers W] [--no-throughput]
-# Writes chunks.csv and chunks.md into DIR (default bench/results/<machine>).
+# Usage: bench/chunks.sh [--out DIR] [--workers W] [--no-throughput | --throughput-only]
+# Writes chunks.csv and chunks.md into DIR (default bench/results/<machine>); --throughput-only
+# appends to chunks_throughput.md instead.
 set -uo pipefail
 . "$(dirname "$0")/common.sh"
-out="" W=$(nproc) tput=1
+out="" W=$(nproc) tput=1 sizes=1
 while [ $# -gt 0 ]; do
     case $1 in
     --out) out=$2; shift ;;
     --workers) W=$2; shift ;;
     --no-throughput) tput=0 ;;
+    --throughput-only) sizes=0 ;;
     -h | --help) sed -n '2,12p' "$0"; exit 0 ;;
     *) bench_die "unknown option $1" ;;
     esac
@@ -36,6 +38,8 @@ L() { "$LACGPU" -m "$MODEL" -q --threads 1 "$@"; }
 export -f L
 export LACGPU MODEL
 
+md=$out/chunks.md
+if [ "$sizes" = 1 ]; then
 csv=$out/chunks.csv
 echo "text,bytes,n,compressed,over_bytes,over_pct,target_bytes,ok" > "$csv"
 for t in alice29-13k book01-13k; do
@@ -57,7 +61,6 @@ for t in alice29-13k book01-13k; do
     done
 done
 
-md=$out/chunks.md
 {
     echo "# Chunked compression (bench/chunks.sh, $(date -u +%Y-%m-%d), lac-tiny, --threads 1)"
     echo
@@ -68,6 +71,9 @@ md=$out/chunks.md
     echo "|---|---|---|---|---|---|---|---|"
     tail -n +2 "$csv" | awk -F, '{ printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", $1, $2, $3, $4, $5, $6, $7, $8 }'
 } > "$md"
+else
+    md=$out/chunks_throughput.md
+fi
 
 if [ "$tput" = 1 ]; then
     f=$D/alice29-13k.txt
