@@ -1,4 +1,4 @@
-/* bench_engine MODEL [--device cpu|scalar|cuda|auto] [--threads N] [--prefill T]
+/* bench_engine MODEL [--device DEV (lacgpu's names)] [--threads N] [--prefill T]
  *              [--steps S] [--streams B] [--reps R]
  * Engine throughput: prefill (one stream, T tokens in one call) and decoding steps
  * (B streams, one token each per call, after a short prefill), in tokens per second.
@@ -31,7 +31,7 @@ static long num(const char *opt, const char *s) {
 
 int main(int argc, char **argv) {
     const char *path = NULL;
-    lac_device dev = LAC_DEVICE_CPU;
+    lac_engine_options dev = {.device = LAC_DEVICE_CPU};
     long threads = 0, T = 256, S = 16, B = 1, reps = 3;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -46,12 +46,9 @@ int main(int argc, char **argv) {
         }
         i++;
         if (!strcmp(a, "--device")) {
-            if (!strcmp(v, "cpu")) dev = LAC_DEVICE_CPU;
-            else if (!strcmp(v, "scalar")) dev = LAC_DEVICE_CPU_SCALAR;
-            else if (!strcmp(v, "cuda")) dev = LAC_DEVICE_CUDA;
-            else if (!strcmp(v, "auto")) dev = LAC_DEVICE_AUTO;
-            else {
-                fprintf(stderr, "bench_engine: --device cpu|scalar|cuda|auto\n");
+            lac_error perr; /* lacgpu's names, device lists included (cuda:all) */
+            if (lac_device_parse(v, &dev, &perr) != LAC_OK) {
+                fprintf(stderr, "bench_engine: --device: %s\n", perr.msg);
                 return 2;
             }
         } else if (!strcmp(a, "--threads")) threads = num(a, v);
@@ -84,8 +81,10 @@ int main(int argc, char **argv) {
     }
     const size_t V = c->vocab_size;
     const long rows = T > B ? T : B;
-    lac_engine_options o = {.device = dev, .n_threads = (int)threads, .n_streams = (int)B,
-                            .max_rows = (int)rows};
+    lac_engine_options o = dev;
+    o.n_threads = (int)threads;
+    o.n_streams = (int)B;
+    o.max_rows = (int)rows;
     lac_engine *e;
     if (lac_engine_create(m, &o, &e, &err) != LAC_OK) {
         fprintf(stderr, "bench_engine: %s\n", err.msg);

@@ -45,7 +45,7 @@ for mt in "${models[@]}"; do
       "$BE" "$model" --device cpu --threads "$th" --prefill "$PREFILL" --steps "$STEPS" \
         --streams "$B" --reps 3 | sed "s/^[^\t]*/$cfg/" | { [ "$B" = 1 ] && cat || grep -P '\tstep\t'; } >> "$tsv"
       # the scalar reference is slow: fewer tokens, one repetition
-      "$BE" "$model" --device scalar --threads "$th" --prefill 16 --steps 2 \
+      "$BE" "$model" --device cpu-scalar --threads "$th" --prefill 16 --steps 2 \
         --streams "$B" --reps 1 | sed "s/^[^\t]*/$cfg/" | { [ "$B" = 1 ] && cat || grep -P '\tstep\t'; } >> "$tsv"
       if [ "$have_torch" = 1 ]; then
         "$PY" bench/torch_cpu.py --config "$cfg" --threads "$th" --prefill "$PREFILL" \

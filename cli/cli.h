@@ -24,6 +24,7 @@ typedef struct options {
     int force, rm_input, verbose, quiet, salvage, recursive;
     const char *model;   /* -m or LACGPU_MODEL; NULL: the default model */
     const char *model_path; /* resolved file (not for -l) */
+    int chunk_k, chunk_n;   /* --chunk K/N (chunk_n 0: the whole input) */
     lac_params params;
 } options;
 
@@ -31,6 +32,18 @@ typedef struct options {
 /* Processes every name (NULL/none: stdin); returns the exit status. May not return when a
  * signal or a closed stdout pipe ended the run: it then dies by that signal. */
 int fileio_run(options *o, int nfiles, char **files);
+
+/* ---- chunk.c: --chunk K/N ---- */
+#include <sys/stat.h>
+typedef struct chunk_reader {
+    int fd;
+    uint64_t begin, end, pos; /* the piece [begin, end) and the next byte to read */
+} chunk_reader;
+/* Finds this worker's piece of fd (a seekable input; compression: bytes, decoding: streams);
+ * -1 after a message naming `shown`. */
+int chunk_open(const options *o, const char *shown, int fd, const struct stat *st,
+               chunk_reader *r);
+long chunk_read(void *ctx, void *buf, size_t n); /* a lac_read_fn over the piece */
 
 /* ---- progress.c: everything written to stderr ---- */
 void errmsg(const char *file, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -352,13 +352,24 @@ static void print_block(void *ctx, const lac_block_info *b) {
            lac_method_name(b->method), plain, b->packed_len, tok);
 }
 
+/* -l -v: one line per stream, after its blocks */
+static void print_stream(void *ctx, const lac_stream_info *s) {
+    (void)ctx;
+    printf("    stream %llu at %llu: %llu bytes, %llu bytes of plaintext, %llu block%s\n",
+           (unsigned long long)s->index, (unsigned long long)s->offset,
+           (unsigned long long)s->packed_len, (unsigned long long)s->plain_bytes,
+           (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s");
+}
+
 static int list_file(ctx *c, const char *shown, int fd) {
     lac_file_info fi;
     lac_error err;
     if (c->o->verbose && !c->list.header++) /* the column header first */
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
                "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
-    if (lac_list_blocks(read_fd, &fd, c->o->verbose ? print_block : NULL, NULL, &fi, &err)) {
+    const int v = c->o->verbose;
+    if (lac_list_streams(read_fd, &fd, v ? print_block : NULL, v ? print_stream : NULL, NULL, &fi,
+                         &err)) {
         errmsg(shown, "%s", err.msg);
         return -1;
     }
@@ -401,8 +412,8 @@ static void on_damage(void *ctx, const lac_damage *d) {
 
 /* Runs liblac on one input; returns its status, *kept = 1 when a damaged input's intact part
  * is to be kept (--salvage). */
-static lac_status run_codec(ctx *c, const char *shown, int fd, uint64_t total, output *w,
-                            lac_stats *st, int *kept) {
+static lac_status run_codec(ctx *c, const char *shown, lac_read_fn rd, void *rctx,
+                            uint64_t total, output *w, lac_stats *st, int *kept) {
     options *o = c->o;
     lac_params prm = o->params;
     progress *pr = o->quiet ? NULL : progress_start(shown, total, o->mode != MODE_COMPRESS);
@@ -415,8 +426,8 @@ static lac_status run_codec(ctx *c, const char *shown, int fd, uint64_t total, o
     memset(st, 0, sizeof *st);
     lac_write_fn wr = w->kind == OUT_NONE ? NULL : out_write;
     lac_status s = o->mode == MODE_COMPRESS
-                       ? lac_compress(c->model, &prm, read_fd, &fd, wr, w, st, &err)
-                       : lac_decompress(c->model, &prm, read_fd, &fd, wr, w, st, &err);
+                       ? lac_compress(c->model, &prm, rd, rctx, wr, w, st, &err)
+                       : lac_decompress(c->model, &prm, rd, rctx, wr, w, st, &err);
     progress_stop(pr);
     *kept = 0;
     if (s == LAC_OK) return s;
@@ -492,14 +503,18 @@ static int process(ctx *c, const char *name) {
         return rc;
     }
     output *w = &c->out;
-    if (load_model(c) || plan_output(c, name, shown, &in_st, w)) {
+    chunk_reader piece;
+    if ((o->chunk_n && chunk_open(o, shown, fd, &in_st, &piece)) || load_model(c) ||
+        plan_output(c, name, shown, &in_st, w)) {
         close_input(name, fd);
         return -1;
     }
     lac_stats st;
     int kept;
     uint64_t total = S_ISREG(in_st.st_mode) ? (uint64_t)in_st.st_size : 0;
-    lac_status s = run_codec(c, shown, fd, total, w, &st, &kept);
+    if (o->chunk_n) total = piece.end - piece.begin;
+    lac_status s = o->chunk_n ? run_codec(c, shown, chunk_read, &piece, total, w, &st, &kept)
+                              : run_codec(c, shown, read_fd, &fd, total, w, &st, &kept);
     close_input(name, fd);
     int done = finish_output(c, w, s == LAC_OK || kept, &in_st, from_stdin) == 0;
     if (w->epipe) signals_die_epipe();

@@ -35,7 +35,8 @@ static void usage(FILE *f) {
             "  -f, --force           overwrite existing outputs; allow terminals\n"
             "  -r, --recursive       go into directories\n"
             "  -m, --model MODEL     model file, or NAME looked up as NAME.lacm in the model dirs\n"
-            "      --device DEV      cpu, cpu-scalar, cuda, cuda:N or auto (default auto)\n"
+            "      --device DEV      cpu, cpu-scalar, cuda, cuda:N, cuda:all (every GPU),\n"
+            "                        cuda:N,M,... or auto (default auto)\n"
             "      --threads N       CPU threads (0 = all)\n"
             "      --streams N       blocks coded/decoded at once (default: by KV cache memory)\n"
             "      --block-tokens N  tokens per block (default: 1024, or the model's context)\n"
@@ -50,6 +51,10 @@ static void usage(FILE *f) {
             "      --methods LIST    compress: what segments may be coded with, of model, lzma2,\n"
             "                        zstd, brotli, bzip2 (comma-separated; stored is always\n"
             "                        allowed; default all: the smallest wins)\n"
+            "      --chunk K/N       piece K of N of FILE: -c codes the K-th of N pieces cut at\n"
+            "                        line ends, -d/-t decodes the K-th of N groups of streams;\n"
+            "                        the N outputs concatenated in order are the whole\n"
+            "                        (GNU parallel, Slurm arrays: docs/SCALE.md)\n"
             "  -v, --verbose         ratio, bits per byte, tokens/s and time for each file\n"
             "  -q, --quiet           no progress line\n"
             "  -h, --help            this help\n"
@@ -91,16 +96,31 @@ static int parse_long(const char *s, long lo, long hi, long *out) {
     return 0;
 }
 
-static int parse_device(const char *s, lac_engine_options *o) {
-    long n;
-    if (!strcmp(s, "auto")) o->device = LAC_DEVICE_AUTO;
-    else if (!strcmp(s, "cpu")) o->device = LAC_DEVICE_CPU;
-    else if (!strcmp(s, "cpu-scalar")) o->device = LAC_DEVICE_CPU_SCALAR;
-    else if (!strcmp(s, "cuda")) o->device = LAC_DEVICE_CUDA, o->cuda_index = 0;
-    else if (!strncmp(s, "cuda:", 5) && !parse_long(s + 5, 0, 255, &n))
-        o->device = LAC_DEVICE_CUDA, o->cuda_index = (int)n;
-    else return -1;
-    return 0;
+/* --device / LACGPU_DEVICE (what: the option's name for the message); -1 after a message. */
+static int parse_device(const char *what, const char *s, lac_engine_options *o) {
+    lac_error err;
+    if (lac_device_parse(s, o, &err) == LAC_OK) return 0;
+    errmsg(NULL, "%s: %s", what, err.msg);
+    return -1;
+}
+
+/* --chunk K/N: 1 <= K <= N <= LAC_MAX_CHUNKS; -1 after a message. */
+static int parse_chunk(const char *s, int *k, int *n) {
+    char a[24];
+    const char *slash = strchr(s, '/');
+    long kv, nv;
+    if (slash && (size_t)(slash - s) < sizeof a) {
+        memcpy(a, s, (size_t)(slash - s));
+        a[slash - s] = '\0';
+        if (!parse_long(a, 1, LAC_MAX_CHUNKS, &kv) &&
+            !parse_long(slash + 1, 1, LAC_MAX_CHUNKS, &nv) && kv <= nv) {
+            *k = (int)kv, *n = (int)nv;
+            return 0;
+        }
+    }
+    errmsg(NULL, "--chunk: '%s' is not K/N with 1 <= K <= N <= %d (piece K of N)", s,
+           LAC_MAX_CHUNKS);
+    return -1;
 }
 
 /* ---- model lookup ---- */
@@ -154,7 +174,7 @@ static int find_model(const char *spec, char *out, size_t outsz) {
 /* ---- the command line ---- */
 enum {
     OPT_STDOUT = 256, OPT_RM, OPT_DEVICE, OPT_THREADS, OPT_BLOCK, OPT_STREAMS, OPT_SALVAGE,
-    OPT_FAST, OPT_BEST, OPT_RAW, OPT_CHECK, OPT_METHODS
+    OPT_FAST, OPT_BEST, OPT_RAW, OPT_CHECK, OPT_METHODS, OPT_CHUNK
 };
 static const char shorts[] = ":cdtlo:kfrm:T:vqhV123456789";
 static const struct option longs[] = {
@@ -172,6 +192,7 @@ static const struct option longs[] = {
     {"salvage", no_argument, 0, OPT_SALVAGE},
     {"raw", no_argument, 0, OPT_RAW},      {"check", required_argument, 0, OPT_CHECK},
     {"methods", required_argument, 0, OPT_METHODS},
+    {"chunk", required_argument, 0, OPT_CHUNK},
     {"verbose", no_argument, 0, 'v'},      {"quiet", no_argument, 0, 'q'},
     {"fast", no_argument, 0, OPT_FAST},    {"best", no_argument, 0, OPT_BEST},
     {"help", no_argument, 0, 'h'},         {"version", no_argument, 0, 'V'},
@@ -226,11 +247,11 @@ static int apply_option(options *o, cmdline *cl, int ch, const char *arg, char *
     case 'r': o->recursive = 1; break;
     case 'm': o->model = arg; break;
     case OPT_DEVICE:
-        if (parse_device(arg, &o->params.engine)) {
-            errmsg(NULL, "--device: unknown device '%s' (cpu, cpu-scalar, cuda[:N], auto)", arg);
-            return EXIT_USAGE;
-        }
+        if (parse_device("--device", arg, &o->params.engine)) return EXIT_USAGE;
         cl->device_set = 1;
+        break;
+    case OPT_CHUNK:
+        if (parse_chunk(arg, &o->chunk_k, &o->chunk_n)) return EXIT_USAGE;
         break;
     case OPT_THREADS:
         if (parse_long(arg, 0, 4096, &v)) {
@@ -315,10 +336,8 @@ static int apply_env(options *o, const cmdline *cl) {
     const char *env;
     if (!o->model && (env = getenv("LACGPU_MODEL")) && *env) o->model = env;
     if (!cl->device_set && (env = getenv("LACGPU_DEVICE")) && *env &&
-        parse_device(env, &o->params.engine)) {
-        errmsg(NULL, "LACGPU_DEVICE: unknown device '%s' (cpu, cpu-scalar, cuda[:N], auto)", env);
+        parse_device("LACGPU_DEVICE", env, &o->params.engine))
         return EXIT_USAGE;
-    }
     long v;
     if (!cl->threads_set && (env = getenv("LACGPU_THREADS")) && *env) {
         if (parse_long(env, 0, 4096, &v)) {
@@ -350,6 +369,14 @@ static int check_combination(const options *o, int nfiles, char **files) {
     }
     if ((o->mode == MODE_TEST || o->mode == MODE_LIST) && (o->output || o->to_stdout)) {
         errmsg(NULL, "-t and -l write no output (-o/--stdout not allowed)");
+        return EXIT_USAGE;
+    }
+    if (o->chunk_n && (o->mode == MODE_LIST || o->rm_input || o->recursive || nfiles != 1)) {
+        errmsg(NULL, "--chunk K/N takes one input file, and not -l, --rm or -r");
+        return EXIT_USAGE;
+    }
+    if (o->chunk_n && o->mode != MODE_TEST && !o->output && !o->to_stdout) {
+        errmsg(NULL, "--chunk K/N needs -o FILE or --stdout (each worker names its piece)");
         return EXIT_USAGE;
     }
     int n_stdin = 0;

@@ -338,9 +338,8 @@ static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, 
     /* 0 streams / rows: the library's choice for the device and its memory */
     int auto_rows = 0;
     c->B = p->engine.n_streams > 0 ? p->engine.n_streams
-                                    : lac_engine_auto_streams(m, p->engine.device,
-                                                              p->engine.cuda_index,
-                                                              LAC_PURPOSE_COMPRESS, &auto_rows);
+                                    : lac_engine_options_streams(m, &p->engine,
+                                                                 LAC_PURPOSE_COMPRESS, &auto_rows);
     if (c->B > LACS_MAX_STREAMS)
         return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above %d", c->B, LACS_MAX_STREAMS);
     int rows = p->engine.max_rows > 0 ? p->engine.max_rows
@@ -494,6 +493,7 @@ lac_status lac_compress(const lac_model *m, const lac_params *pp, lac_read_fn rd
     c.st.out_bytes = c.st.packed_bytes = c.w.n;
     c.st.seconds = lacio_now() - t0;
     if (c.eng) snprintf(c.st.device, sizeof c.st.device, "%s", lac_engine_device_name(c.eng));
+    c.st.devices = lac_engine_devices(c.eng);
     if (st) *st = c.st;
     teardown(&c);
     return s;

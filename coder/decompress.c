@@ -407,9 +407,8 @@ static lac_status setup(decompressor *d, const lac_model *m, const lac_params *p
     d->w.ctx = wctx;
     lacio_reader_init(&d->r, rd, rctx);
     d->B = p->engine.n_streams > 0 ? p->engine.n_streams
-                                    : lac_engine_auto_streams(m, p->engine.device,
-                                                              p->engine.cuda_index,
-                                                              LAC_PURPOSE_DECOMPRESS, NULL);
+                                    : lac_engine_options_streams(m, &p->engine,
+                                                                 LAC_PURPOSE_DECOMPRESS, NULL);
     if (d->B > LACS_MAX_STREAMS)
         return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above %d", d->B, LACS_MAX_STREAMS);
     d->max_token_len = lacs_max_token_len(m);
@@ -458,6 +457,7 @@ lac_status lac_decompress(const lac_model *m, const lac_params *pp, lac_read_fn 
     d.st.out_bytes = d.w.n;
     d.st.seconds = lacio_now() - t0;
     if (d.eng) snprintf(d.st.device, sizeof d.st.device, "%s", lac_engine_device_name(d.eng));
+    d.st.devices = lac_engine_devices(d.eng);
     if (st) *st = d.st;
     teardown(&d);
     return s;

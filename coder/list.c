@@ -11,6 +11,7 @@
 /* the caller's block callback and where the walk is */
 typedef struct lister {
     lac_block_fn fn;
+    lac_stream_fn sfn;
     void *ctx;
     uint64_t stream, index;
 } lister;
@@ -144,14 +145,19 @@ static lac_status list_v2(lacio_reader *r, uint8_t rec[LACZ2_HEADER_MAX], int fi
 }
 
 lac_status lac_list(lac_read_fn rd, void *rctx, lac_file_info *info, lac_error *err) {
-    return lac_list_blocks(rd, rctx, NULL, NULL, info, err);
+    return lac_list_streams(rd, rctx, NULL, NULL, NULL, info, err);
 }
 
 lac_status lac_list_blocks(lac_read_fn rd, void *rctx, lac_block_fn fn, void *fn_ctx,
                            lac_file_info *info, lac_error *err) {
+    return lac_list_streams(rd, rctx, fn, NULL, fn_ctx, info, err);
+}
+
+lac_status lac_list_streams(lac_read_fn rd, void *rctx, lac_block_fn fn, lac_stream_fn sfn,
+                            void *fn_ctx, lac_file_info *info, lac_error *err) {
     lac_error_clear(err);
     if (!rd || !info) return lac_fail(err, LAC_ERR_ARG, "lac_list: reader and info are required");
-    lister l = {fn, fn_ctx, 0, 0};
+    lister l = {fn, sfn, fn_ctx, 0, 0};
     memset(info, 0, sizeof *info);
     lacio_reader r;
     lacio_reader_init(&r, rd, rctx);
@@ -178,9 +184,15 @@ lac_status lac_list_blocks(lac_read_fn rd, void *rctx, lac_block_fn fn, void *fn
         else {
             if (nstream == 0) info->format_version = rec[4] == 1 ? 1 : rec[4] & 7u;
             l.stream = (uint64_t)nstream, l.index = 0;
+            const uint64_t plain0 = info->plain_bytes, blocks0 = info->blocks;
             s = rec[4] == 1 ? list_v1(&r, rec, nstream == 0, info, &l, err)
                             : list_v2(&r, rec, nstream == 0, info, &l, err);
             info->streams++;
+            if (!s && sfn) {
+                lac_stream_info si = {(uint64_t)nstream, off, r.n - off,
+                                      info->plain_bytes - plain0, info->blocks - blocks0};
+                sfn(fn_ctx, &si);
+            }
         }
     }
     info->packed_bytes = r.n;

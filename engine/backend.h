@@ -39,6 +39,14 @@ typedef struct lac_backend_ops {
 
 extern const lac_backend_ops lac_backend_cpu;        /* engine/forward_fast.c */
 extern const lac_backend_ops lac_backend_cpu_scalar; /* engine/forward_scalar.c */
+/* engine/backend_multi.c: n_devices > 1 sub-engines, one per device, streams split among
+ * them. opt->n_devices is resolved (> 1) and opt->devices holds the GPU indices for CUDA. */
+extern const lac_backend_ops lac_backend_multi;
+int lac_multi_devices(const void *state);
+const lac_engine *lac_multi_sub(const void *state, int i); /* NULL out of range */
+/* Sets stream b's position (engine.c): the multi backend keeps its sub-engines at the
+ * positions the outer engine hands it (after its resets and truncations). */
+void lac_engine_set_position(lac_engine *e, int stream, int pos);
 #ifdef LAC_HAVE_CUDA
 extern const lac_backend_ops lac_backend_cuda;       /* kernels/backend_cuda.cu */
 /* Number of usable CUDA devices (0 when no driver or no GPU); never fails loudly. */

@@ -17,6 +17,7 @@ struct lac_engine {
     void *state;
     const char *name;
     int n_streams, max_rows;
+    uint64_t rows;       /* rows handed to the backend so far (lac_engine_device_rows) */
     int *pos;            /* [n_streams] */
     int *cnt, *sub_pos;  /* [n_streams] scratch for split calls */
     const int32_t **sub_tok;
@@ -88,13 +89,61 @@ int lac_engine_auto_streams(const lac_model *m, lac_device device, int cuda_inde
     return (int)b;
 }
 
+/* Devices the options spread over: n_devices, every GPU for LAC_DEVICES_ALL (0 when there is
+ * none), 1 for a single device. */
+static int device_count(const lac_engine_options *o) {
+    if (o->n_devices == LAC_DEVICES_ALL) {
+#ifdef LAC_HAVE_CUDA
+        int n = lac_cuda_device_count();
+        return n < LAC_MAX_DEVICES ? n : LAC_MAX_DEVICES;
+#else
+        return 0;
+#endif
+    }
+    return o->n_devices > 1 ? o->n_devices : 1;
+}
+
+int lac_engine_options_streams(const lac_model *m, const lac_engine_options *o,
+                               lac_engine_purpose purpose, int *max_rows) {
+    if (max_rows) *max_rows = 0;
+    if (!o) return lac_engine_auto_streams(m, LAC_DEVICE_AUTO, 0, purpose, max_rows);
+    const int n = device_count(o) > 1 ? device_count(o) : 1;
+    int rows = 0;
+    const long b = (long)lac_engine_auto_streams(m, o->device, o->cuda_index, purpose, &rows) * n;
+    if (max_rows && rows) *max_rows = rows * n;
+    return b < LAC_MAX_STREAMS ? (int)b : LAC_MAX_STREAMS;
+}
+
 void lac_engine_options_auto(const lac_model *m, lac_engine_purpose purpose,
                              lac_engine_options *o) {
     if (!m || !o) return;
     int rows = 0;
-    const int b = lac_engine_auto_streams(m, o->device, o->cuda_index, purpose, &rows);
+    const int b = lac_engine_options_streams(m, o, purpose, &rows);
+    const int n = device_count(o) > 1 ? device_count(o) : 1;
     if (o->n_streams == 0) o->n_streams = b;
-    if (o->max_rows == 0) o->max_rows = rows ? rows : (int)m->cfg.n_ctx;
+    if (o->max_rows == 0) o->max_rows = rows ? rows : (int)m->cfg.n_ctx * n;
+}
+
+/* Several devices: LAC_DEVICES_ALL becomes every GPU; one device is the plain engine. */
+static lac_status resolve_devices(lac_engine_options *o, lac_error *err) {
+    if (o->n_devices == LAC_DEVICES_ALL) {
+        if (lac_device_resolve(o->device, o->cuda_index, NULL) != LAC_DEVICE_CUDA)
+            return lac_fail(err, LAC_ERR_ARG, "engine: every device (cuda:all) is for CUDA only");
+        const int n = device_count(o);
+        if (n == 0)
+            return lac_fail(err, LAC_ERR_UNSUPPORTED, "engine: cuda:all: no GPU found%s",
+#ifdef LAC_HAVE_CUDA
+                            ""
+#else
+                            " (built without CUDA)"
+#endif
+            );
+        for (int i = 0; i < n; i++) o->devices[i] = i;
+        o->n_devices = n;
+        o->cuda_index = 0;
+    }
+    if (o->n_devices <= 1) o->n_devices = 0;
+    return LAC_OK;
 }
 
 lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
@@ -115,13 +164,23 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     if (opt->max_rows < 0 || opt->max_rows > (1 << 20))
         return lac_fail(err, LAC_ERR_ARG, "engine: max_rows %d out of range 0..1048576",
                         opt->max_rows);
+    if (opt->n_devices < LAC_DEVICES_ALL || opt->n_devices > LAC_MAX_DEVICES)
+        return lac_fail(err, LAC_ERR_ARG, "engine: n_devices %d out of range -1..%d",
+                        opt->n_devices, LAC_MAX_DEVICES);
     lac_engine_options o = *opt;
     /* 0: chosen for the device and its memory (decompression's choice: most streams) */
     lac_engine_options_auto(m, LAC_PURPOSE_DECOMPRESS, &o);
+    lac_status st = resolve_devices(&o, err);
+    if (st != LAC_OK) return st;
+    if (o.n_devices > 1 && o.n_streams == 1) { /* one stream: one device does it all */
+        if (o.device == LAC_DEVICE_CUDA) o.cuda_index = o.devices[0];
+        o.n_devices = 0;
+    }
 
     const lac_backend_ops *ops = NULL;
     o.device = lac_device_resolve(opt->device, opt->cuda_index, NULL); /* AUTO: CUDA or CPU */
-    switch (o.device) {
+    switch (o.n_devices > 1 ? -1 : (int)o.device) {
+    case -1: ops = &lac_backend_multi; break;
     case LAC_DEVICE_CPU: ops = &lac_backend_cpu; break;
     case LAC_DEVICE_CPU_SCALAR: ops = &lac_backend_cpu_scalar; break;
     case LAC_DEVICE_CUDA:
@@ -151,7 +210,7 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
         lac_engine_free(e);
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
     }
-    lac_status st = ops->create(m, &o, &e->state, &e->name, err);
+    st = ops->create(m, &o, &e->state, &e->name, err);
     if (st != LAC_OK) {
         e->state = NULL;
         lac_engine_free(e);
@@ -175,6 +234,21 @@ void lac_engine_free(lac_engine *e) {
 }
 
 const char *lac_engine_device_name(const lac_engine *e) { return e ? e->name : ""; }
+
+int lac_engine_devices(const lac_engine *e) {
+    if (!e) return 0;
+    return e->ops == &lac_backend_multi ? lac_multi_devices(e->state) : 1;
+}
+
+uint64_t lac_engine_device_rows(const lac_engine *e, int i) {
+    if (!e) return 0;
+    if (e->ops == &lac_backend_multi) return lac_engine_device_rows(lac_multi_sub(e->state, i), 0);
+    return i == 0 ? e->rows : 0;
+}
+
+void lac_engine_set_position(lac_engine *e, int stream, int pos) {
+    if (e && stream >= 0 && stream < e->n_streams) e->pos[stream] = pos;
+}
 
 void lac_engine_reset(lac_engine *e, int stream) {
     if (e && stream >= 0 && stream < e->n_streams) e->pos[stream] = 0;
@@ -201,7 +275,7 @@ int lac_engine_position(const lac_engine *e, int stream) {
 }
 
 /* Checks a forward call's arguments; *total receives the number of rows. */
-static lac_status check_call(const lac_engine *e, const int32_t *const *tokens,
+static lac_status check_call(lac_engine *e, const int32_t *const *tokens,
                              const int *counts, const void *outs, long *total, lac_error *err) {
     if (!e) return lac_fail(err, LAC_ERR_ARG, "engine: engine is NULL");
     if (!tokens || !counts || !outs)
@@ -227,6 +301,7 @@ static lac_status check_call(const lac_engine *e, const int32_t *const *tokens,
         n += counts[b];
     }
     *total = n;
+    e->rows += (uint64_t)n;
     return LAC_OK;
 }
 

@@ -151,15 +151,26 @@ typedef enum lac_device {
 /* Most streams an engine (and the stream API) takes. */
 #define LAC_MAX_STREAMS 4096
 
+/* Most devices one engine spreads its streams over (lac_engine_options.devices). */
+#define LAC_MAX_DEVICES 16
+/* lac_engine_options.n_devices: every GPU present (resolved by lac_engine_create). */
+#define LAC_DEVICES_ALL (-1)
+
 typedef struct lac_engine_options {
     lac_device device;
-    int cuda_index; /* which GPU for LAC_DEVICE_CUDA */
+    int cuda_index; /* which GPU for LAC_DEVICE_CUDA (n_devices 0 or 1) */
     int n_threads;  /* CPU threads; 0 = OpenMP default */
     int n_streams;  /* B: independent streams, each with its own KV cache of n_ctx tokens;
                      * 0 = chosen for the device and its memory (lac_engine_auto_streams with
                      * LAC_PURPOSE_DECOMPRESS); lac_engine_streams tells the count */
     int max_rows;   /* most tokens (summed over streams) in one forward call; 0 = chosen
                      * (n_ctx on a CPU, 16384 on a GPU) */
+    int n_devices;  /* 0 or 1: one device. N > 1: N engines of kind `device`, the streams cut
+                     * into N contiguous shares, run at the same time (one host thread each);
+                     * the bits are those of one device. CUDA: on GPUs devices[0..N); CPU: N
+                     * engines on the same cores (tests the dispatch; not faster).
+                     * LAC_DEVICES_ALL with LAC_DEVICE_CUDA: every GPU present. */
+    int devices[LAC_MAX_DEVICES]; /* GPU indices when n_devices > 1 (CUDA only) */
 } lac_engine_options;
 
 /* What an engine is for, when its size is chosen automatically. */
@@ -175,6 +186,16 @@ typedef struct lac_engine lac_engine;
  * free memory of GPU cuda_index (0 if it cannot be read); for CPUs it is set to 0. */
 lac_device lac_device_resolve(lac_device d, int cuda_index, uint64_t *free_bytes);
 
+/* Parses a device name into o->device, o->cuda_index, o->n_devices and o->devices (the other
+ * fields are left alone): "auto", "cpu", "cpu-scalar", "cuda" (GPU 0), "cuda:N", "cuda:all"
+ * (every GPU), "cuda:0,2" (a list), and "cpu,cpu" / "cpu-scalar,cpu-scalar" (several CPU
+ * engines: for testing the multi-device dispatch). LAC_ERR_ARG names what is wrong. */
+lac_status lac_device_parse(const char *name, lac_engine_options *o, lac_error *err);
+/* Parses a storage dtype name: "f32", "f16" or "bf16". */
+lac_status lac_dtype_parse(const char *name, lac_dtype *out, lac_error *err);
+/* "f32", "f16", "bf16" ("?" for other values). */
+const char *lac_dtype_name(lac_dtype d);
+
 /* Bytes of KV cache for B streams: 2 * n_layer * n_ctx * n_embd * sizeof(float) * B. */
 uint64_t lac_engine_kv_bytes(const lac_model_config *cfg, int n_streams);
 
@@ -188,6 +209,11 @@ int lac_engine_auto_streams(const lac_model *m, lac_device device, int cuda_inde
                             lac_engine_purpose purpose, int *max_rows);
 /* Fills the zero n_streams and max_rows of *o as lac_engine_auto_streams chooses for o->device,
  * o->cuda_index and purpose; fields already set are kept. */
+/* lac_engine_auto_streams for the options' device, times its number of devices (n_devices,
+ * every GPU for LAC_DEVICES_ALL), at most LAC_MAX_STREAMS; *max_rows likewise (0: n_ctx per
+ * device). The stream API sizes its lock-step batches with this. */
+int lac_engine_options_streams(const lac_model *m, const lac_engine_options *o,
+                               lac_engine_purpose purpose, int *max_rows);
 void lac_engine_options_auto(const lac_model *m, lac_engine_purpose purpose,
                              lac_engine_options *o);
 
@@ -198,8 +224,13 @@ void lac_engine_free(lac_engine *e);
 int lac_engine_streams(const lac_engine *e);
 /* The model the engine runs. */
 const lac_model *lac_engine_model(const lac_engine *e);
-/* Device actually used ("cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda:0 NVIDIA H100", ...). */
+/* Device actually used ("cpu-avx512", "cpu-avx2", "cpu-scalar", "cuda:0 NVIDIA H100", ...;
+ * several devices: "2 devices: cuda:0 ... + cuda:1 ..."). */
 const char *lac_engine_device_name(const lac_engine *e);
+/* Devices the engine spreads its streams over (1 for one device, 0 for NULL), and the rows
+ * (tokens) device i has computed so far: how a caller sees that every device had work. */
+int lac_engine_devices(const lac_engine *e);
+uint64_t lac_engine_device_rows(const lac_engine *e, int i);
 /* Empties stream b's KV cache: its next token is at position 0. */
 void lac_engine_reset(lac_engine *e, int stream);
 int lac_engine_position(const lac_engine *e, int stream);
@@ -334,7 +365,9 @@ typedef struct lac_stats {
     /* per method (LAC_METHOD_*): blocks, plaintext bytes and payload bytes */
     uint64_t method_blocks[LAC_METHODS], method_plain[LAC_METHODS], method_packed[LAC_METHODS];
     double seconds;
-    char device[96]; /* the engine's device (lac_engine_device_name), "" if the model never ran */
+    char device[192]; /* the engine's device (lac_engine_device_name), "" if the model never
+                       * ran */
+    int devices;      /* devices the engine used (lac_engine_devices), 0 if the model never ran */
 } lac_stats;
 
 lac_status lac_compress(const lac_model *m, const lac_params *p, lac_read_fn rd, void *rctx,
@@ -375,6 +408,40 @@ typedef void (*lac_block_fn)(void *ctx, const lac_block_info *b);
 /* lac_list, calling fn (may be NULL) for every block, in file order. */
 lac_status lac_list_blocks(lac_read_fn rd, void *rctx, lac_block_fn fn, void *fn_ctx,
                            lac_file_info *info, lac_error *err);
+
+/* One stream of a .lacz file as lac_list_streams tells it. */
+typedef struct lac_stream_info {
+    uint64_t index;       /* from 0 */
+    uint64_t offset;      /* of its header in the input */
+    uint64_t packed_len;  /* bytes from its header to the end of its footer */
+    uint64_t plain_bytes; /* its plaintext (from its footer) */
+    uint64_t blocks;
+} lac_stream_info;
+typedef void (*lac_stream_fn)(void *ctx, const lac_stream_info *s);
+/* lac_list_blocks, also calling sfn (may be NULL) after each stream's last block. */
+lac_status lac_list_streams(lac_read_fn rd, void *rctx, lac_block_fn bfn, lac_stream_fn sfn,
+                            void *fn_ctx, lac_file_info *info, lac_error *err);
+
+/* ------------------------------------------------------------------------------------------
+ * Chunks for independent workers (docs/SCALE.md): worker k of n finds its piece from the input
+ * alone, so that n processes (GNU parallel, a Slurm array) agree without talking.
+ * ---------------------------------------------------------------------------------------- */
+/* Reads up to n bytes at offset; returns the count (0 at the end) or -1 on error (errno set). */
+typedef long (*lac_pread_fn)(void *ctx, void *buf, size_t n, uint64_t offset);
+/* Most pieces (n) lac_chunk_range and lac_chunk_streams take. */
+#define LAC_MAX_CHUNKS 1000000
+/* The bytes [*begin, *end) of piece k (1..n) of an input of `size` bytes. Cut i (1..n-1) is
+ * just after the line end nearest i*size/n (integer division), looked for within
+ * min(64 KiB, (size/n - 1)/2) bytes either side (ties: the earlier); without one there, the
+ * exact mark. Pieces are never empty: n may be at most size (1 for an empty input). Compressed
+ * pieces, concatenated in order, are one .lacz of the whole input. */
+lac_status lac_chunk_range(lac_pread_fn rd, void *ctx, uint64_t size, int k, int n,
+                           uint64_t *begin, uint64_t *end, lac_error *err);
+/* The bytes [*begin, *end) of group k (1..n) of the streams of a .lacz read by rd (from its
+ * start): streams [floor((k-1)S/n), floor(kS/n)) of its S streams, so that the groups' outputs
+ * concatenated are the whole plaintext. n may be at most S (LAC_ERR_LIMIT names S). */
+lac_status lac_chunk_streams(lac_read_fn rd, void *rctx, int k, int n, uint64_t *begin,
+                             uint64_t *end, lac_error *err);
 
 #ifdef __cplusplus
 }

@@ -7,6 +7,8 @@ pkgs=(cmake gcc make pkg-config libcjson-dev libcriterion-dev libpcre2-dev libss
   liblzma-dev libzstd-dev libbrotli-dev libbz2-dev)
 # the shell tests also use these
 pkgs+=(python3 bc util-linux)
+# tests/sh/test_scale.sh runs the docs/SCALE.md recipes with GNU parallel
+pkgs+=(parallel)
 if [ "${1:-}" = "--bench" ]; then
   # bench/: the classic compressors and gnuplot for the plots
   pkgs+=(xz-utils zstd bzip2 brotli gnuplot-nox)

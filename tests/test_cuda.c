@@ -124,7 +124,7 @@ static int32_t tok_of(int b, int i, uint32_t V) {
 static float *run_logits(const lac_model *m, lac_device dev, int B, const int *calls, int ncalls,
                          int T) {
     const uint32_t V = m->cfg.vocab_size;
-    lac_engine_options opt = {dev, 0, 0, B, B * (int)m->cfg.n_ctx};
+    lac_engine_options opt = {.device = dev, .n_streams = B, .max_rows = B * (int)m->cfg.n_ctx};
     lac_engine *e = NULL;
     lac_error err = {0};
     cr_assert_eq(lac_engine_create(m, &opt, &e, &err), LAC_OK, "engine: %s", err.msg);
@@ -258,7 +258,7 @@ static void check_fused(const lac_model *m, const lac_coder_params *p, int B, in
     for (int b = 0; b < B; b++) prefill[b] = T;
     float *cpu = run_logits(m, LAC_DEVICE_CPU, B, prefill, 1, T);
 
-    lac_engine_options opt = {LAC_DEVICE_CUDA, 0, 0, B, B * T};
+    lac_engine_options opt = {.device = LAC_DEVICE_CUDA, .n_streams = B, .max_rows = B * T};
     lac_engine *e = NULL, *e2 = NULL;
     lac_error err = {0};
     cr_assert_eq(lac_engine_create(m, &opt, &e, &err), LAC_OK, "%s", err.msg);
@@ -325,7 +325,8 @@ Test(cuda, fused_quantizer_matches_cpu) {
  * idles every third call), targets over [0, 2^P) including both ends. */
 static void check_decode(const lac_model *m, const lac_coder_params *p, int B, int steps) {
     const uint32_t V = m->cfg.vocab_size;
-    lac_engine_options og = {LAC_DEVICE_CUDA, 0, 0, B, B}, oc = {LAC_DEVICE_CPU, 0, 0, B, B};
+    lac_engine_options og = {.device = LAC_DEVICE_CUDA, .n_streams = B, .max_rows = B};
+    lac_engine_options oc = {.device = LAC_DEVICE_CPU, .n_streams = B, .max_rows = B};
     lac_engine *g = NULL, *c = NULL;
     lac_error err = {0};
     cr_assert_eq(lac_engine_create(m, &og, &g, &err), LAC_OK, "%s", err.msg);

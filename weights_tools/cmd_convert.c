@@ -6,13 +6,6 @@
 #include "lac.h"
 #include "wt.h"
 
-static int parse_dtype(const char *s) {
-    if (!strcmp(s, "f32")) return LAC_DTYPE_F32;
-    if (!strcmp(s, "f16")) return LAC_DTYPE_F16;
-    if (!strcmp(s, "bf16")) return LAC_DTYPE_BF16;
-    return -2;
-}
-
 int wt_convert(int argc, char **argv) {
     const char *dir = NULL, *out = NULL, *name = NULL;
     int storage = -1, force = 0;
@@ -21,11 +14,13 @@ int wt_convert(int argc, char **argv) {
         if (!strcmp(a, "-o") && i + 1 < argc) {
             out = argv[++i];
         } else if (!strcmp(a, "--dtype") && i + 1 < argc) {
-            storage = parse_dtype(argv[++i]);
-            if (storage == -2) {
-                fprintf(stderr, "weights_tools convert: --dtype must be f32, f16 or bf16\n");
+            lac_dtype d;
+            lac_error perr;
+            if (lac_dtype_parse(argv[++i], &d, &perr) != LAC_OK) {
+                fprintf(stderr, "weights_tools convert: --dtype: %s\n", perr.msg);
                 return 2;
             }
+            storage = (int)d;
         } else if (!strcmp(a, "--name") && i + 1 < argc) {
             name = argv[++i];
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {

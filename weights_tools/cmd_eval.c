@@ -1,4 +1,4 @@
-/* weights_tools eval MODEL FILE [--block-tokens N] [--threads N] [--device D]
+/* weights_tools eval MODEL FILE [--block-tokens N] [--threads N] [--device DEV]
  * The ideal code length of FILE under MODEL: FILE is tokenized, cut into blocks of N tokens
  * (default n_ctx), each block is fed as [eot] + tokens[0..n-2] so that position i predicts
  * token i, and the bits are sum of -log2 softmax(logits)[token] in double precision. */
@@ -35,7 +35,8 @@ static double row_bits(const float *z, size_t V, int32_t target) {
 int wt_eval(int argc, char **argv) {
     const char *model_path = NULL, *file = NULL;
     long block = 0, threads = 0;
-    lac_device dev = LAC_DEVICE_AUTO;
+    lac_engine_options o = {.device = LAC_DEVICE_AUTO};
+    lac_error perr;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--block-tokens") || !strcmp(a, "--threads") || !strcmp(a, "--device")) {
@@ -45,12 +46,9 @@ int wt_eval(int argc, char **argv) {
             }
             const char *v = argv[++i];
             if (!strcmp(a, "--device")) {
-                if (!strcmp(v, "auto")) dev = LAC_DEVICE_AUTO;
-                else if (!strcmp(v, "cpu")) dev = LAC_DEVICE_CPU;
-                else if (!strcmp(v, "scalar")) dev = LAC_DEVICE_CPU_SCALAR;
-                else if (!strcmp(v, "cuda")) dev = LAC_DEVICE_CUDA;
-                else {
-                    fprintf(stderr, "weights_tools eval: --device: auto|cpu|scalar|cuda\n");
+                /* the names lacgpu takes (one stream: a device list runs on its first) */
+                if (lac_device_parse(v, &o, &perr) != LAC_OK) {
+                    fprintf(stderr, "weights_tools eval: --device: %s\n", perr.msg);
                     return 2;
                 }
             } else if (parse_int(v, 0, 1 << 20, !strcmp(a, "--threads") ? &threads : &block)) {
@@ -71,7 +69,7 @@ int wt_eval(int argc, char **argv) {
     }
     if (!model_path || !file) {
         fprintf(stderr, "usage: weights_tools eval MODEL FILE [--block-tokens N] [--threads N]"
-                        " [--device auto|cpu|scalar|cuda]\n");
+                        " [--device auto|cpu|cpu-scalar|cuda|cuda:N]\n");
         return 2;
     }
 
@@ -119,8 +117,9 @@ int wt_eval(int argc, char **argv) {
         if (fin) break;
     }
 
-    lac_engine_options o = {.device = dev, .n_threads = (int)threads, .n_streams = 1,
-                            .max_rows = EVAL_CHUNK};
+    o.n_threads = (int)threads;
+    o.n_streams = 1;
+    o.max_rows = EVAL_CHUNK;
     if (lac_engine_create(m, &o, &e, &err) != LAC_OK) goto fail;
     const size_t V = cfg->vocab_size;
     logits = malloc((size_t)EVAL_CHUNK * V * sizeof(float));

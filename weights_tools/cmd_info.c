@@ -17,7 +17,6 @@ int wt_info(int argc, char **argv) {
         return 1;
     }
     const lac_model_config *c = lac_model_get_config(m);
-    static const char *const dt[] = {"f32", "f16", "bf16"};
     char hex[65];
     lac_hash_hex(lac_model_hash(m), hex);
     printf("file:        %s\n", argv[1]);
@@ -31,7 +30,7 @@ int wt_info(int argc, char **argv) {
     printf("ln_eps:      %g\n", (double)c->ln_eps);
     printf("eot_token:   %u\n", c->eot_token);
     printf("parameters:  %llu\n", (unsigned long long)lac_model_param_count(m));
-    printf("storage:     %s\n", (unsigned)c->storage < 3 ? dt[c->storage] : "?");
+    printf("storage:     %s\n", lac_dtype_name(c->storage));
     printf("file_size:   %llu\n", (unsigned long long)lac_model_file_size(m));
     printf("sha256:      %s\n", hex);
     printf("random:      %s\n", c->is_random ? "yes" : "no");

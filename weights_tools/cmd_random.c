@@ -30,13 +30,13 @@ int wt_random(int argc, char **argv) {
         else if (!strcmp(a, "-o") && next) out = argv[++i];
         else if (!strcmp(a, "--vocab-from") && next) vocab_from = argv[++i];
         else if (!strcmp(a, "--dtype") && next) {
-            const char *d = argv[++i];
-            storage = !strcmp(d, "f32") ? LAC_DTYPE_F32 : !strcmp(d, "f16") ? LAC_DTYPE_F16
-                    : !strcmp(d, "bf16") ? LAC_DTYPE_BF16 : -2;
-            if (storage == -2) {
-                fprintf(stderr, "weights_tools random: --dtype must be f32, f16 or bf16\n");
+            lac_dtype d;
+            lac_error perr;
+            if (lac_dtype_parse(argv[++i], &d, &perr) != LAC_OK) {
+                fprintf(stderr, "weights_tools random: --dtype: %s\n", perr.msg);
                 return 2;
             }
+            storage = (int)d;
         } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) force = 1;
         else {
             fprintf(stderr, "weights_tools random: unknown or incomplete argument '%s'\n", a);

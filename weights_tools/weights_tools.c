@@ -17,7 +17,7 @@ static void usage(FILE *f) {
             "                                   a model with random weights (for benches)\n"
             "  tokenize MODEL [FILE]            token ids of FILE (or stdin), one per line\n"
             "  detokenize MODEL [FILE]          bytes of the ids in FILE (or stdin)\n"
-            "  eval MODEL FILE [--block-tokens N] [--threads N]\n"
+            "  eval MODEL FILE [--block-tokens N] [--threads N] [--device DEV]\n"
             "                                   ideal code length: sum of -log2 p(token)\n"
             "  -h, --help    -V, --version\n");
 }

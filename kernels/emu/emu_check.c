@@ -75,7 +75,8 @@ static int32_t tok_of(int b, int i, uint32_t V) {
 static float *run(const lac_backend_ops *ops, const struct lac_model *m, int B, const int *calls,
                   int ncalls, int T) {
     const uint32_t V = m->cfg.vocab_size;
-    lac_engine_options opt = {LAC_DEVICE_CUDA, 0, 0, B, B * (int)m->cfg.n_ctx};
+    lac_engine_options opt = {.device = LAC_DEVICE_CUDA, .n_streams = B,
+                              .max_rows = B * (int)m->cfg.n_ctx};
     void *st = NULL;
     const char *name = NULL;
     lac_error err = {0};
@@ -123,7 +124,7 @@ static void same(const float *a, const float *b, size_t n, const char *what) {
 static void check_fused(const struct lac_model *m, int B, int T, const float *ref,
                         const lac_coder_params *p) {
     const uint32_t V = m->cfg.vocab_size;
-    lac_engine_options opt = {LAC_DEVICE_CUDA, 0, 0, B, B * T};
+    lac_engine_options opt = {.device = LAC_DEVICE_CUDA, .n_streams = B, .max_rows = B * T};
     void *s1 = NULL, *s2 = NULL;
     const char *name;
     lac_error err = {0};
@@ -180,7 +181,7 @@ static void check_fused(const struct lac_model *m, int B, int T, const float *re
 static void check_decode(const struct lac_model *m, int B, int T, const float *ref,
                          const lac_coder_params *p) {
     const uint32_t V = m->cfg.vocab_size;
-    lac_engine_options opt = {LAC_DEVICE_CUDA, 0, 0, B, B};
+    lac_engine_options opt = {.device = LAC_DEVICE_CUDA, .n_streams = B, .max_rows = B};
     void *st = NULL;
     const char *name;
     lac_error err = {0};
