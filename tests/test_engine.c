@@ -34,9 +34,12 @@ static void rsetup(void) {
         other[i] = (int32_t)((s = s * 6364136223846793005ull + 1) >> 33) % RV;
     ref = malloc((size_t)RT * RV * sizeof(float));
     cr_assert(ref);
+    etu_poison(ref, (size_t)RT * RV);
     lac_error err;
     cr_assert_eq(etu_run(rm, LAC_DEVICE_CPU_SCALAR, 1, 1, 0, toks, RT, RT, NULL, ref, &err),
                  LAC_OK, "%s", err.msg);
+    const long unwritten = etu_first_nan_row(ref, RT, RV);
+    cr_assert_eq(unwritten, -1, "scalar reference: row %ld is unwritten (NaN)", unwritten);
 }
 
 static void rteardown(void) {
@@ -48,6 +51,7 @@ static void expect_same(lac_device dev, int threads, int B, int stream, int chun
                         const int32_t *oth, const char *what) {
     float *out = malloc((size_t)RT * RV * sizeof(float));
     cr_assert(out);
+    etu_poison(out, (size_t)RT * RV); /* a row the run leaves unwritten differs */
     lac_error err;
     cr_assert_eq(etu_run(rm, dev, threads, B, stream, toks, RT, chunk, oth, out, &err), LAC_OK,
                  "%s: %s", what, err.msg);
@@ -79,8 +83,38 @@ Test(engine_random, scalar_batch_invariant) {
     expect_same(LAC_DEVICE_CPU_SCALAR, 1, 4, 2, 23, other, "scalar B=4 stream 2");
 }
 
+/* The kernel family the fast backend picks on this CPU for LAC_CPU_ISA=isa (forward_fast.c:
+ * "generic" always, "avx2" when the CPU has AVX2 and FMA, else the best it has), or NULL when
+ * the CPU cannot run what isa names (the test is then skipped, visibly). */
+static const char *isa_expected(const char *isa) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_cpu_init();
+    const int has512 = __builtin_cpu_supports("avx512f");
+    const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (!strcmp(isa, "generic")) return "generic";
+    if (!strcmp(isa, "avx2")) return has2 ? "avx2" : NULL;
+    return has512 ? "avx512" : has2 ? "avx2" : "generic";
+#else
+    return strcmp(isa, "avx2") ? "generic" : NULL;
+#endif
+}
+
 static void fast_all(const char *isa) {
+    const char *want = isa_expected(isa);
+    if (!want) cr_skip_test("LAC_CPU_ISA=%s: this CPU cannot run it", isa);
     setenv("LAC_CPU_ISA", isa, 1);
+    /* the engine names the kernels it runs ("cpu-avx2+f16head (2 threads)"): the ones asked */
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 1, .n_streams = 1};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
+    char name[96];
+    snprintf(name, sizeof name, "cpu-%s", want);
+    const char *got = lac_engine_device_name(e);
+    const size_t k = strlen(name);
+    cr_expect(!strncmp(got, name, k) && (got[k] == ' ' || got[k] == '+'),
+              "LAC_CPU_ISA=%s ran '%s', expected %s", isa, got, name);
+    lac_engine_free(e);
     char what[96];
     const int th[3] = {1, 2, 8};
     for (int t = 0; t < 3; t++) {
@@ -121,6 +155,7 @@ Test(engine_random, max_rows_split_and_reset) {
     float *out = malloc((size_t)RT * RV * sizeof(float));
     float *junk = malloc((size_t)RT * RV * sizeof(float));
     cr_assert(out && junk);
+    etu_poison(out, (size_t)RT * RV);
     /* stream 1 first fills with other tokens, then is reset and gets toks in one call */
     const int32_t *tk[2] = {other, other + 3};
     int cnt[2] = {RT, 50};
@@ -550,6 +585,7 @@ static void f16_expect_fast(const lac_model *m, const int32_t *tk, int n, const 
     } runs[] = {{1, n, "prefill 1 thread"}, {2, n, "prefill 2 threads"}, {2, 1, "steps"}};
     for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
         lac_error err;
+        etu_poison(out, (size_t)n * V); /* each run writes every row itself */
         cr_assert_eq(etu_run(m, LAC_DEVICE_CPU, runs[r].threads, 1, 0, tk, n, runs[r].chunk,
                              NULL, out, &err), LAC_OK, "%s", err.msg);
         for (int i = 0; i < n; i++)
@@ -566,9 +602,12 @@ static void f16_all_isas(const lac_model *m, const int32_t *tk, int n) {
     const size_t V = m->cfg.vocab_size;
     float *ref = malloc((size_t)n * V * sizeof(float));
     cr_assert(ref);
+    etu_poison(ref, (size_t)n * V);
     lac_error err;
     cr_assert_eq(etu_run(m, LAC_DEVICE_CPU_SCALAR, 1, 1, 0, tk, n, n, NULL, ref, &err), LAC_OK,
                  "%s", err.msg);
+    const long unwritten = etu_first_nan_row(ref, (size_t)n, V);
+    cr_assert_eq(unwritten, -1, "scalar reference: row %ld is unwritten (NaN)", unwritten);
     for (int i = 0; i < 3; i++) {
         setenv("LAC_CPU_ISA", f16_isas[i], 1);
         if (f16_isa_can(f16_isas[i]))

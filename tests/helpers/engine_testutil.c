@@ -220,6 +220,16 @@ done:
 #define ETU_TV 50257
 #define ETU_TN 1024
 
+void etu_poison(float *x, size_t n) {
+    for (size_t i = 0; i < n; i++) x[i] = NAN;
+}
+
+long etu_first_nan_row(const float *x, size_t rows, size_t V) {
+    for (size_t i = 0; i < rows * V; i++)
+        if (isnan(x[i])) return (long)(i / V);
+    return -1;
+}
+
 /* Two full blocks of alice29 (golden GPT-2 ids), each [eot] + 1023 tokens: every way of
  * running them gives the same bits. The scalar comparison covers `scalar_n` tokens of each
  * block (the whole block in tests/full_engine.c). */
@@ -237,8 +247,12 @@ void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n) {
         int32_t in[ETU_TN];
         in[0] = (int32_t)m->cfg.eot_token;
         memcpy(in + 1, ids + (size_t)blk * (ETU_TN - 1), (ETU_TN - 1) * sizeof(int32_t));
+        etu_poison(ref_l, (size_t)n * ETU_TV);
         cr_assert_eq(etu_run(m, LAC_DEVICE_CPU, 2, 1, 0, in, n, n, NULL, ref_l, &err), LAC_OK,
                      "%s", err.msg);
+        const long unwritten = etu_first_nan_row(ref_l, (size_t)n, ETU_TV);
+        cr_assert_eq(unwritten, -1, "block %d, reference: row %ld is unwritten (NaN)", blk,
+                     unwritten);
         struct {
             lac_device dev;
             int threads, B, stream, chunk, len;
@@ -254,6 +268,7 @@ void etu_tiny_bitwise_blocks(const lac_model *m, int n, int scalar_n) {
         };
         for (size_t r = 0; r < sizeof runs / sizeof runs[0]; r++) {
             struct timespec t0, t1;
+            etu_poison(out, (size_t)n * ETU_TV); /* a row the run leaves unwritten differs */
             clock_gettime(CLOCK_MONOTONIC, &t0);
             cr_assert_eq(etu_run(m, runs[r].dev, runs[r].threads, runs[r].B, runs[r].stream, in,
                                  runs[r].len, runs[r].chunk, runs[r].other, out, &err),

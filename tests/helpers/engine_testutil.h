@@ -27,6 +27,12 @@ int32_t *etu_read_ids_text(const char *path, size_t *n);
 lac_status etu_run(const lac_model *m, lac_device dev, int threads, int B, int stream,
                    const int32_t *tokens, int n, int chunk, const int32_t *other, float *out,
                    lac_error *err);
+/* Fills x[0..n) with NaN before a run writes it: a row the run leaves unwritten then differs
+ * from any real row under memcmp (NaN bytes never equal finite logits). */
+void etu_poison(float *x, size_t n);
+/* The first of `rows` rows of V floats that still holds a NaN (a row a run left unwritten,
+ * after etu_poison), or -1 when every value is a number. */
+long etu_first_nan_row(const float *x, size_t rows, size_t V);
 /* lac-tiny (m): two 1024-token blocks of alice29 ([eot] + 1023 golden ids each); the first n
  * tokens of each are run by prefill on 2 threads (the reference), again, on 1 and 8 threads,
  * as single steps, as stream 3 of 7 busy streams, and the first scalar_n by the scalar

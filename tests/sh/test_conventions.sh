@@ -22,7 +22,7 @@ if command -v script >/dev/null 2>&1; then
     grep -q "refusing to read compressed data from a terminal" tty.txt || fail "-d from a terminal: $(cat tty.txt)"
     check "no output from a terminal" test ! -e t.lacz -a ! -e t.out
 else
-    note "no script(1): terminal checks skipped"
+    skip "no script(1) (util-linux): the terminal checks"
 fi
 
 # ---- EPIPE: lacgpu -d --stdout f | head is quiet --------------------------------------------------

@@ -1,5 +1,7 @@
 # Shared by the shell tests of lacgpu's command line (sourced): a temporary directory, the
-# expect/err_has/fail helpers and a small text. Environment (set by ctest): LACGPU,
+# expect/err_has/fail/skip helpers and a small text. A test ends with `finish`: exit status 1
+# when a check failed, else 77 when a check was skipped (ctest shows "Skipped", not
+# "Passed"), else 0. Environment (set by ctest): LACGPU,
 # LAC_DEFAULT_MODEL, LAC_SHARED.
 set -u
 LACGPU=${LACGPU:?LACGPU is not set}
@@ -19,7 +21,9 @@ trap cleanup EXIT
 cd "$T" || exit 1
 failures=0
 checks=0
+skips=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+skip() { echo "SKIPPED: $*"; skips=$((skips + 1)); } # a check that cannot run here
 note() { echo "note: $*"; }
 # expect RC CMD...: runs CMD (stdout/stderr to out.txt/err.txt), checks its exit status.
 expect() {
@@ -58,8 +62,9 @@ sigdfl() {
 }
 is_root() { [ "$(id -u)" = 0 ]; }
 finish() {
-    echo "checks: $checks, failures: $failures"
-    [ "$failures" = 0 ]
+    echo "checks: $checks, failures: $failures, skipped: $skips"
+    [ "$failures" = 0 ] || return 1
+    [ "$skips" = 0 ] || return 77
 }
 need_model() {
     if [ -z "$MODEL" ] || [ ! -f "$MODEL" ]; then
