@@ -293,7 +293,7 @@ static lac_status parse_st(ckpt *ck, int fi, lac_error *err) {
         return lac_fail(err, LAC_ERR_TRUNCATED,
                         "%s: truncated safetensors file (%zu bytes, no header length)", path,
                         f->size);
-    uint64_t n = lacm_get64(f->map);
+    uint64_t n = lac_le_get64(f->map);
     if (n > f->size - 8)
         return lac_fail(err, LAC_ERR_TRUNCATED,
                         "%s: safetensors header length %llu goes beyond the end of the file "

@@ -94,7 +94,7 @@ uint16_t lacm_f32_to_f16(float f) {
 
 float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i) {
     if (dt == LAC_DTYPE_F32) {
-        uint32_t u = lacm_get32(s + 4 * i);
+        uint32_t u = lac_le_get32(s + 4 * i);
         return bits_f32(u);
     }
     uint16_t h = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
@@ -141,7 +141,7 @@ int lacm_tensor_spec(const lac_model_config *cfg, uint32_t i, char *name, uint32
 /* ---- identity hash ------------------------------------------------------------------------- */
 static int hash_u32(EVP_MD_CTX *ctx, uint32_t v) {
     uint8_t b[4];
-    lacm_put32(b, v);
+    lac_le_put32(b, v);
     return EVP_DigestUpdate(ctx, b, 4);
 }
 
@@ -163,7 +163,7 @@ int lacm_hash_prefix(EVP_MD_CTX *ctx, const lac_model_config *cfg, const lac_voc
          hash_u32(ctx, cfg->vocab_size) && hash_u32(ctx, cfg->n_inner) &&
          hash_u32(ctx, f32_bits(cfg->ln_eps)) && hash_u32(ctx, cfg->eot_token);
     ok = ok && hash_u32(ctx, v->n_tokens) && hash_u32_array(ctx, v->tok_off, v->n_tokens + 1u);
-    lacm_put64(b, v->tok_off[v->n_tokens]);
+    lac_le_put64(b, v->tok_off[v->n_tokens]);
     ok = ok && EVP_DigestUpdate(ctx, b, 8) &&
          EVP_DigestUpdate(ctx, v->tok_bytes, v->tok_off[v->n_tokens]);
     ok = ok && hash_u32(ctx, v->n_merges) &&
@@ -289,16 +289,16 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     const uint8_t *h = img;
     if (memcmp(h + LACM_H_MAGIC, LACM_MAGIC, 8))
         return lac_fail(err, LAC_ERR_FORMAT, "%s: bad magic (not a lacgpu model file)", label);
-    uint32_t version = lacm_get32(h + LACM_H_VERSION);
+    uint32_t version = lac_le_get32(h + LACM_H_VERSION);
     if (version > LAC_MODEL_FORMAT_VERSION)
         return lac_fail(err, LAC_ERR_VERSION,
                         "%s: model format version %u is newer than this build's (%d)", label,
                         version, LAC_MODEL_FORMAT_VERSION);
     if (version == 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: model format version 0 is invalid", label);
-    if (lacm_get32(h + LACM_H_HEADER_SIZE) != LACM_HEADER_SIZE)
+    if (lac_le_get32(h + LACM_H_HEADER_SIZE) != LACM_HEADER_SIZE)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: header_size %u, expected %u", label,
-                        lacm_get32(h + LACM_H_HEADER_SIZE), LACM_HEADER_SIZE);
+                        lac_le_get32(h + LACM_H_HEADER_SIZE), LACM_HEADER_SIZE);
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
     if (!EVP_Digest(h, LACM_H_CHECK, digest, &dlen, EVP_sha256(), NULL))
@@ -313,19 +313,19 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
 
     lac_model_config *c = &m->cfg;
     memset(c, 0, sizeof *c);
-    c->n_layer = lacm_get32(h + LACM_H_N_LAYER);
-    c->n_head = lacm_get32(h + LACM_H_N_HEAD);
-    c->n_embd = lacm_get32(h + LACM_H_N_EMBD);
-    c->n_ctx = lacm_get32(h + LACM_H_N_CTX);
-    c->vocab_size = lacm_get32(h + LACM_H_VOCAB);
-    c->n_inner = lacm_get32(h + LACM_H_N_INNER);
-    c->ln_eps = bits_f32(lacm_get32(h + LACM_H_LN_EPS));
-    c->eot_token = lacm_get32(h + LACM_H_EOT);
-    uint32_t storage = lacm_get32(h + LACM_H_STORAGE);
+    c->n_layer = lac_le_get32(h + LACM_H_N_LAYER);
+    c->n_head = lac_le_get32(h + LACM_H_N_HEAD);
+    c->n_embd = lac_le_get32(h + LACM_H_N_EMBD);
+    c->n_ctx = lac_le_get32(h + LACM_H_N_CTX);
+    c->vocab_size = lac_le_get32(h + LACM_H_VOCAB);
+    c->n_inner = lac_le_get32(h + LACM_H_N_INNER);
+    c->ln_eps = bits_f32(lac_le_get32(h + LACM_H_LN_EPS));
+    c->eot_token = lac_le_get32(h + LACM_H_EOT);
+    uint32_t storage = lac_le_get32(h + LACM_H_STORAGE);
     if (lacm_dtype_size(storage) == 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: unknown storage dtype %u", label, storage);
     c->storage = (lac_dtype)storage;
-    uint32_t flags = lacm_get32(h + LACM_H_FLAGS);
+    uint32_t flags = lac_le_get32(h + LACM_H_FLAGS);
     if (flags & ~LACM_FLAG_RANDOM)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: unknown flags 0x%x", label, flags);
     c->is_random = (flags & LACM_FLAG_RANDOM) != 0;
@@ -342,7 +342,7 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     lac_status st = check_config(label, c, 1, err);
     if (st) return st;
 
-    uint64_t fsize = lacm_get64(h + LACM_H_FILE_SIZE);
+    uint64_t fsize = lac_le_get64(h + LACM_H_FILE_SIZE);
     if (fsize > size)
         return lac_fail(err, LAC_ERR_TRUNCATED,
                         "%s: file is %zu bytes but its header says %llu (truncated; file_size at "
@@ -355,12 +355,12 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
                         LACM_H_FILE_SIZE);
 
     uint32_t V = c->vocab_size, C = c->n_embd;
-    uint32_t n_merges = lacm_get32(h + LACM_H_N_MERGES);
-    uint32_t n_tensors = lacm_get32(h + LACM_H_N_TENSORS);
-    uint64_t off_tok = lacm_get64(h + LACM_H_TOK_OFF), off_bytes = lacm_get64(h + LACM_H_TOK_BYTES);
-    uint64_t bytes_len = lacm_get64(h + LACM_H_TOK_BYTES_LEN);
-    uint64_t off_merges = lacm_get64(h + LACM_H_MERGES), off_dir = lacm_get64(h + LACM_H_DIR);
-    uint64_t off_data = lacm_get64(h + LACM_H_DATA);
+    uint32_t n_merges = lac_le_get32(h + LACM_H_N_MERGES);
+    uint32_t n_tensors = lac_le_get32(h + LACM_H_N_TENSORS);
+    uint64_t off_tok = lac_le_get64(h + LACM_H_TOK_OFF), off_bytes = lac_le_get64(h + LACM_H_TOK_BYTES);
+    uint64_t bytes_len = lac_le_get64(h + LACM_H_TOK_BYTES_LEN);
+    uint64_t off_merges = lac_le_get64(h + LACM_H_MERGES), off_dir = lac_le_get64(h + LACM_H_DIR);
+    uint64_t off_data = lac_le_get64(h + LACM_H_DATA);
     if (n_merges > LACM_MAX_MERGES)
         return lac_fail(err, LAC_ERR_LIMIT, "%s: n_merges %u exceeds %u (header offset %u)",
                         label, n_merges, LACM_MAX_MERGES, LACM_H_N_MERGES);
@@ -428,20 +428,20 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         if (memcmp(e + LACM_E_NAME, want, LACM_NAME_LEN))
             return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor directory entry %u is not '%s' "
                             "(entry at offset %llu)", label, i, want, eo);
-        if (lacm_get32(e + LACM_E_DTYPE) != storage)
+        if (lac_le_get32(e + LACM_E_DTYPE) != storage)
             return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: dtype %u, expected storage %u "
-                            "(entry at offset %llu)", label, want, lacm_get32(e + LACM_E_DTYPE),
+                            "(entry at offset %llu)", label, want, lac_le_get32(e + LACM_E_DTYPE),
                             storage, eo);
-        if (lacm_get32(e + LACM_E_NDIM) != (uint32_t)ndim ||
-            lacm_get32(e + LACM_E_SHAPE0) != shape[0] ||
-            lacm_get32(e + LACM_E_SHAPE1) != (ndim == 2 ? shape[1] : 0))
+        if (lac_le_get32(e + LACM_E_NDIM) != (uint32_t)ndim ||
+            lac_le_get32(e + LACM_E_SHAPE0) != shape[0] ||
+            lac_le_get32(e + LACM_E_SHAPE1) != (ndim == 2 ? shape[1] : 0))
             return lac_fail(err, LAC_ERR_FORMAT,
                             "%s: tensor %s: shape [%u,%u] (ndim %u), expected [%u,%u] from the "
                             "config (entry at offset %llu)", label, want,
-                            lacm_get32(e + LACM_E_SHAPE0), lacm_get32(e + LACM_E_SHAPE1),
-                            lacm_get32(e + LACM_E_NDIM), shape[0], ndim == 2 ? shape[1] : 0, eo);
+                            lac_le_get32(e + LACM_E_SHAPE0), lac_le_get32(e + LACM_E_SHAPE1),
+                            lac_le_get32(e + LACM_E_NDIM), shape[0], ndim == 2 ? shape[1] : 0, eo);
         uint64_t numel = (uint64_t)shape[0] * (ndim == 2 ? shape[1] : 1);
-        uint64_t off = lacm_get64(e + LACM_E_OFFSET), nb = lacm_get64(e + LACM_E_NBYTES);
+        uint64_t off = lac_le_get64(e + LACM_E_OFFSET), nb = lac_le_get64(e + LACM_E_NBYTES);
         if (nb != numel * esz)
             return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: nbytes %llu, expected %llu "
                             "(entry at offset %llu)", label, want, (unsigned long long)nb,
@@ -500,8 +500,8 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     int ok = 1;
     for (uint32_t i = 0; i < n_tensors && ok; i++) {
         const uint8_t *e = dir + (size_t)i * LACM_DIR_ENTRY_SIZE;
-        uint64_t off = lacm_get64(e + LACM_E_OFFSET);
-        size_t numel = (size_t)(lacm_get64(e + LACM_E_NBYTES) / esz);
+        uint64_t off = lac_le_get64(e + LACM_E_OFFSET);
+        size_t numel = (size_t)(lac_le_get64(e + LACM_E_NBYTES) / esz);
         const float *p;
         if (storage == LAC_DTYPE_F32) {
             p = (const float *)(img + off);
@@ -618,3 +618,21 @@ const lac_model_config *lac_model_get_config(const lac_model *m) { return m ? &m
 const uint8_t *lac_model_hash(const lac_model *m) { return m ? m->hash : NULL; }
 uint64_t lac_model_param_count(const lac_model *m) { return m ? m->n_params : 0; }
 uint64_t lac_model_file_size(const lac_model *m) { return m ? m->file_size : 0; }
+
+const uint8_t *lac_model_token_bytes(const lac_model *m, uint32_t id, size_t *len) {
+    if (!m || id >= m->vocab.n_tokens) {
+        *len = 0;
+        return NULL;
+    }
+    *len = m->vocab.tok_off[id + 1] - m->vocab.tok_off[id];
+    return m->vocab.tok_bytes + m->vocab.tok_off[id];
+}
+
+uint32_t lac_model_max_token_len(const lac_model *m) {
+    uint32_t best = 0;
+    for (uint32_t v = 0; m && v < m->cfg.vocab_size; v++) {
+        const uint32_t len = m->vocab.tok_off[v + 1] - m->vocab.tok_off[v];
+        if (len > best) best = len;
+    }
+    return best;
+}

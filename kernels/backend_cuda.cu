@@ -378,7 +378,8 @@ lac_status cuda_forward(void *state, const int32_t *const *tokens, const int *co
 }
 
 lac_status check_coder(const cuda_state *s, const lac_coder_params *p, lac_error *err) {
-    if (p->precision < 28 || p->precision > 31 || p->frac_bits < 8 || p->frac_bits > 12 ||
+    if (p->precision < LAC_PRECISION_MIN || p->precision > LAC_PRECISION_MAX ||
+        p->frac_bits < LAC_FRAC_BITS_MIN || p->frac_bits > LAC_FRAC_BITS_MAX ||
         !(p->temperature > 0.0f) || !(p->temperature <= FLT_MAX) ||
         (uint64_t)s->V >= ((uint64_t)1 << p->precision))
         return lac_fail(err, LAC_ERR_ARG, "cuda: coder params P=%u s=%u T=%g out of range",

@@ -4,7 +4,7 @@
 #include "lac_cuda.h"
 
 extern "C" {
-#include "lac_math.h"
+#include "lac_ops.h"
 }
 
 #define WARP 32
@@ -51,12 +51,8 @@ __global__ void layernorm_kernel(float *__restrict__ y, const float *__restrict_
         const float d = xr[i] - mean;
         p = fmaf(d, d, p);
     }
-    const float var = r32_finish(p) / (float)C;
-    const float rstd = 1.0f / sqrtf(var + eps);
-    for (int i = lane; i < C; i += WARP) {
-        const float d = xr[i] - mean;
-        yr[i] = fmaf(d * rstd, w[i], b[i]);
-    }
+    const float rstd = lac_ln_rstd(r32_finish(p) / (float)C, eps);
+    for (int i = lane; i < C; i += WARP) yr[i] = lac_ln_out(xr[i] - mean, rstd, w[i], b[i]);
 }
 
 void lac_cuda_layernorm(float *y, const float *x, const float *w, const float *b, float eps, int R,
