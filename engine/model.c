@@ -278,11 +278,15 @@ static void widen(const uint8_t *s, float *d, size_t n, const float *f16_table) 
     }
 }
 
-lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_model *m,
-                      lac_error *err) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    return lac_fail(err, LAC_ERR_UNSUPPORTED, "%s: model files need a little-endian host", label);
-#endif
+/* The section offsets and counts of a model file's header. */
+typedef struct lacm_sections {
+    uint32_t n_merges, n_tensors;
+    uint64_t off_tok, off_bytes, bytes_len, off_merges, off_dir, off_data;
+} lacm_sections;
+
+/* Header: magic, version, checksum, reserved bytes, the config (checked) and the file size. */
+static lac_status parse_header(const uint8_t *img, size_t size, const char *label,
+                               lac_model_config *c, lac_error *err) {
     if (size < LACM_HEADER_SIZE)
         return lac_fail(err, LAC_ERR_TRUNCATED, "%s: %zu bytes, shorter than the %u-byte header",
                         label, size, LACM_HEADER_SIZE);
@@ -311,7 +315,6 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
             return lac_fail(err, LAC_ERR_FORMAT, "%s: reserved header byte %u is not zero", label,
                             i);
 
-    lac_model_config *c = &m->cfg;
     memset(c, 0, sizeof *c);
     c->n_layer = lac_le_get32(h + LACM_H_N_LAYER);
     c->n_head = lac_le_get32(h + LACM_H_N_HEAD);
@@ -354,7 +357,14 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
                         "at header offset %u)", label, size, (unsigned long long)fsize,
                         LACM_H_FILE_SIZE);
 
-    uint32_t V = c->vocab_size, C = c->n_embd;
+    return LAC_OK;
+}
+
+/* Section offsets: counts within their limits, sections in file order inside the file. */
+static lac_status parse_sections(const uint8_t *h, size_t size, const char *label,
+                                 const lac_model_config *c, lacm_sections *sec, lac_error *err) {
+    const uint32_t V = c->vocab_size;
+    lac_status st;
     uint32_t n_merges = lac_le_get32(h + LACM_H_N_MERGES);
     uint32_t n_tensors = lac_le_get32(h + LACM_H_N_TENSORS);
     uint64_t off_tok = lac_le_get64(h + LACM_H_TOK_OFF), off_bytes = lac_le_get64(h + LACM_H_TOK_BYTES);
@@ -384,8 +394,18 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         (st = check_section(label, "tensor data", LACM_H_DATA, off_data, 0,
                             off_dir + (uint64_t)n_tensors * LACM_DIR_ENTRY_SIZE, size, err)))
         return st;
+    *sec = (lacm_sections){.n_merges = n_merges, .n_tensors = n_tensors, .off_tok = off_tok,
+                           .off_bytes = off_bytes, .bytes_len = bytes_len,
+                           .off_merges = off_merges, .off_dir = off_dir, .off_data = off_data};
+    return LAC_OK;
+}
 
-    /* vocab */
+/* The vocabulary (token offsets, bytes, merges), checked, as views into the image. */
+static lac_status parse_vocab(const uint8_t *img, const char *label, const lac_model_config *c,
+                              const lacm_sections *sec, lac_vocab *vocab, lac_error *err) {
+    const uint32_t V = c->vocab_size, n_merges = sec->n_merges;
+    const uint64_t off_tok = sec->off_tok, bytes_len = sec->bytes_len;
+    const uint64_t off_merges = sec->off_merges;
     const uint32_t *tok_off = (const uint32_t *)(img + off_tok);
     if (tok_off[0] != 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: tok_off[0] = %u, expected 0", label, tok_off[0]);
@@ -408,13 +428,22 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
                             "%s: merge %llu names token %u, not below vocab_size %u (at offset "
                             "%llu)", label, (unsigned long long)(i / 2), merges[i], V,
                             (unsigned long long)(off_merges + 4 * i));
-    m->vocab.n_tokens = V;
-    m->vocab.tok_off = tok_off;
-    m->vocab.tok_bytes = img + off_bytes;
-    m->vocab.n_merges = n_merges;
-    m->vocab.merges = merges;
+    vocab->n_tokens = V;
+    vocab->tok_off = tok_off;
+    vocab->tok_bytes = img + sec->off_bytes;
+    vocab->n_merges = n_merges;
+    vocab->merges = merges;
+    return LAC_OK;
+}
 
-    /* tensor directory */
+/* The tensor directory: every entry's name, dtype, shape and extent as the config says;
+ * *n_params receives the parameter count. */
+static lac_status parse_directory(const uint8_t *img, size_t size, const char *label,
+                                  const lac_model_config *c, const lacm_sections *sec,
+                                  uint64_t *n_params_out, lac_error *err) {
+    const uint32_t storage = (uint32_t)c->storage, n_tensors = sec->n_tensors;
+    const uint64_t off_dir = sec->off_dir, off_data = sec->off_data;
+    lac_status st;
     size_t esz = lacm_dtype_size(storage);
     uint64_t prev_end = off_data, n_params = 0;
     const uint8_t *dir = img + off_dir;
@@ -457,8 +486,21 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         prev_end = off + nb;
         n_params += numel;
     }
-    m->n_params = n_params;
+    *n_params_out = n_params;
 
+    return LAC_OK;
+}
+
+/* The weights: widened (16-bit storage) or mapped in place, hashed and compared with the
+ * header's identity hash, assigned to the layers; wte transposed for the LM head. */
+static lac_status load_tensors(const uint8_t *img, const char *label, const lacm_sections *sec,
+                               lac_model *m, lac_error *err) {
+    const lac_model_config *c = &m->cfg;
+    const uint8_t *h = img, *dir = img + sec->off_dir;
+    const uint32_t storage = (uint32_t)c->storage, n_tensors = sec->n_tensors;
+    const uint32_t V = c->vocab_size, C = c->n_embd;
+    const uint64_t n_params = m->n_params, off_data = sec->off_data;
+    const size_t esz = lacm_dtype_size(storage);
     /* memory: one owned block = widened copies (16-bit storage only), wte_t, then (F16 only)
      * wte_t in its 16-bit form for the CPU's LM head */
     m->layers = calloc(c->n_layer, sizeof *m->layers);
@@ -557,6 +599,22 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         transpose_u16(img + off_data, wte_t_f16, V, C);
         m->wte_t_f16 = wte_t_f16;
     }
+    return LAC_OK;
+}
+
+lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_model *m,
+                      lac_error *err) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    return lac_fail(err, LAC_ERR_UNSUPPORTED, "%s: model files need a little-endian host", label);
+#endif
+    lacm_sections sec = {0};
+    lac_status st;
+    if ((st = parse_header(img, size, label, &m->cfg, err)) ||
+        (st = parse_sections(img, size, label, &m->cfg, &sec, err)) ||
+        (st = parse_vocab(img, label, &m->cfg, &sec, &m->vocab, err)) ||
+        (st = parse_directory(img, size, label, &m->cfg, &sec, &m->n_params, err)) ||
+        (st = load_tensors(img, label, &sec, m, err)))
+        return st;
     m->file_size = size;
     return LAC_OK;
 }

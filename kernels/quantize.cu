@@ -12,10 +12,10 @@ extern "C" {
 #include "exp2_table.h"
 }
 #include "quant_steps.h"
+#include "warp.cuh"
 
 #define Q_THREADS 1024
 #define Q_WARPS (Q_THREADS / 32)
-#define FULL_MASK 0xffffffffu
 
 static __constant__ uint32_t c_exp2[4096];
 

@@ -33,5 +33,5 @@ done
 g++ "${objs[@]}" -o "$B/emu_check" -pthread -lcrypto -lcjson -lm
 "$B/emu_check" "$@"
 # The attention kernels alone against NUMERICS §6 on tile edges, partial groups, odd head sizes.
-g++ -std=c++20 $FLAGS $INC -x c++ kernels/emu/att_check.cc -x none "$B/layers.cu.o" -o "$B/att_check"
+g++ -std=c++20 $FLAGS $INC -x c++ kernels/emu/att_check.cc -x none "$B/attention.cu.o" -o "$B/att_check"
 "$B/att_check"
