@@ -252,7 +252,8 @@ lac_status lac_vocab_load_hf(const char *vocab_json_path, const char *merges_pat
     if (!st) {
         lens = calloc((size_t)n, sizeof *lens);
         bytes = malloc((size_t)n * sizeof *bytes);
-        if (!lens || !bytes) st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", vocab_json_path);
+        if (!lens || !bytes)
+            st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", vocab_json_path);
     }
     if (!st) st = read_tokens(root, vocab_json_path, n, cp_to_byte, lens, bytes, &total, err);
     if (!st)

@@ -1,7 +1,7 @@
-/* lac_ops.h — GELU (docs/NUMERICS.md §4), LayerNorm (§3) and the R32 row sum (§1), written once
- * for the CPU backends (engine/forward_scalar.c, engine/forward_fast*.c) and the CUDA kernels
- * (kernels/matmul.cu, kernels/layers.cu). Same rules as lac_math.h: + - * / fmaf sqrtf only, in
- * the written order; `__host__ __device__` under nvcc. This code is normative.
+/* lac_ops.h — GELU (docs/NUMERICS.md §4), LayerNorm (§3) and the R32 row sum (§1), written
+ * once for the CPU backends (engine/forward_scalar.c, engine/forward_fast*.c) and the CUDA
+ * kernels (kernels/matmul.cu, kernels/layers.cu). Same rules as lac_math.h: + - * / fmaf sqrtf
+ * only, in the written order; `__host__ __device__` under nvcc. This code is normative.
  *
  * R32 is the order of a row sum: 32 partial sums p[i mod 32], then a fixed halving tree
  * (s = 16, 8, 4, 2, 1: p[j] += p[j + s]). The AVX2/AVX-512 kernels keep p[] in vector

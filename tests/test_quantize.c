@@ -302,7 +302,8 @@ static void matches_reference_with(quantize_fn *fn, const char *name) {
     float *z = malloc(GPT2_V * sizeof *z);
     const float temps[] = {1.0f, 0.8f, 2.5f, 1e-3f};
     for (int trial = 0; trial < 200; trial++) {
-        uint32_t V = trial % 4 == 0 ? GPT2_V : 1 + (uint32_t)(rng_next(&rs) % (trial < 100 ? 70 : GPT2_V));
+        uint32_t V = trial % 4 == 0 ? GPT2_V
+                                    : 1 + (uint32_t)(rng_next(&rs) % (trial < 100 ? 70 : GPT2_V));
         lac_coder_params p = params(28 + (uint32_t)(trial % 4), 8 + (uint32_t)(trial % 5),
                                     temps[(trial / 7) % 4]);
         double sd = 0.1 + 8.0 * rng_unit(&rs);
