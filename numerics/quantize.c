@@ -179,18 +179,18 @@ lac_quantize_freqs_x86_64_v4(const lac_coder_params *p, const float *logits, uin
     quantize_row(p, logits, vocab, freq);
 }
 
-/* Picked once at load time, the best variant the CPU runs (as target_clones would). An ifunc
- * resolver runs before constructors, hence __builtin_cpu_init(). */
-typedef void quantize_fn(const lac_coder_params *, const float *, uint32_t, uint32_t *);
-static quantize_fn *resolve_quantize(void) {
-    __builtin_cpu_init();
-    if (__builtin_cpu_supports("x86-64-v4")) return lac_quantize_freqs_x86_64_v4;
-    if (__builtin_cpu_supports("x86-64-v3")) return lac_quantize_freqs_x86_64_v3;
-    return lac_quantize_freqs_generic;
-}
-
+/* The best variant this CPU runs (the order target_clones would pick). A plain test per call,
+ * not an ifunc: a resolver runs before the sanitizers' runtime is up, and the two reads of
+ * what libgcc found at start-up cost nothing next to a row. */
 void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t vocab,
-                        uint32_t *freq) __attribute__((ifunc("resolve_quantize")));
+                        uint32_t *freq) {
+    if (__builtin_cpu_supports("x86-64-v4"))
+        lac_quantize_freqs_x86_64_v4(p, logits, vocab, freq);
+    else if (__builtin_cpu_supports("x86-64-v3"))
+        lac_quantize_freqs_x86_64_v3(p, logits, vocab, freq);
+    else
+        lac_quantize_freqs_generic(p, logits, vocab, freq);
+}
 #else
 void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t vocab,
                         uint32_t *freq) {

@@ -1,5 +1,5 @@
 /* numerics/quantize.h — the quantizer's ISA variants by name (numerics/quantize.c). The public
- * lac_quantize_freqs (lac.h) is the best one the CPU runs, picked at load time; tests call each
+ * lac_quantize_freqs (lac.h) calls the best one the CPU runs; tests call each
  * variant directly to hold it against the spec. */
 #ifndef LAC_NUMERICS_QUANTIZE_H
 #define LAC_NUMERICS_QUANTIZE_H
@@ -7,7 +7,7 @@
 
 #include "lac.h"
 
-/* x86-64-v3 (AVX2) and x86-64-v4 (AVX-512) variants: GCC on x86-64 Linux (ifunc) only. */
+/* x86-64-v3 (AVX2) and x86-64-v4 (AVX-512) variants: GCC on x86-64 Linux only. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && \
     !defined(LAC_QUANT_NO_CLONES)
 #define LAC_QUANT_ISA_VARIANTS 1
