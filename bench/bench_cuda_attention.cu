@@ -1,4 +1,4 @@
-/* bench_cuda_attention — lacgpu's causal attention kernels (kernels/layers.cu) timed alone, on
+/* bench_cuda_attention — lacgpu's causal attention kernels (kernels/attention.cu) timed alone, on
  * the GPT-2 124M shapes (C = 768, 12 heads, head size 64, n_ctx = 1024):
  *   prefill: B = 16 streams x T = 1024 rows in one call (groups of qb rows: the backend's
  *            choice, then every other qb that fits, for comparison);
@@ -28,14 +28,14 @@ enum { C = 768, H = 12, HD = 64, NCTX = 1024 };
 
 static float *dev_filled(size_t n, uint32_t seed) {
     float *p;
-    CK(cudaMalloc(&p, n * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&p, n * sizeof(float)));
     lac_fill(p, n, seed);
     return p;
 }
 
 static std::vector<float> to_host(const float *d, size_t n) {
     std::vector<float> h(n);
-    CK(cudaMemcpy(h.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost));
+    LAC_CUDA_OR_EXIT(cudaMemcpy(h.data(), d, n * sizeof(float), cudaMemcpyDeviceToHost));
     return h;
 }
 
@@ -100,8 +100,8 @@ static setup make_setup(int B, int T, const int *start, int qb) {
     }
     memcpy(tab.data(), s.str.data(), s.R * sizeof(int32_t));
     memcpy(tab.data() + s.R, s.pos.data(), s.R * sizeof(int32_t));
-    CK(cudaMalloc(&s.d_tab, tab.size() * sizeof(int32_t)));
-    CK(cudaMemcpy(s.d_tab, tab.data(), tab.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&s.d_tab, tab.size() * sizeof(int32_t)));
+    LAC_CUDA_OR_EXIT(cudaMemcpy(s.d_tab, tab.data(), tab.size() * sizeof(int32_t), cudaMemcpyHostToDevice));
     return s;
 }
 
@@ -115,20 +115,20 @@ static void run(const char *what, const setup &s, int qb, int reps, const float 
         lac_cuda_attention(out, qkv, kc, vc, str, pos, gf, gn, s.n_groups, s.n_multi, qb, C, H,
                            NCTX, 0);
     };
-    CK(cudaMemset(out, 0xff, (size_t)s.R * C * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMemset(out, 0xff, (size_t)s.R * C * sizeof(float)));
     call();
-    CK(cudaGetLastError());
-    CK(cudaDeviceSynchronize());
+    LAC_CUDA_OR_EXIT(cudaGetLastError());
+    LAC_CUDA_OR_EXIT(cudaDeviceSynchronize());
     std::vector<float> hout = to_host(out, (size_t)s.R * C);
     cudaEvent_t e0, e1;
-    CK(cudaEventCreate(&e0));
-    CK(cudaEventCreate(&e1));
-    CK(cudaEventRecord(e0));
+    LAC_CUDA_OR_EXIT(cudaEventCreate(&e0));
+    LAC_CUDA_OR_EXIT(cudaEventCreate(&e1));
+    LAC_CUDA_OR_EXIT(cudaEventRecord(e0));
     for (int i = 0; i < reps; i++) call();
-    CK(cudaEventRecord(e1));
-    CK(cudaEventSynchronize(e1));
+    LAC_CUDA_OR_EXIT(cudaEventRecord(e1));
+    LAC_CUDA_OR_EXIT(cudaEventSynchronize(e1));
     float ms = 0;
-    CK(cudaEventElapsedTime(&ms, e0, e1));
+    LAC_CUDA_OR_EXIT(cudaEventElapsedTime(&ms, e0, e1));
     ms /= (float)reps;
     /* bytes: q and out once per row, each stream's K/V prefix once per head; flops: scores
      * and weighted sums, (t + 1) * HD fmaf each per (row, head) */
@@ -148,8 +148,8 @@ static void run(const char *what, const setup &s, int qb, int reps, const float 
            "GFLOP/s  bitwise %d/8\n",
            what, qb, s.R, s.n_groups, s.n_groups - s.n_multi, ms, bytes / ms * 1e-6,
            flops / ms * 1e-6, ok);
-    CK(cudaEventDestroy(e0));
-    CK(cudaEventDestroy(e1));
+    LAC_CUDA_OR_EXIT(cudaEventDestroy(e0));
+    LAC_CUDA_OR_EXIT(cudaEventDestroy(e1));
 }
 
 int main(int argc, char **argv) {
@@ -157,8 +157,8 @@ int main(int argc, char **argv) {
     const int NS = argc > 2 ? atoi(argv[2]) : 256; /* streams of the step benchmark */
     const int BP = 16, TP = 1024;                  /* prefill */
     cudaDeviceProp prop;
-    CK(cudaGetDeviceProperties(&prop, 0));
-    CK(lac_cuda_attention_setup(prop.sharedMemPerBlockOptin));
+    LAC_CUDA_OR_EXIT(cudaGetDeviceProperties(&prop, 0));
+    LAC_CUDA_OR_EXIT(lac_cuda_attention_setup(prop.sharedMemPerBlockOptin));
     const int qb_backend = lac_cuda_attention_rows(NCTX, HD, prop.sharedMemPerBlockOptin);
     printf("device: %s (%d SMs, %zu KiB shared/block opt-in); C = %d, H = %d, n_ctx = %d; "
            "backend qb = %d; reps = %d\n",
@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
     const size_t cache = (size_t)B * NCTX * C, R = (size_t)BP * TP > (size_t)NS ? BP * TP : NS;
     float *kc = dev_filled(cache, 1), *vc = dev_filled(cache, 2), *qkv = dev_filled(R * 3 * C, 3);
     float *out;
-    CK(cudaMalloc(&out, R * C * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&out, R * C * sizeof(float)));
     const std::vector<float> hk = to_host(kc, cache), hv = to_host(vc, cache),
                              hqkv = to_host(qkv, R * 3 * C);
 
@@ -182,11 +182,11 @@ int main(int argc, char **argv) {
             continue;
         setup s = make_setup(BP, TP, zero.data(), qb);
         run("prefill", s, qb, reps, qkv, kc, vc, out, hqkv, hk, hv);
-        CK(cudaFree(s.d_tab));
+        LAC_CUDA_OR_EXIT(cudaFree(s.d_tab));
     }
     setup s = make_setup(NS, 1, step_pos.data(), qb_backend);
     run("steps", s, qb_backend, reps, qkv, kc, vc, out, hqkv, hk, hv);
-    CK(cudaFree(s.d_tab));
+    LAC_CUDA_OR_EXIT(cudaFree(s.d_tab));
     cudaFree(kc);
     cudaFree(vc);
     cudaFree(qkv);

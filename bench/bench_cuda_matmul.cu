@@ -41,11 +41,11 @@ static int check_sampled(const float *A, const float *W, int ldw, const float *b
         const int m = (int)(((uint64_t)sIdx * 2654435761u) % (uint64_t)M);
         const int n = (int)(((uint64_t)sIdx * 40503u + 7u) % (uint64_t)N);
         float got, bias;
-        CK(cudaMemcpy(hA, A + (size_t)m * K, (size_t)K * sizeof(float), cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy2D(hw, sizeof(float), W + n, (size_t)ldw * sizeof(float), sizeof(float),
+        LAC_CUDA_OR_EXIT(cudaMemcpy(hA, A + (size_t)m * K, (size_t)K * sizeof(float), cudaMemcpyDeviceToHost));
+        LAC_CUDA_OR_EXIT(cudaMemcpy2D(hw, sizeof(float), W + n, (size_t)ldw * sizeof(float), sizeof(float),
                         (size_t)K, cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(&got, C + (size_t)m * N + n, sizeof got, cudaMemcpyDeviceToHost));
-        CK(cudaMemcpy(&bias, b + n, sizeof bias, cudaMemcpyDeviceToHost));
+        LAC_CUDA_OR_EXIT(cudaMemcpy(&got, C + (size_t)m * N + n, sizeof got, cudaMemcpyDeviceToHost));
+        LAC_CUDA_OR_EXIT(cudaMemcpy(&bias, b + n, sizeof bias, cudaMemcpyDeviceToHost));
         float acc = 0.0f;
         for (int k = 0; k < K; k++) acc = fmaf(hA[k], hw[k], acc);
         acc = acc + bias;
@@ -70,7 +70,7 @@ int main(int argc, char **argv) {
     const int shapes[][2] = {{768, 2304}, {768, 768}, {768, 3072}, {3072, 768}, {768, 50257}};
     const int nv = lac_cuda_matmul_variants();
     cudaDeviceProp prop;
-    CK(cudaGetDeviceProperties(&prop, 0));
+    LAC_CUDA_OR_EXIT(cudaGetDeviceProperties(&prop, 0));
     printf("device: %s (%d SMs); reps = %d; cuBLAS SGEMM with CUBLAS_DEFAULT_MATH (no TF32)\n",
            prop.name, prop.multiProcessorCount, reps);
     printf("columns: GF/s per variant (* = the heuristic's choice); ratio = cublas_ms / ms of the "
@@ -82,8 +82,8 @@ int main(int argc, char **argv) {
     CB(cublasCreate(&h));
     CB(cublasSetMathMode(h, CUBLAS_DEFAULT_MATH));
     cudaEvent_t t0, t1;
-    CK(cudaEventCreate(&t0));
-    CK(cudaEventCreate(&t1));
+    LAC_CUDA_OR_EXIT(cudaEventCreate(&t0));
+    LAC_CUDA_OR_EXIT(cudaEventCreate(&t1));
     int failures = 0;
     for (int mi = 0; mi < nM; mi++) {
         const int M = Ms[mi];
@@ -91,10 +91,10 @@ int main(int argc, char **argv) {
         for (size_t si = 0; si < sizeof shapes / sizeof shapes[0]; si++) {
             const int K = shapes[si][0], N = shapes[si][1], ldw = (N + 3) & ~3;
             float *A, *W, *b, *C;
-            CK(cudaMalloc(&A, (size_t)M * K * sizeof(float)));
-            CK(cudaMalloc(&W, (size_t)K * ldw * sizeof(float)));
-            CK(cudaMalloc(&b, (size_t)N * sizeof(float)));
-            CK(cudaMalloc(&C, (size_t)M * N * sizeof(float)));
+            LAC_CUDA_OR_EXIT(cudaMalloc(&A, (size_t)M * K * sizeof(float)));
+            LAC_CUDA_OR_EXIT(cudaMalloc(&W, (size_t)K * ldw * sizeof(float)));
+            LAC_CUDA_OR_EXIT(cudaMalloc(&b, (size_t)N * sizeof(float)));
+            LAC_CUDA_OR_EXIT(cudaMalloc(&C, (size_t)M * N * sizeof(float)));
             fill(A, (size_t)M * K, 1u + (uint32_t)si);
             fill(W, (size_t)K * ldw, 101u + (uint32_t)si);
             fill(b, (size_t)N, 202u + (uint32_t)si);
@@ -105,13 +105,13 @@ int main(int argc, char **argv) {
             printf("%6d %6d %6d", M, K, N);
             for (int v = 0; v < nv && v < 16; v++) {
                 lac_cuda_matmul_variant(v, C, A, W, ldw, b, M, N, K, 0, 0); /* warm-up */
-                CK(cudaEventRecord(t0));
+                LAC_CUDA_OR_EXIT(cudaEventRecord(t0));
                 for (int r = 0; r < reps; r++)
                     lac_cuda_matmul_variant(v, C, A, W, ldw, b, M, N, K, 0, 0);
-                CK(cudaEventRecord(t1));
-                CK(cudaEventSynchronize(t1));
-                CK(cudaGetLastError());
-                CK(cudaEventElapsedTime(&ms[v], t0, t1));
+                LAC_CUDA_OR_EXIT(cudaEventRecord(t1));
+                LAC_CUDA_OR_EXIT(cudaEventSynchronize(t1));
+                LAC_CUDA_OR_EXIT(cudaGetLastError());
+                LAC_CUDA_OR_EXIT(cudaEventElapsedTime(&ms[v], t0, t1));
                 ms[v] /= (float)reps;
                 ok &= check_sampled(A, W, ldw, b, C, M, N, K);
                 printf(" %8.0f%c", flop / ms[v] * 1e-6, v == chosen ? '*' : ' ');
@@ -122,23 +122,23 @@ int main(int argc, char **argv) {
             const float one = 1.0f, zero = 0.0f;
             /* row-major C[M][N] = A[M][K] W[K][ldw] is column-major C^T = W^T A^T */
             CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, W, ldw, A, K, &zero, C, N));
-            CK(cudaEventRecord(t0));
+            LAC_CUDA_OR_EXIT(cudaEventRecord(t0));
             for (int r = 0; r < reps; r++)
                 CB(cublasSgemm(h, CUBLAS_OP_N, CUBLAS_OP_N, N, M, K, &one, W, ldw, A, K, &zero, C,
                                N));
-            CK(cudaEventRecord(t1));
-            CK(cudaEventSynchronize(t1));
-            CK(cudaEventElapsedTime(&ms_cb, t0, t1));
+            LAC_CUDA_OR_EXIT(cudaEventRecord(t1));
+            LAC_CUDA_OR_EXIT(cudaEventSynchronize(t1));
+            LAC_CUDA_OR_EXIT(cudaEventElapsedTime(&ms_cb, t0, t1));
             ms_cb /= (float)reps;
             float best = ms[0];
             for (int v = 1; v < nv && v < 16; v++) best = ms[v] < best ? ms[v] : best;
             printf(" %9.0f %7.2f %7.2f %s\n", flop / ms_cb * 1e-6, ms_cb / ms[chosen], ms_cb / best,
                    ok ? "ok" : "MISMATCH");
             fflush(stdout);
-            CK(cudaFree(A));
-            CK(cudaFree(W));
-            CK(cudaFree(b));
-            CK(cudaFree(C));
+            LAC_CUDA_OR_EXIT(cudaFree(A));
+            LAC_CUDA_OR_EXIT(cudaFree(W));
+            LAC_CUDA_OR_EXIT(cudaFree(b));
+            LAC_CUDA_OR_EXIT(cudaFree(C));
         }
     }
     cublasDestroy(h);

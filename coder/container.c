@@ -6,20 +6,8 @@
 #include <string.h>
 
 #include "lac_error.h"
+#include "lac_le.h"
 
-/* ---- little-endian helpers ---- */
-static void put32(uint8_t *p, uint32_t v) {
-    for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static void put64(uint8_t *p, uint64_t v) {
-    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
-}
-static uint32_t get32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static uint64_t get64(const uint8_t *p) {
-    return (uint64_t)get32(p) | (uint64_t)get32(p + 4) << 32;
-}
 static uint32_t f32_bits(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
@@ -48,7 +36,7 @@ int lacz_block_checksum(const void *data, size_t n, uint8_t out[8]) {
 static uint32_t record_check(const uint8_t *body, size_t n) {
     uint8_t h[32];
     if (lacz_sha256(body, n, h)) return 0; /* cannot happen with the default provider */
-    return get32(h);
+    return lac_le_get32(h);
 }
 
 int lacz_is_magic_prefix(const uint8_t *buf, size_t n) {
@@ -82,14 +70,16 @@ void lacz_header_init(lacz_header *h, const lac_coder_params *coder, uint32_t bl
 
 lac_status lacz_header_check(const lacz_header *h, uint64_t off, lac_error *err) {
     const lac_coder_params *c = &h->coder;
-    if (c->precision < 28 || c->precision > 31)
+    if (c->precision < LAC_PRECISION_MIN || c->precision > LAC_PRECISION_MAX)
         return lac_fail(err, LAC_ERR_FORMAT,
-                        "header at offset %llu: precision P = %u is outside 28..31",
-                        (unsigned long long)off, c->precision);
-    if (c->frac_bits < 8 || c->frac_bits > 12)
+                        "header at offset %llu: precision P = %u is outside %u..%u",
+                        (unsigned long long)off, c->precision, LAC_PRECISION_MIN,
+                        LAC_PRECISION_MAX);
+    if (c->frac_bits < LAC_FRAC_BITS_MIN || c->frac_bits > LAC_FRAC_BITS_MAX)
         return lac_fail(err, LAC_ERR_FORMAT,
-                        "header at offset %llu: fraction bits s = %u is outside 8..12",
-                        (unsigned long long)off, c->frac_bits);
+                        "header at offset %llu: fraction bits s = %u is outside %u..%u",
+                        (unsigned long long)off, c->frac_bits, LAC_FRAC_BITS_MIN,
+                        LAC_FRAC_BITS_MAX);
     if (!(c->temperature > 0.0f) || !isfinite(c->temperature))
         return lac_fail(err, LAC_ERR_FORMAT,
                         "header at offset %llu: temperature %g is not a positive finite number",
@@ -122,16 +112,16 @@ void lacz_header_write(const lacz_header *h, uint8_t out[LACZ_HEADER_SIZE]) {
     out[1] = LACZ_MAGIC_1;
     out[2] = LACZ_MAGIC_2;
     out[3] = LACZ_MAGIC_3;
-    put32(out + 4, h->format_version);
-    put32(out + 8, h->numerics_version);
-    put32(out + 12, h->flags);
-    put32(out + 16, h->coder.precision);
-    put32(out + 20, h->coder.frac_bits);
-    put32(out + 24, f32_bits(h->coder.temperature));
-    put32(out + 28, h->block_tokens);
+    lac_le_put32(out + 4, h->format_version);
+    lac_le_put32(out + 8, h->numerics_version);
+    lac_le_put32(out + 12, h->flags);
+    lac_le_put32(out + 16, h->coder.precision);
+    lac_le_put32(out + 20, h->coder.frac_bits);
+    lac_le_put32(out + 24, f32_bits(h->coder.temperature));
+    lac_le_put32(out + 28, h->block_tokens);
     memcpy(out + 32, h->model_hash, 32);
     memcpy(out + 64, h->model_name, 64);
-    put32(out + 128, record_check(out, 128));
+    lac_le_put32(out + 128, record_check(out, 128));
 }
 
 lac_status lacz_header_parse(const uint8_t in[LACZ_HEADER_SIZE], uint64_t off, lacz_header *h,
@@ -140,21 +130,21 @@ lac_status lacz_header_parse(const uint8_t in[LACZ_HEADER_SIZE], uint64_t off, l
     if (!lacz_is_magic(in, LACZ_HEADER_SIZE))
         return lac_fail(err, LAC_ERR_FORMAT, "offset %llu: not a .lacz stream (bad magic)", o);
     memset(h, 0, sizeof *h);
-    h->format_version = get32(in + 4);
+    h->format_version = lac_le_get32(in + 4);
     if (h->format_version != LACZ_V1_VERSION)
         return lac_fail(err, LAC_ERR_VERSION,
                         "header at offset %llu: .lacz format version %u is not supported "
                         "(this build reads version %d)",
                         o, h->format_version, LACZ_V1_VERSION);
-    if (get32(in + 128) != record_check(in, 128))
+    if (lac_le_get32(in + 128) != record_check(in, 128))
         return lac_fail(err, LAC_ERR_CORRUPT, "header at offset %llu: header check mismatch",
                         o);
-    h->numerics_version = get32(in + 8);
-    h->flags = get32(in + 12);
-    h->coder.precision = get32(in + 16);
-    h->coder.frac_bits = get32(in + 20);
-    h->coder.temperature = bits_f32(get32(in + 24));
-    h->block_tokens = get32(in + 28);
+    h->numerics_version = lac_le_get32(in + 8);
+    h->flags = lac_le_get32(in + 12);
+    h->coder.precision = lac_le_get32(in + 16);
+    h->coder.frac_bits = lac_le_get32(in + 20);
+    h->coder.temperature = bits_f32(lac_le_get32(in + 24));
+    h->block_tokens = lac_le_get32(in + 28);
     memcpy(h->model_hash, in + 32, 32);
     memcpy(h->model_name, in + 64, 64);
     if (h->numerics_version != LAC_NUMERICS_VERSION)
@@ -175,11 +165,11 @@ lac_status lacz_header_parse(const uint8_t in[LACZ_HEADER_SIZE], uint64_t off, l
 void lacz_block_header_write(const lacz_block_header *b, uint8_t out[LACZ_BLOCK_HEADER_SIZE]) {
     memset(out, 0, LACZ_BLOCK_HEADER_SIZE);
     out[0] = b->type;
-    put32(out + 4, b->n_tokens);
-    put32(out + 8, b->plain_len);
-    put32(out + 12, b->packed_len);
+    lac_le_put32(out + 4, b->n_tokens);
+    lac_le_put32(out + 8, b->plain_len);
+    lac_le_put32(out + 12, b->packed_len);
     memcpy(out + 16, b->checksum, 8);
-    put32(out + 24, record_check(out, 24));
+    lac_le_put32(out + 24, record_check(out, 24));
 }
 
 void lacz_end_marker(lacz_block_header *b) {
@@ -192,13 +182,13 @@ lac_status lacz_block_header_parse(const uint8_t in[LACZ_BLOCK_HEADER_SIZE], uin
                                    lac_error *err) {
     unsigned long long o = (unsigned long long)off;
     memset(b, 0, sizeof *b);
-    if (get32(in + 24) != record_check(in, 24))
+    if (lac_le_get32(in + 24) != record_check(in, 24))
         return lac_fail(err, LAC_ERR_CORRUPT, "block header at offset %llu: header check mismatch",
                         o);
     b->type = in[0];
-    b->n_tokens = get32(in + 4);
-    b->plain_len = get32(in + 8);
-    b->packed_len = get32(in + 12);
+    b->n_tokens = lac_le_get32(in + 4);
+    b->plain_len = lac_le_get32(in + 8);
+    b->packed_len = lac_le_get32(in + 12);
     memcpy(b->checksum, in + 16, 8);
     if (in[1] | in[2] | in[3])
         return lac_fail(err, LAC_ERR_FORMAT,
@@ -252,20 +242,20 @@ lac_status lacz_block_header_parse(const uint8_t in[LACZ_BLOCK_HEADER_SIZE], uin
  *   0 plain_bytes u64   8 blocks u64   16 SHA-256 of the plaintext (32)   48 check u32 */
 void lacz_footer_write(const lacz_footer *f, uint8_t out[LACZ_FOOTER_SIZE]) {
     memset(out, 0, LACZ_FOOTER_SIZE);
-    put64(out, f->plain_bytes);
-    put64(out + 8, f->blocks);
+    lac_le_put64(out, f->plain_bytes);
+    lac_le_put64(out + 8, f->blocks);
     memcpy(out + 16, f->sha256, 32);
-    put32(out + 48, record_check(out, 48));
+    lac_le_put32(out + 48, record_check(out, 48));
 }
 
 lac_status lacz_footer_parse(const uint8_t in[LACZ_FOOTER_SIZE], uint64_t off, lacz_footer *f,
                              lac_error *err) {
     memset(f, 0, sizeof *f);
-    if (get32(in + 48) != record_check(in, 48))
+    if (lac_le_get32(in + 48) != record_check(in, 48))
         return lac_fail(err, LAC_ERR_CORRUPT, "footer at offset %llu: footer check mismatch",
                         (unsigned long long)off);
-    f->plain_bytes = get64(in);
-    f->blocks = get64(in + 8);
+    f->plain_bytes = lac_le_get64(in);
+    f->blocks = lac_le_get64(in + 8);
     memcpy(f->sha256, in + 16, 32);
     return LAC_OK;
 }

@@ -6,6 +6,7 @@
 
 #include "container.h"
 #include "lac_error.h"
+#include "lac_le.h"
 
 size_t lacz2_varint_put(uint8_t *out, uint64_t v) {
     size_t n = 0;
@@ -83,7 +84,8 @@ size_t lacz2_header_write(const lacz2_header *h, uint8_t out[LACZ2_HEADER_MAX]) 
         memcpy(&t, &h->coder.temperature, 4);
         out[n++] = (uint8_t)h->coder.precision;
         out[n++] = (uint8_t)h->coder.frac_bits;
-        for (int i = 0; i < 4; i++) out[n++] = (uint8_t)(t >> (8 * i));
+        lac_le_put32(out + n, t);
+        n += 4;
     }
     if (flags & LACZ2_F_BLOCK) n += lacz2_varint_put(out + n, h->block_tokens);
     return n;
@@ -134,8 +136,7 @@ static lac_status header_fields(const uint8_t *in, size_t n, uint64_t off, lacz2
     }
     if (flags & LACZ2_F_CODER) {
         NEED(*pos + 6);
-        uint32_t t = 0;
-        for (int i = 0; i < 4; i++) t |= (uint32_t)in[*pos + 2 + i] << (8 * i);
+        const uint32_t t = lac_le_get32(in + *pos + 2);
         h->coder.precision = in[*pos];
         h->coder.frac_bits = in[*pos + 1];
         memcpy(&h->coder.temperature, &t, 4);

@@ -110,7 +110,7 @@ static lac_status take_token(decompressor *d, dblock *k, uint32_t v, int32_t *cu
         return LAC_OK;
     }
     size_t len = 0;
-    const uint8_t *tb = v == d->cfg->eot_token ? NULL : lacs_token_bytes(d->m, v, &len);
+    const uint8_t *tb = v == d->cfg->eot_token ? NULL : lac_model_token_bytes(d->m, v, &len);
     size_t cap = k->plain_len ? k->plain_len : (size_t)k->rows * d->max_token_len;
     if (!tb || !len || k->plain.n + len > cap) {
         k->dead = 1;

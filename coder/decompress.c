@@ -411,7 +411,7 @@ static lac_status setup(decompressor *d, const lac_model *m, const lac_params *p
                                                                  LAC_PURPOSE_DECOMPRESS, NULL);
     if (d->B > LACS_MAX_STREAMS)
         return lac_fail(err, LAC_ERR_ARG, "n_streams %d is above %d", d->B, LACS_MAX_STREAMS);
-    d->max_token_len = lacs_max_token_len(m);
+    d->max_token_len = lac_model_max_token_len(m);
     d->blk = lacs_calloc((size_t)d->B, sizeof *d->blk);
     d->sha = EVP_MD_CTX_new();
     if (!d->blk || !d->sha) return lac_fail(err, LAC_ERR_NOMEM, "out of memory");

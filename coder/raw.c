@@ -161,7 +161,7 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
         lac_rc_decode_update(&rc, cum, freq, P);
         if (sym == eot) break; /* the end of the message */
         size_t len = 0;
-        const uint8_t *tb = lacs_token_bytes(m, (uint32_t)sym, &len);
+        const uint8_t *tb = lac_model_token_bytes(m, (uint32_t)sym, &len);
         if ((s = lacio_put(&w, tb, len, err))) break;
         out.tokens++;
         cur = sym;

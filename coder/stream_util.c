@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "codecs.h"
-#include "model.h"
 
 void lac_params_default(lac_params *p) {
     if (!p) return;
@@ -60,22 +59,4 @@ int lacs_looks_binary(const uint8_t *s, size_t n) {
 
 void *lacs_calloc(size_t n, size_t size) { return calloc(n ? n : 1, size ? size : 1); }
 
-uint32_t lacs_max_token_len(const lac_model *m) {
-    uint32_t V = lac_model_get_config(m)->vocab_size, best = 0;
-    for (uint32_t v = 0; v < V; v++) {
-        uint32_t len = m->vocab.tok_off[v + 1] - m->vocab.tok_off[v];
-        if (len > best) best = len;
-    }
-    return best;
-}
-
 const char *lac_method_name(int method) { return lacz_method_name(method); }
-
-const uint8_t *lacs_token_bytes(const lac_model *m, uint32_t id, size_t *len) {
-    if (id >= m->vocab.n_tokens) {
-        *len = 0;
-        return NULL;
-    }
-    *len = m->vocab.tok_off[id + 1] - m->vocab.tok_off[id];
-    return m->vocab.tok_bytes + m->vocab.tok_off[id];
-}

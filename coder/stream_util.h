@@ -25,11 +25,4 @@ int lacs_looks_binary(const uint8_t *s, size_t n);
 
 /* calloc that never returns NULL for a zero count when memory is there. */
 void *lacs_calloc(size_t n, size_t size);
-
-/* The bytes of token id (NULL, *len 0 out of range), from the model's vocabulary: decoding
- * needs no tokenizer (no regex to compile, no caches to clear). */
-const uint8_t *lacs_token_bytes(const lac_model *m, uint32_t id, size_t *len);
-
-/* The longest token of the model, in bytes. */
-uint32_t lacs_max_token_len(const lac_model *m);
 #endif

@@ -293,7 +293,7 @@ static lac_status parse_st(ckpt *ck, int fi, lac_error *err) {
         return lac_fail(err, LAC_ERR_TRUNCATED,
                         "%s: truncated safetensors file (%zu bytes, no header length)", path,
                         f->size);
-    uint64_t n = lacm_get64(f->map);
+    uint64_t n = lac_le_get64(f->map);
     if (n > f->size - 8)
         return lac_fail(err, LAC_ERR_TRUNCATED,
                         "%s: safetensors header length %llu goes beyond the end of the file "
@@ -504,6 +504,178 @@ static int is_ignored(const char *n) {
     return 0;
 }
 
+/* The tokenizer files (vocab.json + merges.txt, or GPT-2's encoder.json + vocab.bpe), whose
+ * vocabulary must have config.json's vocab_size. */
+static lac_status load_tokenizer(const char *hf_dir, const char *cfg_path,
+                                 const lac_model_config *cfg, lac_vocab_owned *vocab,
+                                 lac_error *err) {
+    lac_status st = LAC_OK;
+    char *p1 = join(hf_dir, "vocab.json"), *p2 = join(hf_dir, "merges.txt");
+    if (p1 && p2 && !exists(p1)) {
+        free(p1);
+        free(p2);
+        p1 = join(hf_dir, "encoder.json");
+        p2 = join(hf_dir, "vocab.bpe");
+        if (p1 && p2 && !exists(p1))
+            st = lac_fail(err, LAC_ERR_IO, "%s: no tokenizer (vocab.json + merges.txt or "
+                          "encoder.json + vocab.bpe)", hf_dir);
+    }
+    if (!st && (!p1 || !p2)) st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
+    if (!st) st = lac_vocab_load_hf(p1, p2, vocab, err);
+    if (!st && vocab->v.n_tokens != cfg->vocab_size)
+        st = lac_fail(err, LAC_ERR_FORMAT, "%s: vocab_size %u but %s has %u tokens", cfg_path,
+                      cfg->vocab_size, p1, vocab->v.n_tokens);
+    free(p1);
+    free(p2);
+    return st;
+}
+
+/* Puts each checkpoint tensor in its .lacm slot (slot[nt], directory order), the LM head in
+ * *lm_head; the attention masks are skipped, anything else is an error. */
+static lac_status assign_tensors(const ckpt *ck, const lac_model_config *cfg,
+                                 const st_tensor **slot, const st_tensor **lm_head,
+                                 lac_error *err) {
+    const uint32_t nt = lacm_n_tensors(cfg->n_layer);
+    for (size_t i = 0; i < ck->n_tensors; i++) {
+        const st_tensor *t = &ck->tensors[i];
+        const char *n = t->name;
+        const char *fpath = ck->files[t->file].path;
+        if (!strncmp(n, "transformer.", 12)) n += 12;
+        if (is_ignored(n)) continue;
+        const st_tensor **dst = NULL;
+        if (!strcmp(n, "lm_head.weight")) {
+            dst = lm_head;
+        } else {
+            /* h.N.* names: parse N to find the slot without a linear search */
+            char want[LACM_NAME_LEN];
+            uint32_t shape[2], lo = 0, hi = nt;
+            if (!strncmp(n, "h.", 2)) {
+                char *endp;
+                unsigned long l = strtoul(n + 2, &endp, 10);
+                if (endp != n + 2 && *endp == '.' && l < cfg->n_layer)
+                    lo = 2 + 12 * (uint32_t)l, hi = lo + 12;
+                else
+                    lo = hi = 0;
+            }
+            for (uint32_t k = lo; k < hi && !dst; k++) {
+                lacm_tensor_spec(cfg, k, want, shape);
+                if (!strcmp(n, want)) dst = &slot[k];
+            }
+        }
+        if (!dst)
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: unexpected tensor %.60s (not part of a "
+                            "%u-layer GPT-2)", fpath, t->name, cfg->n_layer);
+        if (*dst)
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %.60s appears twice (%.60s)", fpath,
+                            t->name, (*dst)->name);
+        *dst = t;
+    }
+    return LAC_OK;
+}
+
+/* Every slot filled, with the config's shape and a dtype we read; *common receives the one
+ * dtype of all tensors (F32 when they differ). */
+static lac_status check_tensors(const ckpt *ck, const lac_model_config *cfg,
+                                const st_tensor *const *slot, const char *wlabel, int *common,
+                                lac_error *err) {
+    const uint32_t nt = lacm_n_tensors(cfg->n_layer);
+    *common = -2;
+    for (uint32_t k = 0; k < nt; k++) {
+        char want[LACM_NAME_LEN];
+        uint32_t shape[2];
+        int nd = lacm_tensor_spec(cfg, k, want, shape);
+        const st_tensor *t = slot[k];
+        if (!t) return lac_fail(err, LAC_ERR_FORMAT, "%s: missing tensor %s", wlabel, want);
+        const char *fpath = ck->files[t->file].path;
+        if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
+            char got[200];
+            int o = snprintf(got, sizeof got, "[");
+            for (int d = 0; d < t->ndim && o < 150; d++)
+                o += snprintf(got + o, sizeof got - (size_t)o, "%s%llu", d ? "," : "",
+                              (unsigned long long)t->shape[d]);
+            snprintf(got + o, sizeof got - (size_t)o, "]");
+            if (nd == 2)
+                return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %.60s has shape %s, expected "
+                                "[%u,%u] from config.json", fpath, t->name, got, shape[0],
+                                shape[1]);
+            return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %.60s has shape %s, expected "
+                            "[%u] from config.json", fpath, t->name, got, shape[0]);
+        }
+        if (t->dtype < 0)
+            return lac_fail(err, LAC_ERR_UNSUPPORTED,
+                            "%s: tensor %.60s has dtype %s (need F32, F16 or BF16)", fpath,
+                            t->name, t->dtype_name);
+        *common = *common == -2 ? t->dtype : *common == t->dtype ? *common : LAC_DTYPE_F32;
+    }
+    return LAC_OK;
+}
+
+/* A present LM head must be the tied embedding, value for value. */
+static lac_status check_tied_head(const ckpt *ck, const lac_model_config *cfg,
+                                  const st_tensor *wte, const st_tensor *lm_head,
+                                  lac_error *err) {
+    const char *fpath = ck->files[lm_head->file].path;
+    if (lm_head->dtype < 0 || lm_head->ndim != 2 || lm_head->shape[0] != cfg->vocab_size ||
+        lm_head->shape[1] != cfg->n_embd)
+        return lac_fail(err, LAC_ERR_FORMAT, "%s: lm_head.weight has the wrong dtype or shape",
+                        fpath);
+    size_t C = cfg->n_embd;
+    const uint8_t *pa = tensor_data(ck, wte), *pb = tensor_data(ck, lm_head);
+    for (size_t r = 0; r < cfg->vocab_size; r++)
+        for (size_t k = 0; k < C; k++) {
+            float a = lacm_load_value(pa, (lac_dtype)wte->dtype, r * C + k);
+            float b = lacm_load_value(pb, (lac_dtype)lm_head->dtype, r * C + k);
+            if (memcmp(&a, &b, 4))
+                return lac_fail(err, LAC_ERR_UNSUPPORTED,
+                                "%s: lm_head.weight differs from wte.weight at [%zu][%zu]: "
+                                "untied LM head not supported", fpath, r, k);
+        }
+    return LAC_OK;
+}
+
+/* The model name: the caller's, or the directory's base name (cut to 63 bytes). */
+static lac_status set_model_name(lac_model_config *cfg, const char *name, const char *hf_dir,
+                                 lac_error *err) {
+    size_t nlen;
+    const char *nm = name;
+    if (nm) {
+        nlen = strlen(nm);
+        if (nlen >= sizeof cfg->name)
+            return lac_fail(err, LAC_ERR_ARG, "model name '%.70s' is longer than %zu bytes", nm,
+                            sizeof cfg->name - 1);
+    } else {
+        size_t l = strlen(hf_dir);
+        while (l > 1 && hf_dir[l - 1] == '/') l--;
+        size_t s = l;
+        while (s > 0 && hf_dir[s - 1] != '/') s--;
+        nm = hf_dir + s;
+        nlen = l - s < sizeof cfg->name - 1 ? l - s : sizeof cfg->name - 1;
+    }
+    memcpy(cfg->name, nm, nlen);
+    cfg->name[nlen] = '\0';
+    return LAC_OK;
+}
+
+/* The .lacm file: header and vocabulary, then the tensors in slot (directory) order. */
+static lac_status write_model(const char *out_path, const lac_model_config *cfg,
+                              const lac_vocab *vocab, const ckpt *ck,
+                              const st_tensor *const *slot, lac_error *err) {
+    lacm_writer *w = NULL;
+    lac_status st = lacm_writer_begin(&w, out_path, cfg, vocab, err);
+    for (uint32_t k = 0; !st && k < lacm_n_tensors(cfg->n_layer); k++) {
+        const st_tensor *t = slot[k];
+        char label[512];
+        snprintf(label, sizeof label, "%s: tensor %s", ck->files[t->file].path, t->name);
+        uint64_t numel = t->ndim == 2 ? t->shape[0] * t->shape[1] : t->shape[0];
+        st = lacm_writer_append(w, tensor_data(ck, t), (lac_dtype)t->dtype, numel, label, err);
+    }
+    if (st) {
+        lacm_writer_abort(w);
+        return st;
+    }
+    return lacm_writer_finish(w, err);
+}
+
 lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
                           const char *name, lac_error *err) {
     if (!hf_dir || !out_path)
@@ -515,7 +687,6 @@ lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
         return lac_fail(err, LAC_ERR_IO, "%s: cannot open: %s", hf_dir, strerror(errno));
     if (!S_ISDIR(sb.st_mode)) return lac_fail(err, LAC_ERR_IO, "%s: not a directory", hf_dir);
 
-    lac_status st = LAC_OK;
     lac_model_config cfg;
     lac_vocab_owned vocab;
     memset(&vocab, 0, sizeof vocab);
@@ -523,190 +694,28 @@ lac_status lac_convert_hf(const char *hf_dir, const char *out_path, int storage,
     memset(&ck, 0, sizeof ck);
     ck.dir = hf_dir;
     const st_tensor **slot = NULL, *lm_head = NULL;
-    lacm_writer *w = NULL;
-    char *p1 = NULL, *p2 = NULL, *cfg_path = join(hf_dir, "config.json");
+    char *cfg_path = join(hf_dir, "config.json");
     if (!cfg_path) return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
-
-    if ((st = read_config(cfg_path, &cfg, err))) goto done;
-
-    /* tokenizer */
-    p1 = join(hf_dir, "vocab.json");
-    p2 = join(hf_dir, "merges.txt");
-    if (!p1 || !p2) {
-        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
-        goto done;
-    }
-    if (!exists(p1)) {
-        free(p1);
-        free(p2);
-        p1 = join(hf_dir, "encoder.json");
-        p2 = join(hf_dir, "vocab.bpe");
-        if (!p1 || !p2) {
-            st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
-            goto done;
-        }
-        if (!exists(p1)) {
-            st = lac_fail(err, LAC_ERR_IO, "%s: no tokenizer (vocab.json + merges.txt or "
-                          "encoder.json + vocab.bpe)", hf_dir);
-            goto done;
-        }
-    }
-    if ((st = lac_vocab_load_hf(p1, p2, &vocab, err))) goto done;
-    if (vocab.v.n_tokens != cfg.vocab_size) {
-        st = lac_fail(err, LAC_ERR_FORMAT, "%s: vocab_size %u but %s has %u tokens", cfg_path,
-                      cfg.vocab_size, p1, vocab.v.n_tokens);
-        goto done;
-    }
-
-    /* weights */
-    if ((st = open_checkpoint(&ck, err))) goto done;
-    const char *wlabel = ck.index_path ? ck.index_path : ck.files[0].path;
-    uint32_t nt = lacm_n_tensors(cfg.n_layer);
-    slot = calloc(nt, sizeof *slot);
-    if (!slot) {
-        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
-        goto done;
-    }
-    for (size_t i = 0; i < ck.n_tensors; i++) {
-        const st_tensor *t = &ck.tensors[i];
-        const char *n = t->name;
-        const char *fpath = ck.files[t->file].path;
-        if (!strncmp(n, "transformer.", 12)) n += 12;
-        if (is_ignored(n)) continue;
-        const st_tensor **dst = NULL;
-        if (!strcmp(n, "lm_head.weight")) {
-            dst = &lm_head;
-        } else {
-            /* h.N.* names: parse N to find the slot without a linear search */
-            char want[LACM_NAME_LEN];
-            uint32_t shape[2], lo = 0, hi = nt;
-            if (!strncmp(n, "h.", 2)) {
-                char *endp;
-                unsigned long l = strtoul(n + 2, &endp, 10);
-                if (endp != n + 2 && *endp == '.' && l < cfg.n_layer)
-                    lo = 2 + 12 * (uint32_t)l, hi = lo + 12;
-                else
-                    lo = hi = 0;
-            }
-            for (uint32_t k = lo; k < hi && !dst; k++) {
-                lacm_tensor_spec(&cfg, k, want, shape);
-                if (!strcmp(n, want)) dst = &slot[k];
-            }
-        }
-        if (!dst) {
-            st = lac_fail(err, LAC_ERR_FORMAT, "%s: unexpected tensor %.60s (not part of a "
-                          "%u-layer GPT-2)", fpath, t->name, cfg.n_layer);
-            goto done;
-        }
-        if (*dst) {
-            st = lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %.60s appears twice (%.60s)", fpath,
-                          t->name, (*dst)->name);
-            goto done;
-        }
-        *dst = t;
-    }
     int common = -2;
-    for (uint32_t k = 0; k < nt; k++) {
-        char want[LACM_NAME_LEN];
-        uint32_t shape[2];
-        int nd = lacm_tensor_spec(&cfg, k, want, shape);
-        const st_tensor *t = slot[k];
-        if (!t) {
-            st = lac_fail(err, LAC_ERR_FORMAT, "%s: missing tensor %s", wlabel, want);
-            goto done;
-        }
-        const char *fpath = ck.files[t->file].path;
-        if (t->ndim != nd || t->shape[0] != shape[0] || (nd == 2 && t->shape[1] != shape[1])) {
-            char got[200];
-            int o = snprintf(got, sizeof got, "[");
-            for (int d = 0; d < t->ndim && o < 150; d++)
-                o += snprintf(got + o, sizeof got - (size_t)o, "%s%llu", d ? "," : "",
-                              (unsigned long long)t->shape[d]);
-            snprintf(got + o, sizeof got - (size_t)o, "]");
-            if (nd == 2)
-                st = lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %.60s has shape %s, expected "
-                              "[%u,%u] from config.json", fpath, t->name, got, shape[0], shape[1]);
-            else
-                st = lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %.60s has shape %s, expected "
-                              "[%u] from config.json", fpath, t->name, got, shape[0]);
-            goto done;
-        }
-        if (t->dtype < 0) {
-            st = lac_fail(err, LAC_ERR_UNSUPPORTED,
-                          "%s: tensor %.60s has dtype %s (need F32, F16 or BF16)", fpath, t->name,
-                          t->dtype_name);
-            goto done;
-        }
-        common = common == -2 ? t->dtype : common == t->dtype ? common : LAC_DTYPE_F32;
+    lac_status st = read_config(cfg_path, &cfg, err);
+    if (!st) st = load_tokenizer(hf_dir, cfg_path, &cfg, &vocab, err);
+    if (!st) st = open_checkpoint(&ck, err);
+    if (!st && !(slot = calloc(lacm_n_tensors(cfg.n_layer), sizeof *slot)))
+        st = lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory", hf_dir);
+    if (!st) st = assign_tensors(&ck, &cfg, slot, &lm_head, err);
+    if (!st)
+        st = check_tensors(&ck, &cfg, slot, ck.index_path ? ck.index_path : ck.files[0].path,
+                           &common, err);
+    if (!st && lm_head) st = check_tied_head(&ck, &cfg, slot[0], lm_head, err);
+    if (!st) st = set_model_name(&cfg, name, hf_dir, err);
+    if (!st) {
+        cfg.storage = storage >= 0 ? (lac_dtype)storage : (lac_dtype)common;
+        cfg.is_random = 0;
+        st = write_model(out_path, &cfg, &vocab.v, &ck, slot, err);
     }
-    cfg.storage = storage >= 0 ? (lac_dtype)storage : (lac_dtype)common;
-
-    /* a present LM head must be the tied embedding */
-    if (lm_head) {
-        const st_tensor *wte = slot[0];
-        const char *fpath = ck.files[lm_head->file].path;
-        if (lm_head->dtype < 0 || lm_head->ndim != 2 || lm_head->shape[0] != cfg.vocab_size ||
-            lm_head->shape[1] != cfg.n_embd) {
-            st = lac_fail(err, LAC_ERR_FORMAT, "%s: lm_head.weight has the wrong dtype or shape",
-                          fpath);
-            goto done;
-        }
-        size_t C = cfg.n_embd;
-        const uint8_t *pa = tensor_data(&ck, wte), *pb = tensor_data(&ck, lm_head);
-        for (size_t r = 0; r < cfg.vocab_size; r++)
-            for (size_t k = 0; k < C; k++) {
-                float a = lacm_load_value(pa, (lac_dtype)wte->dtype, r * C + k);
-                float b = lacm_load_value(pb, (lac_dtype)lm_head->dtype, r * C + k);
-                if (memcmp(&a, &b, 4)) {
-                    st = lac_fail(err, LAC_ERR_UNSUPPORTED,
-                                  "%s: lm_head.weight differs from wte.weight at [%zu][%zu]: "
-                                  "untied LM head not supported", fpath, r, k);
-                    goto done;
-                }
-            }
-    }
-
-    /* name: the caller's, or the directory's base name (cut to 63 bytes) */
-    size_t nlen;
-    const char *nm = name;
-    if (nm) {
-        nlen = strlen(nm);
-        if (nlen >= sizeof cfg.name) {
-            st = lac_fail(err, LAC_ERR_ARG, "model name '%.70s' is longer than %zu bytes", nm,
-                          sizeof cfg.name - 1);
-            goto done;
-        }
-    } else {
-        size_t l = strlen(hf_dir);
-        while (l > 1 && hf_dir[l - 1] == '/') l--;
-        size_t s = l;
-        while (s > 0 && hf_dir[s - 1] != '/') s--;
-        nm = hf_dir + s;
-        nlen = l - s < sizeof cfg.name - 1 ? l - s : sizeof cfg.name - 1;
-    }
-    memcpy(cfg.name, nm, nlen);
-    cfg.name[nlen] = '\0';
-    cfg.is_random = 0;
-
-    if ((st = lacm_writer_begin(&w, out_path, &cfg, &vocab.v, err))) goto done;
-    for (uint32_t k = 0; k < nt; k++) {
-        const st_tensor *t = slot[k];
-        char label[512];
-        snprintf(label, sizeof label, "%s: tensor %s", ck.files[t->file].path, t->name);
-        uint64_t numel = t->ndim == 2 ? t->shape[0] * t->shape[1] : t->shape[0];
-        if ((st = lacm_writer_append(w, tensor_data(&ck, t), (lac_dtype)t->dtype, numel, label,
-                                     err)))
-            goto done;
-    }
-    st = lacm_writer_finish(w, err);
-    w = NULL;
-done:
-    lacm_writer_abort(w);
     free(slot);
     close_checkpoint(&ck);
     lac_vocab_owned_free(&vocab);
     free(cfg_path);
-    free(p1);
-    free(p2);
     return st;
 }

@@ -322,85 +322,141 @@ static int next_chunk(lac_engine *e, const int32_t *const *tokens, const int *co
     return taken;
 }
 
-lac_status lac_engine_forward(lac_engine *e, const int32_t *const *tokens, const int *counts,
-                              float *const *logits, lac_error *err) {
-    long total;
-    lac_status st = check_call(e, tokens, counts, logits, &total, err);
-    if (st != LAC_OK) return st;
-    const size_t V = e->m->cfg.vocab_size;
-    for (int b = 0; b < e->n_streams; b++)
-        if (counts[b] > 0 && !logits[b])
-            return lac_fail(err, LAC_ERR_ARG, "engine: logits[%d] is NULL", b);
+/* One backend call on the chunk that next_chunk() left in e->cnt, e->sub_tok and e->sub_pos;
+ * done[b] rows of stream b came before it. */
+typedef lac_status chunk_fn(lac_engine *e, const int *done, void *ctx, lac_error *err);
+
+/* Runs the `total` rows of counts[] through fn in chunks of at most `limit` rows (stream
+ * order), then advances each stream's position by what was computed (the caches hold those
+ * tokens, also when a chunk failed). */
+static lac_status run_chunks(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                             long total, int limit, chunk_fn *fn, void *ctx, lac_error *err) {
     int *done = calloc((size_t)e->n_streams, sizeof *done);
     if (!done) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    lac_status st = LAC_OK;
     while (total > 0) {
-        int n = next_chunk(e, tokens, counts, done, e->max_rows);
-        for (int b = 0; b < e->n_streams; b++)
-            e->sub_logits[b] = e->cnt[b] ? logits[b] + (size_t)done[b] * V : NULL;
-        st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+        const int n = next_chunk(e, tokens, counts, done, limit);
+        st = fn(e, done, ctx, err);
         if (st != LAC_OK) break;
         for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
         total -= n;
     }
-    /* positions advance by what was computed (the caches hold those tokens) */
     for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
     free(done);
     return st;
 }
 
-/* The unfused code/freqs path: forward in chunks into scratch logits, then quantize. */
+/* lac_engine_forward: logits straight into the caller's rows. */
+static lac_status chunk_logits(lac_engine *e, const int *done, void *ctx, lac_error *err) {
+    float *const *logits = ctx;
+    const size_t V = e->m->cfg.vocab_size;
+    for (int b = 0; b < e->n_streams; b++)
+        e->sub_logits[b] = e->cnt[b] ? logits[b] + (size_t)done[b] * V : NULL;
+    return e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+}
+
+lac_status lac_engine_forward(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                              float *const *logits, lac_error *err) {
+    long total;
+    lac_status st = check_call(e, tokens, counts, logits, &total, err);
+    if (st != LAC_OK) return st;
+    for (int b = 0; b < e->n_streams; b++)
+        if (counts[b] > 0 && !logits[b])
+            return lac_fail(err, LAC_ERR_ARG, "engine: logits[%d] is NULL", b);
+    return run_chunks(e, tokens, counts, total, e->max_rows, chunk_logits, (void *)logits, err);
+}
+
+/* The outputs of forward_code (cum, freq) or forward_freqs (freqs), with the unfused path's
+ * scratch row or the fused path's per-chunk pointer tables. */
+typedef struct coded_out {
+    const int32_t *const *targets;
+    const lac_coder_params *p;
+    uint32_t *const *cum, *const *freq, *const *freqs;
+    uint32_t *row;       /* unfused forward_code: one frequency row */
+    const int32_t **tg;  /* fused: targets of the chunk, [n_streams] */
+    uint32_t **ptr;      /* fused: cum | freq of the chunk, or freqs, [2][n_streams] */
+} coded_out;
+
+/* The unfused code/freqs path: forward into scratch logits, then the host quantizer. */
+static lac_status chunk_quantized(lac_engine *e, const int *done, void *ctx, lac_error *err) {
+    const coded_out *o = ctx;
+    const size_t V = e->m->cfg.vocab_size;
+    size_t off = 0;
+    for (int b = 0; b < e->n_streams; b++) {
+        e->sub_logits[b] = e->cnt[b] ? e->scratch + off * V : NULL;
+        off += (size_t)e->cnt[b];
+    }
+    lac_status st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+    if (st != LAC_OK) return st;
+    for (int b = 0; b < e->n_streams; b++)
+        for (int i = 0; i < e->cnt[b]; i++) {
+            const float *z = e->sub_logits[b] + (size_t)i * V;
+            const size_t r = (size_t)done[b] + (size_t)i;
+            if (o->freqs) {
+                lac_quantize_freqs(o->p, z, (uint32_t)V, o->freqs[b] + r * V);
+            } else {
+                lac_quantize_freqs(o->p, z, (uint32_t)V, o->row);
+                const int32_t tg = o->targets[b][r];
+                uint32_t c = 0;
+                for (int32_t v = 0; v < tg; v++) c += o->row[v];
+                o->cum[b][r] = c;
+                o->freq[b][r] = o->row[tg];
+            }
+        }
+    return LAC_OK;
+}
+
 static lac_status forward_quantized(lac_engine *e, const int32_t *const *tokens,
-                                    const int *counts, const int32_t *const *targets,
-                                    const lac_coder_params *p, uint32_t *const *cum,
-                                    uint32_t *const *freq, uint32_t *const *freqs, long total,
+                                    const int *counts, coded_out *o, long total,
                                     lac_error *err) {
     const size_t V = e->m->cfg.vocab_size;
-    int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
+    const int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
     if (!e->scratch) {
         e->scratch = malloc((size_t)LAC_CODE_CHUNK * V * sizeof(float));
         if (!e->scratch) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
     }
-    uint32_t *row = NULL;
-    if (!freqs) {
-        row = malloc(V * sizeof *row);
-        if (!row) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+    if (!o->freqs) {
+        o->row = malloc(V * sizeof *o->row);
+        if (!o->row) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
     }
-    int *done = calloc((size_t)e->n_streams, sizeof *done);
-    if (!done) {
-        free(row);
-        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    const lac_status st = run_chunks(e, tokens, counts, total, chunk, chunk_quantized, o, err);
+    free(o->row);
+    o->row = NULL;
+    return st;
+}
+
+/* The fused paths: the backend quantizes (and codes) itself. */
+static lac_status chunk_code(lac_engine *e, const int *done, void *ctx, lac_error *err) {
+    const coded_out *o = ctx;
+    const int B = e->n_streams;
+    for (int b = 0; b < B; b++) {
+        o->tg[b] = e->cnt[b] ? o->targets[b] + done[b] : NULL;
+        o->ptr[b] = e->cnt[b] ? o->cum[b] + done[b] : NULL;
+        o->ptr[B + b] = e->cnt[b] ? o->freq[b] + done[b] : NULL;
     }
-    lac_status st = LAC_OK;
-    while (total > 0) {
-        int n = next_chunk(e, tokens, counts, done, chunk);
-        size_t off = 0;
-        for (int b = 0; b < e->n_streams; b++) {
-            e->sub_logits[b] = e->cnt[b] ? e->scratch + off * V : NULL;
-            off += (size_t)e->cnt[b];
-        }
-        st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
-        if (st != LAC_OK) break;
-        for (int b = 0; b < e->n_streams; b++)
-            for (int i = 0; i < e->cnt[b]; i++) {
-                const float *z = e->sub_logits[b] + (size_t)i * V;
-                const size_t r = (size_t)done[b] + (size_t)i;
-                if (freqs) {
-                    lac_quantize_freqs(p, z, (uint32_t)V, freqs[b] + r * V);
-                } else {
-                    lac_quantize_freqs(p, z, (uint32_t)V, row);
-                    const int32_t tg = targets[b][r];
-                    uint32_t c = 0;
-                    for (int32_t v = 0; v < tg; v++) c += row[v];
-                    cum[b][r] = c;
-                    freq[b][r] = row[tg];
-                }
-            }
-        for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
-        total -= n;
-    }
-    for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
-    free(done);
-    free(row);
+    return e->ops->forward_code(e->state, e->sub_tok, e->cnt, e->sub_pos, o->tg, o->p, o->ptr,
+                                o->ptr + B, err);
+}
+
+static lac_status chunk_freqs(lac_engine *e, const int *done, void *ctx, lac_error *err) {
+    const coded_out *o = ctx;
+    const size_t V = e->m->cfg.vocab_size;
+    for (int b = 0; b < e->n_streams; b++)
+        o->ptr[b] = e->cnt[b] ? o->freqs[b] + (size_t)done[b] * V : NULL;
+    return e->ops->forward_freqs(e->state, e->sub_tok, e->cnt, e->sub_pos, o->p, o->ptr, err);
+}
+
+/* A fused path with its pointer tables (2 * n_streams entries, targets too for code). */
+static lac_status forward_fused(lac_engine *e, const int32_t *const *tokens, const int *counts,
+                                coded_out *o, long total, chunk_fn *fn, lac_error *err) {
+    const size_t B = (size_t)e->n_streams;
+    o->tg = calloc(B, sizeof *o->tg);
+    o->ptr = calloc(2 * B, sizeof *o->ptr);
+    lac_status st = !o->tg || !o->ptr ? lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory")
+                                      : run_chunks(e, tokens, counts, total, e->max_rows, fn, o,
+                                                   err);
+    free(o->tg);
+    free(o->ptr);
     return st;
 }
 
@@ -426,37 +482,9 @@ lac_status lac_engine_forward_code(lac_engine *e, const int32_t *const *tokens, 
                                 "engine: stream %d target %d: id %d out of range 0..%u", b, i,
                                 (int)targets[b][i], c->vocab_size - 1);
     }
-    if (e->ops->forward_code) {
-        const size_t B = (size_t)e->n_streams;
-        int *done = calloc(B, sizeof *done);
-        const int32_t **tg = calloc(B, sizeof *tg);
-        uint32_t **cu = calloc(2 * B, sizeof *cu);
-        if (!done || !tg || !cu) {
-            free(done);
-            free(tg);
-            free(cu);
-            return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
-        }
-        while (total > 0) {
-            int n = next_chunk(e, tokens, counts, done, e->max_rows);
-            for (int b = 0; b < e->n_streams; b++) {
-                tg[b] = e->cnt[b] ? targets[b] + done[b] : NULL;
-                cu[b] = e->cnt[b] ? cum[b] + done[b] : NULL;
-                cu[B + b] = e->cnt[b] ? freq[b] + done[b] : NULL;
-            }
-            st = e->ops->forward_code(e->state, e->sub_tok, e->cnt, e->sub_pos, tg, p, cu,
-                                      cu + B, err);
-            if (st != LAC_OK) break;
-            for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
-            total -= n;
-        }
-        for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
-        free(done);
-        free(tg);
-        free(cu);
-        return st;
-    }
-    return forward_quantized(e, tokens, counts, targets, p, cum, freq, NULL, total, err);
+    coded_out o = {.targets = targets, .p = p, .cum = cum, .freq = freq};
+    if (e->ops->forward_code) return forward_fused(e, tokens, counts, &o, total, chunk_code, err);
+    return forward_quantized(e, tokens, counts, &o, total, err);
 }
 
 lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
@@ -468,40 +496,46 @@ lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
     if (!p) return lac_fail(err, LAC_ERR_ARG, "engine: coder params is NULL");
     st = lac_coder_params_check(p, err);
     if (st != LAC_OK) return st;
-    const size_t V = e->m->cfg.vocab_size;
     for (int b = 0; b < e->n_streams; b++)
         if (counts[b] > 0 && !freqs[b])
             return lac_fail(err, LAC_ERR_ARG, "engine: freqs[%d] is NULL", b);
-    if (e->ops->forward_freqs) {
-        int *done = calloc((size_t)e->n_streams, sizeof *done);
-        uint32_t **fr = calloc((size_t)e->n_streams, sizeof *fr);
-        if (!done || !fr) {
-            free(done);
-            free(fr);
-            return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
-        }
-        while (total > 0) {
-            int n = next_chunk(e, tokens, counts, done, e->max_rows);
-            for (int b = 0; b < e->n_streams; b++)
-                fr[b] = e->cnt[b] ? freqs[b] + (size_t)done[b] * V : NULL;
-            st = e->ops->forward_freqs(e->state, e->sub_tok, e->cnt, e->sub_pos, p, fr, err);
-            if (st != LAC_OK) break;
-            for (int b = 0; b < e->n_streams; b++) done[b] += e->cnt[b];
-            total -= n;
-        }
-        for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
-        free(done);
-        free(fr);
-        return st;
-    }
-    return forward_quantized(e, tokens, counts, NULL, p, NULL, NULL, freqs, total, err);
+    coded_out o = {.p = p, .freqs = freqs};
+    if (e->ops->forward_freqs)
+        return forward_fused(e, tokens, counts, &o, total, chunk_freqs, err);
+    return forward_quantized(e, tokens, counts, &o, total, err);
 }
 
-/* The unfused decode path: up to LAC_CODE_CHUNK streams per backend call into the scratch
- * logits, then the host quantizer and lac_freqs_find. */
+/* The unfused decode path: up to LAC_CODE_CHUNK streams (one row each) per backend call into
+ * the scratch logits, then the host quantizer and lac_freqs_find. */
+typedef struct decode_out {
+    const lac_coder_params *p;
+    const uint32_t *targets;
+    int32_t *sym;
+    uint32_t *cum, *freq;
+} decode_out;
+
+static lac_status chunk_decode(lac_engine *e, const int *done, void *ctx, lac_error *err) {
+    (void)done; /* one row per stream: no stream comes back in a later chunk */
+    const decode_out *o = ctx;
+    const size_t V = e->m->cfg.vocab_size;
+    size_t off = 0;
+    for (int b = 0; b < e->n_streams; b++) {
+        e->sub_logits[b] = e->cnt[b] ? e->scratch + off * V : NULL;
+        off += (size_t)e->cnt[b];
+    }
+    lac_status st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+    if (st != LAC_OK) return st;
+    for (int b = 0; b < e->n_streams; b++) {
+        if (!e->cnt[b]) continue;
+        lac_quantize_freqs(o->p, e->sub_logits[b], (uint32_t)V, e->row);
+        o->sym[b] = (int32_t)lac_freqs_find(e->row, (uint32_t)V, o->targets[b], &o->cum[b],
+                                            &o->freq[b]);
+    }
+    return LAC_OK;
+}
+
 static lac_status decode_unfused(lac_engine *e, const int32_t *const *tokens, const int *counts,
-                                 const lac_coder_params *p, const uint32_t *targets,
-                                 int32_t *sym, uint32_t *cum, uint32_t *freq, lac_error *err) {
+                                 long total, decode_out *o, lac_error *err) {
     const size_t V = e->m->cfg.vocab_size;
     const int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
     if (!e->scratch) {
@@ -510,35 +544,7 @@ static lac_status decode_unfused(lac_engine *e, const int32_t *const *tokens, co
     }
     if (!e->row && !(e->row = malloc(V * sizeof *e->row)))
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
-    uint32_t *row = e->row;
-    lac_status st = LAC_OK;
-    for (int b0 = 0; b0 < e->n_streams && st == LAC_OK;) {
-        int taken = 0, b1 = b0;
-        for (int b = 0; b < e->n_streams; b++) {
-            e->cnt[b] = 0;
-            e->sub_tok[b] = NULL;
-            e->sub_logits[b] = NULL;
-            e->sub_pos[b] = e->pos[b];
-        }
-        for (; b1 < e->n_streams && taken < chunk; b1++) {
-            if (!counts[b1]) continue;
-            e->cnt[b1] = 1;
-            e->sub_tok[b1] = tokens[b1];
-            e->sub_logits[b1] = e->scratch + (size_t)taken * V;
-            taken++;
-        }
-        b0 = b1;
-        if (!taken) break;
-        st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
-        if (st != LAC_OK) break;
-        for (int b = 0; b < e->n_streams; b++) {
-            if (!e->cnt[b]) continue;
-            lac_quantize_freqs(p, e->sub_logits[b], (uint32_t)V, row);
-            sym[b] = (int32_t)lac_freqs_find(row, (uint32_t)V, targets[b], &cum[b], &freq[b]);
-            e->pos[b]++;
-        }
-    }
-    return st;
+    return run_chunks(e, tokens, counts, total, chunk, chunk_decode, o, err);
 }
 
 lac_status lac_engine_forward_decode(lac_engine *e, const int32_t *const *tokens,
@@ -562,8 +568,10 @@ lac_status lac_engine_forward_decode(lac_engine *e, const int32_t *const *tokens
                             targets[b], b, p->precision);
     }
     if (total == 0) return LAC_OK;
-    if (!e->ops->forward_decode || total > e->max_rows)
-        return decode_unfused(e, tokens, counts, p, targets, sym, cum, freq, err);
+    if (!e->ops->forward_decode || total > e->max_rows) {
+        decode_out o = {.p = p, .targets = targets, .sym = sym, .cum = cum, .freq = freq};
+        return decode_unfused(e, tokens, counts, total, &o, err);
+    }
     st = e->ops->forward_decode(e->state, tokens, counts, e->pos, p, targets, sym, cum, freq,
                                 err);
     if (st != LAC_OK) return st;

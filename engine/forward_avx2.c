@@ -283,7 +283,7 @@ static float r32_sumsq(const float *x, int n) {
 
 static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
                        float *y) {
-    lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
+    lac_layernorm_row(r32_sum, r32_sumsq, x, w, b, C, eps, y);
 }
 static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
 static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }

@@ -215,9 +215,9 @@ static float r32_sumsq(const float *x, int n) {
 
 static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
                        float *y) {
-    lac_op_layernorm(r32_sum, r32_sumsq, x, w, b, C, eps, y);
+    lac_layernorm_row(r32_sum, r32_sumsq, x, w, b, C, eps, y);
 }
-/* lac_expf (engine/lac_math.h) on 16 lanes: the same operations in the same order, the
+/* lac_expf (numerics/lac_math.h) on 16 lanes: the same operations in the same order, the
  * special cases blended in at the end. */
 static inline __m512 expf16(__m512 x) {
     const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);

@@ -90,27 +90,12 @@ static void g_wsum(const float *e, const float *Vc, int ldv, int nj, int hd, flo
     for (int d = 0; d < hd; d++) o[d] = o[d] / S;
 }
 
-static float g_r32_tree(float *p) {
-    for (int s = 16; s >= 1; s /= 2)
-        for (int j = 0; j < s; j++) p[j] = p[j] + p[j + s];
-    return p[0];
-}
-
-static float g_r32_sum(const float *x, int n) {
-    float p[32] = {0};
-    for (int i = 0; i < n; i++) p[i % 32] = p[i % 32] + x[i];
-    return g_r32_tree(p);
-}
-
-static float g_r32_sumsq(const float *x, int n) {
-    float p[32] = {0};
-    for (int i = 0; i < n; i++) p[i % 32] = fmaf(x[i], x[i], p[i % 32]);
-    return g_r32_tree(p);
-}
+static float g_r32_sum(const float *x, int n) { return lac_r32_sum(x, n); }
+static float g_r32_sumsq(const float *x, int n) { return lac_r32_sumsq(x, n); }
 
 static void g_layernorm(const float *x, const float *w, const float *b, int C, float eps,
                        float *y) {
-    lac_op_layernorm(g_r32_sum, g_r32_sumsq, x, w, b, C, eps, y);
+    lac_layernorm_row(lac_r32_sum, lac_r32_sumsq, x, w, b, C, eps, y);
 }
 static void g_gelu(float *h, size_t n) { lac_op_gelu(h, n); }
 static void g_softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }

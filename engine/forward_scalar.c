@@ -9,6 +9,7 @@
 #include "backend.h"
 #include "lac_error.h"
 #include "lac_math.h"
+#include "lac_ops.h"
 
 typedef struct scalar_state {
     const lac_model *m;
@@ -20,32 +21,10 @@ typedef struct scalar_state {
     int *row_stream;             /* [max_rows] stream of each row */
 } scalar_state;
 
-/* R32 (docs/NUMERICS.md §1): 32 partial sums, then a fixed halving tree. */
-static float r32_sum(const float *x, int n) {
-    float p[32];
-    for (int j = 0; j < 32; j++) p[j] = 0.0f;
-    for (int i = 0; i < n; i++) p[i % 32] = p[i % 32] + x[i];
-    for (int s = 16; s >= 1; s /= 2)
-        for (int j = 0; j < s; j++) p[j] = p[j] + p[j + s];
-    return p[0];
-}
-
-static float r32_sumsq(const float *x, int n) {
-    float p[32];
-    for (int j = 0; j < 32; j++) p[j] = 0.0f;
-    for (int i = 0; i < n; i++) p[i % 32] = fmaf(x[i], x[i], p[i % 32]);
-    for (int s = 16; s >= 1; s /= 2)
-        for (int j = 0; j < s; j++) p[j] = p[j] + p[j + s];
-    return p[0];
-}
-
+/* R32 row sums (§1), LayerNorm (§3) and GELU (§4) are numerics/lac_ops.h. */
 static void layernorm(const float *x, const float *w, const float *b, int C, float eps,
                       float *y) {
-    const float mean = r32_sum(x, C) / (float)C;
-    for (int i = 0; i < C; i++) y[i] = x[i] - mean; /* y holds d */
-    const float var = r32_sumsq(y, C) / (float)C;
-    const float rstd = 1.0f / sqrtf(var + eps);
-    for (int i = 0; i < C; i++) y[i] = fmaf(y[i] * rstd, w[i], b[i]);
+    lac_layernorm_row(lac_r32_sum, lac_r32_sumsq, x, w, b, C, eps, y);
 }
 
 /* y[N] = chain_k(x[k], W[k][n]) (+ b[n]). Every y[n] is its own chain over k = 0..K-1; the
@@ -67,13 +46,6 @@ static void linear(const float *x, const float *W, const float *b, int K, int N,
     }
     if (b)
         for (int n = 0; n < N; n++) y[n] = y[n] + b[n];
-}
-
-static float gelu(float x) {
-    const float x3 = (x * x) * x;
-    const float u = x + 0.044715f * x3;
-    const float v = 0.7978845608028654f * u;
-    return (0.5f * x) * (1.0f + lac_tanhf(v));
 }
 
 static void scalar_destroy(void *st) {
@@ -175,7 +147,7 @@ static lac_status scalar_forward(void *st, const int32_t *const *tokens, const i
                     if (s->s[j] > mx) mx = s->s[j];
                 }
                 for (int j = 0; j <= t; j++) s->s[j] = lac_expf(s->s[j] - mx);
-                const float S = r32_sum(s->s, t + 1);
+                const float S = lac_r32_sum(s->s, t + 1);
                 float *o = s->att + (size_t)r * C + hh * hd;
                 /* o[d] = chain_j(e[j], v_j[d]) / S, j outside (each o[d] its own chain) */
                 for (int d = 0; d < hd; d++) o[d] = 0.0f;
@@ -193,7 +165,7 @@ static lac_status scalar_forward(void *st, const int32_t *const *tokens, const i
             for (int k = 0; k < C; k++) x[k] = x[k] + a[k];
             layernorm(x, w->ln2_w, w->ln2_b, C, c->ln_eps, a);
             linear(a, w->fc_w, w->fc_b, C, NI, h);
-            for (int k = 0; k < NI; k++) h[k] = gelu(h[k]);
+            for (int k = 0; k < NI; k++) h[k] = lac_gelu(h[k]);
             linear(h, w->fcproj_w, w->fcproj_b, NI, C, a);
             for (int k = 0; k < C; k++) x[k] = x[k] + a[k];
         }

@@ -94,7 +94,7 @@ uint16_t lacm_f32_to_f16(float f) {
 
 float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i) {
     if (dt == LAC_DTYPE_F32) {
-        uint32_t u = lacm_get32(s + 4 * i);
+        uint32_t u = lac_le_get32(s + 4 * i);
         return bits_f32(u);
     }
     uint16_t h = (uint16_t)(s[2 * i] | s[2 * i + 1] << 8);
@@ -141,7 +141,7 @@ int lacm_tensor_spec(const lac_model_config *cfg, uint32_t i, char *name, uint32
 /* ---- identity hash ------------------------------------------------------------------------- */
 static int hash_u32(EVP_MD_CTX *ctx, uint32_t v) {
     uint8_t b[4];
-    lacm_put32(b, v);
+    lac_le_put32(b, v);
     return EVP_DigestUpdate(ctx, b, 4);
 }
 
@@ -163,7 +163,7 @@ int lacm_hash_prefix(EVP_MD_CTX *ctx, const lac_model_config *cfg, const lac_voc
          hash_u32(ctx, cfg->vocab_size) && hash_u32(ctx, cfg->n_inner) &&
          hash_u32(ctx, f32_bits(cfg->ln_eps)) && hash_u32(ctx, cfg->eot_token);
     ok = ok && hash_u32(ctx, v->n_tokens) && hash_u32_array(ctx, v->tok_off, v->n_tokens + 1u);
-    lacm_put64(b, v->tok_off[v->n_tokens]);
+    lac_le_put64(b, v->tok_off[v->n_tokens]);
     ok = ok && EVP_DigestUpdate(ctx, b, 8) &&
          EVP_DigestUpdate(ctx, v->tok_bytes, v->tok_off[v->n_tokens]);
     ok = ok && hash_u32(ctx, v->n_merges) &&
@@ -278,27 +278,31 @@ static void widen(const uint8_t *s, float *d, size_t n, const float *f16_table) 
     }
 }
 
-lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_model *m,
-                      lac_error *err) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
-    return lac_fail(err, LAC_ERR_UNSUPPORTED, "%s: model files need a little-endian host", label);
-#endif
+/* The section offsets and counts of a model file's header. */
+typedef struct lacm_sections {
+    uint32_t n_merges, n_tensors;
+    uint64_t off_tok, off_bytes, bytes_len, off_merges, off_dir, off_data;
+} lacm_sections;
+
+/* Header: magic, version, checksum, reserved bytes, the config (checked) and the file size. */
+static lac_status parse_header(const uint8_t *img, size_t size, const char *label,
+                               lac_model_config *c, lac_error *err) {
     if (size < LACM_HEADER_SIZE)
         return lac_fail(err, LAC_ERR_TRUNCATED, "%s: %zu bytes, shorter than the %u-byte header",
                         label, size, LACM_HEADER_SIZE);
     const uint8_t *h = img;
     if (memcmp(h + LACM_H_MAGIC, LACM_MAGIC, 8))
         return lac_fail(err, LAC_ERR_FORMAT, "%s: bad magic (not a lacgpu model file)", label);
-    uint32_t version = lacm_get32(h + LACM_H_VERSION);
+    uint32_t version = lac_le_get32(h + LACM_H_VERSION);
     if (version > LAC_MODEL_FORMAT_VERSION)
         return lac_fail(err, LAC_ERR_VERSION,
                         "%s: model format version %u is newer than this build's (%d)", label,
                         version, LAC_MODEL_FORMAT_VERSION);
     if (version == 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: model format version 0 is invalid", label);
-    if (lacm_get32(h + LACM_H_HEADER_SIZE) != LACM_HEADER_SIZE)
+    if (lac_le_get32(h + LACM_H_HEADER_SIZE) != LACM_HEADER_SIZE)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: header_size %u, expected %u", label,
-                        lacm_get32(h + LACM_H_HEADER_SIZE), LACM_HEADER_SIZE);
+                        lac_le_get32(h + LACM_H_HEADER_SIZE), LACM_HEADER_SIZE);
     uint8_t digest[EVP_MAX_MD_SIZE];
     unsigned dlen = 0;
     if (!EVP_Digest(h, LACM_H_CHECK, digest, &dlen, EVP_sha256(), NULL))
@@ -311,21 +315,20 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
             return lac_fail(err, LAC_ERR_FORMAT, "%s: reserved header byte %u is not zero", label,
                             i);
 
-    lac_model_config *c = &m->cfg;
     memset(c, 0, sizeof *c);
-    c->n_layer = lacm_get32(h + LACM_H_N_LAYER);
-    c->n_head = lacm_get32(h + LACM_H_N_HEAD);
-    c->n_embd = lacm_get32(h + LACM_H_N_EMBD);
-    c->n_ctx = lacm_get32(h + LACM_H_N_CTX);
-    c->vocab_size = lacm_get32(h + LACM_H_VOCAB);
-    c->n_inner = lacm_get32(h + LACM_H_N_INNER);
-    c->ln_eps = bits_f32(lacm_get32(h + LACM_H_LN_EPS));
-    c->eot_token = lacm_get32(h + LACM_H_EOT);
-    uint32_t storage = lacm_get32(h + LACM_H_STORAGE);
+    c->n_layer = lac_le_get32(h + LACM_H_N_LAYER);
+    c->n_head = lac_le_get32(h + LACM_H_N_HEAD);
+    c->n_embd = lac_le_get32(h + LACM_H_N_EMBD);
+    c->n_ctx = lac_le_get32(h + LACM_H_N_CTX);
+    c->vocab_size = lac_le_get32(h + LACM_H_VOCAB);
+    c->n_inner = lac_le_get32(h + LACM_H_N_INNER);
+    c->ln_eps = bits_f32(lac_le_get32(h + LACM_H_LN_EPS));
+    c->eot_token = lac_le_get32(h + LACM_H_EOT);
+    uint32_t storage = lac_le_get32(h + LACM_H_STORAGE);
     if (lacm_dtype_size(storage) == 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: unknown storage dtype %u", label, storage);
     c->storage = (lac_dtype)storage;
-    uint32_t flags = lacm_get32(h + LACM_H_FLAGS);
+    uint32_t flags = lac_le_get32(h + LACM_H_FLAGS);
     if (flags & ~LACM_FLAG_RANDOM)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: unknown flags 0x%x", label, flags);
     c->is_random = (flags & LACM_FLAG_RANDOM) != 0;
@@ -342,7 +345,7 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     lac_status st = check_config(label, c, 1, err);
     if (st) return st;
 
-    uint64_t fsize = lacm_get64(h + LACM_H_FILE_SIZE);
+    uint64_t fsize = lac_le_get64(h + LACM_H_FILE_SIZE);
     if (fsize > size)
         return lac_fail(err, LAC_ERR_TRUNCATED,
                         "%s: file is %zu bytes but its header says %llu (truncated; file_size at "
@@ -354,13 +357,20 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
                         "at header offset %u)", label, size, (unsigned long long)fsize,
                         LACM_H_FILE_SIZE);
 
-    uint32_t V = c->vocab_size, C = c->n_embd;
-    uint32_t n_merges = lacm_get32(h + LACM_H_N_MERGES);
-    uint32_t n_tensors = lacm_get32(h + LACM_H_N_TENSORS);
-    uint64_t off_tok = lacm_get64(h + LACM_H_TOK_OFF), off_bytes = lacm_get64(h + LACM_H_TOK_BYTES);
-    uint64_t bytes_len = lacm_get64(h + LACM_H_TOK_BYTES_LEN);
-    uint64_t off_merges = lacm_get64(h + LACM_H_MERGES), off_dir = lacm_get64(h + LACM_H_DIR);
-    uint64_t off_data = lacm_get64(h + LACM_H_DATA);
+    return LAC_OK;
+}
+
+/* Section offsets: counts within their limits, sections in file order inside the file. */
+static lac_status parse_sections(const uint8_t *h, size_t size, const char *label,
+                                 const lac_model_config *c, lacm_sections *sec, lac_error *err) {
+    const uint32_t V = c->vocab_size;
+    lac_status st;
+    uint32_t n_merges = lac_le_get32(h + LACM_H_N_MERGES);
+    uint32_t n_tensors = lac_le_get32(h + LACM_H_N_TENSORS);
+    uint64_t off_tok = lac_le_get64(h + LACM_H_TOK_OFF), off_bytes = lac_le_get64(h + LACM_H_TOK_BYTES);
+    uint64_t bytes_len = lac_le_get64(h + LACM_H_TOK_BYTES_LEN);
+    uint64_t off_merges = lac_le_get64(h + LACM_H_MERGES), off_dir = lac_le_get64(h + LACM_H_DIR);
+    uint64_t off_data = lac_le_get64(h + LACM_H_DATA);
     if (n_merges > LACM_MAX_MERGES)
         return lac_fail(err, LAC_ERR_LIMIT, "%s: n_merges %u exceeds %u (header offset %u)",
                         label, n_merges, LACM_MAX_MERGES, LACM_H_N_MERGES);
@@ -384,8 +394,18 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         (st = check_section(label, "tensor data", LACM_H_DATA, off_data, 0,
                             off_dir + (uint64_t)n_tensors * LACM_DIR_ENTRY_SIZE, size, err)))
         return st;
+    *sec = (lacm_sections){.n_merges = n_merges, .n_tensors = n_tensors, .off_tok = off_tok,
+                           .off_bytes = off_bytes, .bytes_len = bytes_len,
+                           .off_merges = off_merges, .off_dir = off_dir, .off_data = off_data};
+    return LAC_OK;
+}
 
-    /* vocab */
+/* The vocabulary (token offsets, bytes, merges), checked, as views into the image. */
+static lac_status parse_vocab(const uint8_t *img, const char *label, const lac_model_config *c,
+                              const lacm_sections *sec, lac_vocab *vocab, lac_error *err) {
+    const uint32_t V = c->vocab_size, n_merges = sec->n_merges;
+    const uint64_t off_tok = sec->off_tok, bytes_len = sec->bytes_len;
+    const uint64_t off_merges = sec->off_merges;
     const uint32_t *tok_off = (const uint32_t *)(img + off_tok);
     if (tok_off[0] != 0)
         return lac_fail(err, LAC_ERR_FORMAT, "%s: tok_off[0] = %u, expected 0", label, tok_off[0]);
@@ -408,13 +428,22 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
                             "%s: merge %llu names token %u, not below vocab_size %u (at offset "
                             "%llu)", label, (unsigned long long)(i / 2), merges[i], V,
                             (unsigned long long)(off_merges + 4 * i));
-    m->vocab.n_tokens = V;
-    m->vocab.tok_off = tok_off;
-    m->vocab.tok_bytes = img + off_bytes;
-    m->vocab.n_merges = n_merges;
-    m->vocab.merges = merges;
+    vocab->n_tokens = V;
+    vocab->tok_off = tok_off;
+    vocab->tok_bytes = img + sec->off_bytes;
+    vocab->n_merges = n_merges;
+    vocab->merges = merges;
+    return LAC_OK;
+}
 
-    /* tensor directory */
+/* The tensor directory: every entry's name, dtype, shape and extent as the config says;
+ * *n_params receives the parameter count. */
+static lac_status parse_directory(const uint8_t *img, size_t size, const char *label,
+                                  const lac_model_config *c, const lacm_sections *sec,
+                                  uint64_t *n_params_out, lac_error *err) {
+    const uint32_t storage = (uint32_t)c->storage, n_tensors = sec->n_tensors;
+    const uint64_t off_dir = sec->off_dir, off_data = sec->off_data;
+    lac_status st;
     size_t esz = lacm_dtype_size(storage);
     uint64_t prev_end = off_data, n_params = 0;
     const uint8_t *dir = img + off_dir;
@@ -428,20 +457,20 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         if (memcmp(e + LACM_E_NAME, want, LACM_NAME_LEN))
             return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor directory entry %u is not '%s' "
                             "(entry at offset %llu)", label, i, want, eo);
-        if (lacm_get32(e + LACM_E_DTYPE) != storage)
+        if (lac_le_get32(e + LACM_E_DTYPE) != storage)
             return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: dtype %u, expected storage %u "
-                            "(entry at offset %llu)", label, want, lacm_get32(e + LACM_E_DTYPE),
+                            "(entry at offset %llu)", label, want, lac_le_get32(e + LACM_E_DTYPE),
                             storage, eo);
-        if (lacm_get32(e + LACM_E_NDIM) != (uint32_t)ndim ||
-            lacm_get32(e + LACM_E_SHAPE0) != shape[0] ||
-            lacm_get32(e + LACM_E_SHAPE1) != (ndim == 2 ? shape[1] : 0))
+        if (lac_le_get32(e + LACM_E_NDIM) != (uint32_t)ndim ||
+            lac_le_get32(e + LACM_E_SHAPE0) != shape[0] ||
+            lac_le_get32(e + LACM_E_SHAPE1) != (ndim == 2 ? shape[1] : 0))
             return lac_fail(err, LAC_ERR_FORMAT,
                             "%s: tensor %s: shape [%u,%u] (ndim %u), expected [%u,%u] from the "
                             "config (entry at offset %llu)", label, want,
-                            lacm_get32(e + LACM_E_SHAPE0), lacm_get32(e + LACM_E_SHAPE1),
-                            lacm_get32(e + LACM_E_NDIM), shape[0], ndim == 2 ? shape[1] : 0, eo);
+                            lac_le_get32(e + LACM_E_SHAPE0), lac_le_get32(e + LACM_E_SHAPE1),
+                            lac_le_get32(e + LACM_E_NDIM), shape[0], ndim == 2 ? shape[1] : 0, eo);
         uint64_t numel = (uint64_t)shape[0] * (ndim == 2 ? shape[1] : 1);
-        uint64_t off = lacm_get64(e + LACM_E_OFFSET), nb = lacm_get64(e + LACM_E_NBYTES);
+        uint64_t off = lac_le_get64(e + LACM_E_OFFSET), nb = lac_le_get64(e + LACM_E_NBYTES);
         if (nb != numel * esz)
             return lac_fail(err, LAC_ERR_FORMAT, "%s: tensor %s: nbytes %llu, expected %llu "
                             "(entry at offset %llu)", label, want, (unsigned long long)nb,
@@ -457,8 +486,21 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         prev_end = off + nb;
         n_params += numel;
     }
-    m->n_params = n_params;
+    *n_params_out = n_params;
 
+    return LAC_OK;
+}
+
+/* The weights: widened (16-bit storage) or mapped in place, hashed and compared with the
+ * header's identity hash, assigned to the layers; wte transposed for the LM head. */
+static lac_status load_tensors(const uint8_t *img, const char *label, const lacm_sections *sec,
+                               lac_model *m, lac_error *err) {
+    const lac_model_config *c = &m->cfg;
+    const uint8_t *h = img, *dir = img + sec->off_dir;
+    const uint32_t storage = (uint32_t)c->storage, n_tensors = sec->n_tensors;
+    const uint32_t V = c->vocab_size, C = c->n_embd;
+    const uint64_t n_params = m->n_params, off_data = sec->off_data;
+    const size_t esz = lacm_dtype_size(storage);
     /* memory: one owned block = widened copies (16-bit storage only), wte_t, then (F16 only)
      * wte_t in its 16-bit form for the CPU's LM head */
     m->layers = calloc(c->n_layer, sizeof *m->layers);
@@ -500,8 +542,8 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
     int ok = 1;
     for (uint32_t i = 0; i < n_tensors && ok; i++) {
         const uint8_t *e = dir + (size_t)i * LACM_DIR_ENTRY_SIZE;
-        uint64_t off = lacm_get64(e + LACM_E_OFFSET);
-        size_t numel = (size_t)(lacm_get64(e + LACM_E_NBYTES) / esz);
+        uint64_t off = lac_le_get64(e + LACM_E_OFFSET);
+        size_t numel = (size_t)(lac_le_get64(e + LACM_E_NBYTES) / esz);
         const float *p;
         if (storage == LAC_DTYPE_F32) {
             p = (const float *)(img + off);
@@ -557,6 +599,22 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
         transpose_u16(img + off_data, wte_t_f16, V, C);
         m->wte_t_f16 = wte_t_f16;
     }
+    return LAC_OK;
+}
+
+lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_model *m,
+                      lac_error *err) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+    return lac_fail(err, LAC_ERR_UNSUPPORTED, "%s: model files need a little-endian host", label);
+#endif
+    lacm_sections sec = {0};
+    lac_status st;
+    if ((st = parse_header(img, size, label, &m->cfg, err)) ||
+        (st = parse_sections(img, size, label, &m->cfg, &sec, err)) ||
+        (st = parse_vocab(img, label, &m->cfg, &sec, &m->vocab, err)) ||
+        (st = parse_directory(img, size, label, &m->cfg, &sec, &m->n_params, err)) ||
+        (st = load_tensors(img, label, &sec, m, err)))
+        return st;
     m->file_size = size;
     return LAC_OK;
 }
@@ -618,3 +676,21 @@ const lac_model_config *lac_model_get_config(const lac_model *m) { return m ? &m
 const uint8_t *lac_model_hash(const lac_model *m) { return m ? m->hash : NULL; }
 uint64_t lac_model_param_count(const lac_model *m) { return m ? m->n_params : 0; }
 uint64_t lac_model_file_size(const lac_model *m) { return m ? m->file_size : 0; }
+
+const uint8_t *lac_model_token_bytes(const lac_model *m, uint32_t id, size_t *len) {
+    if (!m || id >= m->vocab.n_tokens) {
+        *len = 0;
+        return NULL;
+    }
+    *len = m->vocab.tok_off[id + 1] - m->vocab.tok_off[id];
+    return m->vocab.tok_bytes + m->vocab.tok_off[id];
+}
+
+uint32_t lac_model_max_token_len(const lac_model *m) {
+    uint32_t best = 0;
+    for (uint32_t v = 0; m && v < m->cfg.vocab_size; v++) {
+        const uint32_t len = m->vocab.tok_off[v + 1] - m->vocab.tok_off[v];
+        if (len > best) best = len;
+    }
+    return best;
+}

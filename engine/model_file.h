@@ -11,6 +11,7 @@
 
 #include "lac.h"
 #include "model.h"
+#include "lac_le.h"
 #include "vocab.h"
 
 #define LACM_MAGIC "LACMODL\x1a"
@@ -112,21 +113,6 @@ float lacm_load_value(const uint8_t *s, lac_dtype dt, size_t i);
  * merges) into ctx. Tensor fp32 values follow in file order. */
 int lacm_hash_prefix(EVP_MD_CTX *ctx, const lac_model_config *cfg, const lac_vocab *v);
 
-/* Little-endian field access. */
-static inline uint32_t lacm_get32(const uint8_t *p) {
-    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
-}
-static inline uint64_t lacm_get64(const uint8_t *p) {
-    return (uint64_t)lacm_get32(p) | (uint64_t)lacm_get32(p + 4) << 32;
-}
-static inline void lacm_put32(uint8_t *p, uint32_t v) {
-    p[0] = (uint8_t)v, p[1] = (uint8_t)(v >> 8), p[2] = (uint8_t)(v >> 16),
-    p[3] = (uint8_t)(v >> 24);
-}
-static inline void lacm_put64(uint8_t *p, uint64_t v) {
-    lacm_put32(p, (uint32_t)v);
-    lacm_put32(p + 4, (uint32_t)(v >> 32));
-}
 
 /* ---- streaming writer (engine/model_write.c) ------------------------------------------------
  * Tensors are appended in file order, in pieces of any size, from fp32/f16/bf16 sources: the

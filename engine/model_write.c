@@ -65,7 +65,7 @@ static lac_status pad_to(lacm_writer *w, uint64_t off, lac_error *err) {
 static lac_status emit_u32s(lacm_writer *w, const uint32_t *a, size_t n, lac_error *err) {
     for (size_t i = 0; i < n;) {
         size_t k = n - i < CHUNK ? n - i : CHUNK;
-        for (size_t j = 0; j < k; j++) lacm_put32(w->out + 4 * j, a[i + j]);
+        for (size_t j = 0; j < k; j++) lac_le_put32(w->out + 4 * j, a[i + j]);
         lac_status st = emit(w, w->out, k * 4, err);
         if (st) return st;
         i += k;
@@ -216,12 +216,12 @@ lac_status lacm_writer_begin(lacm_writer **out, const char *out_path, const lac_
         uint32_t shape[2];
         memset(e, 0, sizeof e);
         int nd = lacm_tensor_spec(cfg, i, (char *)e + LACM_E_NAME, shape);
-        lacm_put32(e + LACM_E_DTYPE, (uint32_t)cfg->storage);
-        lacm_put32(e + LACM_E_NDIM, (uint32_t)nd);
-        lacm_put32(e + LACM_E_SHAPE0, shape[0]);
-        lacm_put32(e + LACM_E_SHAPE1, nd == 2 ? shape[1] : 0);
-        lacm_put64(e + LACM_E_OFFSET, w->t_off[i]);
-        lacm_put64(e + LACM_E_NBYTES, w->t_numel[i] * w->esz);
+        lac_le_put32(e + LACM_E_DTYPE, (uint32_t)cfg->storage);
+        lac_le_put32(e + LACM_E_NDIM, (uint32_t)nd);
+        lac_le_put32(e + LACM_E_SHAPE0, shape[0]);
+        lac_le_put32(e + LACM_E_SHAPE1, nd == 2 ? shape[1] : 0);
+        lac_le_put64(e + LACM_E_OFFSET, w->t_off[i]);
+        lac_le_put64(e + LACM_E_NBYTES, w->t_numel[i] * w->esz);
         if ((st = emit(w, e, sizeof e, err))) {
             lacm_writer_abort(w);
             return st;
@@ -280,7 +280,7 @@ lac_status lacm_writer_append(lacm_writer *w, const void *src, lac_dtype src_dty
                                 "%s range", lb, (double)f, (unsigned long long)(w->cur_done + i),
                                 tname, lacm_dtype_name((uint32_t)w->cfg.storage));
             if (w->esz == 4)
-                lacm_put32(w->out + 4 * i, u);
+                lac_le_put32(w->out + 4 * i, u);
             else
                 w->out[2 * i] = (uint8_t)u, w->out[2 * i + 1] = (uint8_t)(u >> 8);
         }
@@ -306,30 +306,30 @@ static lac_status finish_header(lacm_writer *w, lac_error *err) {
     const lac_model_config *c = &w->cfg;
     memset(h, 0, LACM_HEADER_SIZE);
     memcpy(h + LACM_H_MAGIC, LACM_MAGIC, 8);
-    lacm_put32(h + LACM_H_VERSION, LAC_MODEL_FORMAT_VERSION);
-    lacm_put32(h + LACM_H_HEADER_SIZE, LACM_HEADER_SIZE);
-    lacm_put32(h + LACM_H_N_LAYER, c->n_layer);
-    lacm_put32(h + LACM_H_N_HEAD, c->n_head);
-    lacm_put32(h + LACM_H_N_EMBD, c->n_embd);
-    lacm_put32(h + LACM_H_N_CTX, c->n_ctx);
-    lacm_put32(h + LACM_H_VOCAB, c->vocab_size);
-    lacm_put32(h + LACM_H_N_INNER, c->n_inner);
+    lac_le_put32(h + LACM_H_VERSION, LAC_MODEL_FORMAT_VERSION);
+    lac_le_put32(h + LACM_H_HEADER_SIZE, LACM_HEADER_SIZE);
+    lac_le_put32(h + LACM_H_N_LAYER, c->n_layer);
+    lac_le_put32(h + LACM_H_N_HEAD, c->n_head);
+    lac_le_put32(h + LACM_H_N_EMBD, c->n_embd);
+    lac_le_put32(h + LACM_H_N_CTX, c->n_ctx);
+    lac_le_put32(h + LACM_H_VOCAB, c->vocab_size);
+    lac_le_put32(h + LACM_H_N_INNER, c->n_inner);
     uint32_t eps;
     memcpy(&eps, &c->ln_eps, 4);
-    lacm_put32(h + LACM_H_LN_EPS, eps);
-    lacm_put32(h + LACM_H_EOT, c->eot_token);
-    lacm_put32(h + LACM_H_STORAGE, (uint32_t)c->storage);
-    lacm_put32(h + LACM_H_FLAGS, c->is_random ? LACM_FLAG_RANDOM : 0);
+    lac_le_put32(h + LACM_H_LN_EPS, eps);
+    lac_le_put32(h + LACM_H_EOT, c->eot_token);
+    lac_le_put32(h + LACM_H_STORAGE, (uint32_t)c->storage);
+    lac_le_put32(h + LACM_H_FLAGS, c->is_random ? LACM_FLAG_RANDOM : 0);
     memcpy(h + LACM_H_NAME, c->name, strlen(c->name)); /* NUL-padded by the memset */
-    lacm_put32(h + LACM_H_N_MERGES, w->v->n_merges);
-    lacm_put32(h + LACM_H_N_TENSORS, w->n_tensors);
-    lacm_put64(h + LACM_H_TOK_OFF, w->off_tok);
-    lacm_put64(h + LACM_H_TOK_BYTES, w->off_bytes);
-    lacm_put64(h + LACM_H_TOK_BYTES_LEN, w->v->tok_off[w->v->n_tokens]);
-    lacm_put64(h + LACM_H_MERGES, w->off_merges);
-    lacm_put64(h + LACM_H_DIR, w->off_dir);
-    lacm_put64(h + LACM_H_DATA, w->t_off[0]);
-    lacm_put64(h + LACM_H_FILE_SIZE, w->file_size);
+    lac_le_put32(h + LACM_H_N_MERGES, w->v->n_merges);
+    lac_le_put32(h + LACM_H_N_TENSORS, w->n_tensors);
+    lac_le_put64(h + LACM_H_TOK_OFF, w->off_tok);
+    lac_le_put64(h + LACM_H_TOK_BYTES, w->off_bytes);
+    lac_le_put64(h + LACM_H_TOK_BYTES_LEN, w->v->tok_off[w->v->n_tokens]);
+    lac_le_put64(h + LACM_H_MERGES, w->off_merges);
+    lac_le_put64(h + LACM_H_DIR, w->off_dir);
+    lac_le_put64(h + LACM_H_DATA, w->t_off[0]);
+    lac_le_put64(h + LACM_H_FILE_SIZE, w->file_size);
     unsigned hl = 0;
     uint8_t d[EVP_MAX_MD_SIZE];
     if (!EVP_DigestFinal_ex(w->ctx, h + LACM_H_HASH, &hl) ||

@@ -20,7 +20,7 @@
 
 static void fix_header(uint8_t *img, size_t size) {
     if (size < LACM_HEADER_SIZE) return;
-    lacm_put64(img + LACM_H_FILE_SIZE, size);
+    lac_le_put64(img + LACM_H_FILE_SIZE, size);
     uint8_t d[EVP_MAX_MD_SIZE];
     unsigned dl = 0;
     EVP_Digest(img, LACM_H_CHECK, d, &dl, EVP_sha256(), NULL);

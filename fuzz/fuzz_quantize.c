@@ -1,4 +1,4 @@
-/* libFuzzer target for the quantizer (coder/quantize.c, docs/NUMERICS.md §9, docs/CODER.md).
+/* libFuzzer target for the quantizer (numerics/quantize.c, docs/NUMERICS.md §9, docs/CODER.md).
  *
  * Input layout: byte 0 -> P (28..31 mostly, sometimes out of range), byte 1 -> s, bytes 2..5 ->
  * the temperature's fp32 bits, the rest -> logits (raw fp32 bits: NaN, inf, subnormals...).
@@ -13,8 +13,10 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (size < 6) return 0;
     lac_coder_params p;
-    p.precision = data[0] < 240 ? 28 + data[0] % 4 : data[0] % 40;
-    p.frac_bits = data[1] < 240 ? 8 + data[1] % 5 : data[1] % 16;
+    const uint32_t n_p = LAC_PRECISION_MAX - LAC_PRECISION_MIN + 1;
+    const uint32_t n_s = LAC_FRAC_BITS_MAX - LAC_FRAC_BITS_MIN + 1;
+    p.precision = data[0] < 240 ? LAC_PRECISION_MIN + data[0] % n_p : data[0] % 40u;
+    p.frac_bits = data[1] < 240 ? LAC_FRAC_BITS_MIN + data[1] % n_s : data[1] % 16u;
     memcpy(&p.temperature, data + 2, sizeof p.temperature);
     if (data[0] & 1) p.temperature = 1.0f; /* keep half the inputs at a sane temperature */
     size_t V = (size - 6) / sizeof(float);

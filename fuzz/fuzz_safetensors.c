@@ -28,7 +28,7 @@ static int cmp_range(const void *a, const void *b) {
 
 /* Independent check of an accepted image: ranges inside the data, no overlaps. */
 static void check_accepted(const uint8_t *buf, size_t size, size_t n_tensors) {
-    uint64_t n = lacm_get64(buf);
+    uint64_t n = lac_le_get64(buf);
     if (n > size - 8) FUZZ_FAIL("accepted a header length beyond the file");
     double data_len = (double)(size - 8 - n);
     cJSON *j = cJSON_ParseWithLength((const char *)buf + 8, (size_t)n);

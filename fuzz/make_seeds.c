@@ -55,7 +55,7 @@ static void st_seed(const char *name, const char *config, const char *json, size
     fuzz_buf_add(&b, len2, 2);
     fuzz_buf_add(&b, config, k);
     uint8_t h8[8];
-    lacm_put64(h8, jn);
+    lac_le_put64(h8, jn);
     fuzz_buf_add(&b, h8, 8);
     fuzz_buf_add(&b, json, jn);
     for (size_t i = 0; i < data_len; i++) fuzz_buf_add(&b, &(uint8_t){(uint8_t)(i * 37)}, 1);

@@ -95,6 +95,11 @@ const lac_model_config *lac_model_get_config(const lac_model *m);
 const uint8_t *lac_model_hash(const lac_model *m);
 uint64_t lac_model_param_count(const lac_model *m);
 uint64_t lac_model_file_size(const lac_model *m);
+/* The bytes of token id in the model's vocabulary (NULL and *len = 0 out of range): decoding
+ * needs no tokenizer (no regex to compile, no caches to clear). */
+const uint8_t *lac_model_token_bytes(const lac_model *m, uint32_t id, size_t *len);
+/* The length of the model's longest token in bytes (a decoder's lookahead bound). */
+uint32_t lac_model_max_token_len(const lac_model *m);
 /* Lower-case hex of 32 bytes into out[65]. */
 void lac_hash_hex(const uint8_t hash[32], char out[65]);
 
@@ -275,9 +280,18 @@ lac_status lac_engine_forward_decode(lac_engine *e, const int32_t *const *tokens
 /* ------------------------------------------------------------------------------------------
  * Coder: quantized logits -> integer frequencies -> range coder (docs/FORMAT.md §coder)
  * ---------------------------------------------------------------------------------------- */
+/* The accepted coder parameters (as zstd exports ZSTD_minCLevel): docs/NUMERICS.md §9. */
+#define LAC_PRECISION_MIN 28u
+#define LAC_PRECISION_MAX 31u
+#define LAC_PRECISION_DEFAULT 30u
+#define LAC_FRAC_BITS_MIN 8u
+#define LAC_FRAC_BITS_MAX 12u
+#define LAC_FRAC_BITS_DEFAULT 12u
+
 typedef struct lac_coder_params {
-    uint32_t precision;  /* P: frequencies sum to 2^P, 28 <= P <= 31 */
-    uint32_t frac_bits;  /* s: logits are quantized to multiples of 2^-s in log2 units */
+    uint32_t precision;  /* P: frequencies sum to 2^P, LAC_PRECISION_MIN..LAC_PRECISION_MAX */
+    uint32_t frac_bits;  /* s: logits are quantized to multiples of 2^-s in log2 units,
+                            LAC_FRAC_BITS_MIN..LAC_FRAC_BITS_MAX */
     float temperature;   /* T > 0, default 1 */
 } lac_coder_params;
 

@@ -25,11 +25,6 @@ extern "C" {
 
 namespace {
 
-struct dev_layer {
-    const float *ln1_w, *ln1_b, *attn_w, *attn_b, *proj_w, *proj_b;
-    const float *ln2_w, *ln2_b, *fc_w, *fc_b, *fcproj_w, *fcproj_b;
-};
-
 /* A decoding step captured as a CUDA graph: replaying it costs one launch instead of ~100.
  * The kernels read the row tables from device memory, so one graph serves every step with the
  * same rows, groups and coder parameters (the key). seen: the key ran once eagerly (a key is
@@ -51,7 +46,7 @@ struct cuda_state {
     float eps;
     cudaStream_t st;
     float *weights; /* one allocation holding every tensor below */
-    dev_layer *layers;
+    lac_layer_weights *layers; /* device pointers (the F16 fields stay NULL) */
     const float *wte, *wte_t, *wpe, *lnf_w, *lnf_b;
     int ldv; /* row stride of wte_t [C][ldv]: V padded to a multiple of 4 (float4 loads) */
     float *kv;                           /* [L][2][B][n_ctx][C] */
@@ -74,7 +69,10 @@ lac_status cuda_fail(lac_error *err, cudaError_t e, const char *what) {
     return lac_fail(err, LAC_ERR_DEVICE, "cuda: %s: %s", what, cudaGetErrorString(e));
 }
 
-#define CK(call, what)                                                                         \
+/* In a function returning lac_status with a lac_error *err in scope: a failing CUDA call
+ * returns LAC_ERR_DEVICE naming what failed (kernels/lac_cuda_prog.h has the exiting variant
+ * for standalone programs). */
+#define CUDA_TRY(call, what)                                                                   \
     do {                                                                                       \
         cudaError_t e_ = (call);                                                               \
         if (e_ != cudaSuccess) return cuda_fail(err, e_, what);                                \
@@ -132,9 +130,9 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
     if (cfg->n_head == 0 || cfg->n_embd % cfg->n_head != 0)
         return lac_fail(err, LAC_ERR_ARG, "cuda: n_embd %u is not a multiple of n_head %u",
                         cfg->n_embd, cfg->n_head);
-    CK(cudaSetDevice(opt->cuda_index), "cudaSetDevice");
+    CUDA_TRY(cudaSetDevice(opt->cuda_index), "cudaSetDevice");
     cudaDeviceProp prop;
-    CK(cudaGetDeviceProperties(&prop, opt->cuda_index), "cudaGetDeviceProperties");
+    CUDA_TRY(cudaGetDeviceProperties(&prop, opt->cuda_index), "cudaGetDeviceProperties");
     const int hd = (int)(cfg->n_embd / cfg->n_head);
     const int qb = lac_cuda_attention_rows((int)cfg->n_ctx, hd, prop.sharedMemPerBlockOptin);
     if (qb < 1)
@@ -163,7 +161,8 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
         s->graphs_off = g && !strcmp(g, "0");
     }
     snprintf(s->name, sizeof s->name, "cuda:%d %s", s->dev, prop.name);
-    s->layers = (dev_layer *)calloc((size_t)s->L ? (size_t)s->L : 1, sizeof(dev_layer));
+    s->layers = (lac_layer_weights *)calloc((size_t)s->L ? (size_t)s->L : 1,
+                                           sizeof(lac_layer_weights));
     s->row_start = (int *)calloc((size_t)s->B, sizeof(int));
     s->dec_tg = (const int32_t **)calloc((size_t)s->B, sizeof(int32_t *));
     if (!s->layers || !s->row_start || !s->dec_tg) {
@@ -210,7 +209,7 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
         s->lnf_b = upload(&cur, m->lnf_b, C, &e);
         for (int l = 0; l < s->L; l++) {
             const lac_layer_weights *w = &m->layers[l];
-            dev_layer *d = &s->layers[l];
+            lac_layer_weights *d = &s->layers[l];
             d->ln1_w = upload(&cur, w->ln1_w, C, &e);
             d->ln1_b = upload(&cur, w->ln1_b, C, &e);
             d->attn_w = upload(&cur, w->attn_w, C * 3 * C, &e);
@@ -261,7 +260,7 @@ void cuda_destroy(void *state) { state_free((cuda_state *)state); }
  * LayerNorm for the R rows (s->n_groups attention groups); the LM-head input ends in s->a. */
 lac_status enqueue_layers(cuda_state *s, int R, lac_error *err) {
     const int MR = s->max_rows, n_groups = s->n_groups;
-    CK(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
+    CUDA_TRY(cudaMemcpyAsync(s->d_rows, s->h_rows, 6 * (size_t)MR * sizeof(int32_t),
                        cudaMemcpyHostToDevice, s->st),
        "uploading row tables");
     const int32_t *d_tok = s->d_rows, *d_pos = s->d_rows + MR, *d_str = s->d_rows + 2 * MR;
@@ -271,7 +270,7 @@ lac_status enqueue_layers(cuda_state *s, int R, lac_error *err) {
     const size_t kv_layer = (size_t)s->B * s->n_ctx * C;
     lac_cuda_embed(s->x, s->wte, s->wpe, d_tok, d_pos, R, C, s->st);
     for (int l = 0; l < s->L; l++) {
-        const dev_layer *w = &s->layers[l];
+        const lac_layer_weights *w = &s->layers[l];
         float *kc = s->kv + (size_t)l * 2 * kv_layer, *vc = kc + kv_layer;
         lac_cuda_layernorm(s->a, s->x, w->ln1_w, w->ln1_b, s->eps, R, C, s->st);
         lac_cuda_matmul(s->qkv, s->a, w->attn_w, 3 * C, w->attn_b, R, 3 * C, C, 0, s->st);
@@ -285,7 +284,7 @@ lac_status enqueue_layers(cuda_state *s, int R, lac_error *err) {
                         s->st);
     }
     lac_cuda_layernorm(s->a, s->x, s->lnf_w, s->lnf_b, s->eps, R, C, s->st);
-    CK(cudaGetLastError(), "launching the layers");
+    CUDA_TRY(cudaGetLastError(), "launching the layers");
     return LAC_OK;
 }
 
@@ -335,7 +334,7 @@ lac_status run_layers(cuda_state *s, const int32_t *const *tokens, const int *co
     s->n_groups = n_groups;
     s->n_multi = n_multi;
     if (!enqueue) return LAC_OK;
-    CK(cudaSetDevice(s->dev), "cudaSetDevice");
+    CUDA_TRY(cudaSetDevice(s->dev), "cudaSetDevice");
     return enqueue_layers(s, R, err);
 }
 
@@ -349,11 +348,57 @@ lac_status copy_rows_to_streams(cuda_state *s, const int *counts, void *const *d
         const int end_b = s->row_start[b] + counts[b];
         const int hi = end_b < r0 + n ? end_b : r0 + n;
         if (lo >= hi) continue;
-        CK(cudaMemcpyAsync((char *)dst[b] + (size_t)(lo - s->row_start[b]) * row_bytes,
+        CUDA_TRY(cudaMemcpyAsync((char *)dst[b] + (size_t)(lo - s->row_start[b]) * row_bytes,
                            (const char *)src + (size_t)(lo - r0) * row_bytes,
                            (size_t)(hi - lo) * row_bytes, cudaMemcpyDeviceToHost, s->st),
            "copying results to the host");
     }
+    return LAC_OK;
+}
+
+/* What each chunk of LM-head rows is followed by. */
+enum head_mode {
+    HEAD_LOGITS, /* nothing: the logits go to dst[b] */
+    HEAD_CODE,   /* the quantizer with targets: cum and freq of each row in d_code */
+    HEAD_FREQS,  /* the quantizer: frequency rows, to dst[b] */
+    HEAD_DECODE  /* the quantizer and the symbol search: sym, cum, freq in d_code */
+};
+
+/* The LM head over the R rows of s->a in chunks of s->chunk rows (s->logits holds one chunk),
+ * each chunk followed by what `mode` asks; for HEAD_LOGITS and HEAD_FREQS its rows are copied
+ * to the per-stream host arrays dst[b]. Only enqueues (the caller synchronises), so that a
+ * decoding step can be captured as a graph. */
+lac_status run_lm_head(cuda_state *s, int R, head_mode mode, const lac_coder_params *p,
+                       const int *counts, void *const *dst, lac_error *err) {
+    const int MR = s->max_rows;
+    const int32_t *d_tgt = s->d_rows + 3 * MR;
+    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
+    int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);
+    const size_t row_bytes = (size_t)s->V * (mode == HEAD_LOGITS ? sizeof(float) : sizeof(uint32_t));
+    for (int r0 = 0; r0 < R; r0 += s->chunk) {
+        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
+        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
+                        s->C, 0, s->st);
+        if (mode == HEAD_CODE)
+            lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
+                              d_tgt + r0, d_cum + r0, d_freq + r0, NULL, s->st);
+        else if (mode == HEAD_FREQS)
+            lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
+                              NULL, NULL, NULL, s->freqs, s->st);
+        else if (mode == HEAD_DECODE)
+            lac_cuda_quantize_find(s->logits, n, s->V, p->precision, p->frac_bits,
+                                   p->temperature, (const uint32_t *)d_tgt + r0, d_sym + r0,
+                                   d_cum + r0, d_freq + r0, s->freqs, s->st);
+        if (mode == HEAD_DECODE) continue; /* checked once after the loop */
+        CUDA_TRY(cudaGetLastError(), mode == HEAD_LOGITS ? "launching the LM head"
+                                                         : "launching the LM head and quantizer");
+        if (mode == HEAD_CODE) continue;
+        const lac_status rc = copy_rows_to_streams(
+            s, counts, dst, mode == HEAD_LOGITS ? (const void *)s->logits : s->freqs, r0, n,
+            row_bytes, err);
+        if (rc != LAC_OK) return rc;
+    }
+    if (mode == HEAD_DECODE) CUDA_TRY(cudaGetLastError(), "launching the decoding step");
     return LAC_OK;
 }
 
@@ -363,22 +408,15 @@ lac_status cuda_forward(void *state, const int32_t *const *tokens, const int *co
     int R = 0;
     lac_status rc = run_layers(s, tokens, counts, positions, NULL, &R, 1, err);
     if (rc != LAC_OK || R == 0) return rc;
-    const size_t row_bytes = (size_t)s->V * sizeof(float);
-    for (int r0 = 0; r0 < R; r0 += s->chunk) {
-        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
-                        s->C, 0, s->st);
-        CK(cudaGetLastError(), "launching the LM head");
-        rc = copy_rows_to_streams(s, counts, (void *const *)logits, s->logits, r0, n, row_bytes,
-                                  err);
-        if (rc != LAC_OK) return rc;
-    }
-    CK(cudaStreamSynchronize(s->st), "forward");
+    rc = run_lm_head(s, R, HEAD_LOGITS, NULL, counts, (void *const *)logits, err);
+    if (rc != LAC_OK) return rc;
+    CUDA_TRY(cudaStreamSynchronize(s->st), "forward");
     return LAC_OK;
 }
 
 lac_status check_coder(const cuda_state *s, const lac_coder_params *p, lac_error *err) {
-    if (p->precision < 28 || p->precision > 31 || p->frac_bits < 8 || p->frac_bits > 12 ||
+    if (p->precision < LAC_PRECISION_MIN || p->precision > LAC_PRECISION_MAX ||
+        p->frac_bits < LAC_FRAC_BITS_MIN || p->frac_bits > LAC_FRAC_BITS_MAX ||
         !(p->temperature > 0.0f) || !(p->temperature <= FLT_MAX) ||
         (uint64_t)s->V >= ((uint64_t)1 << p->precision))
         return lac_fail(err, LAC_ERR_ARG, "cuda: coder params P=%u s=%u T=%g out of range",
@@ -397,20 +435,12 @@ lac_status cuda_forward_code(void *state, const int32_t *const *tokens, const in
     rc = run_layers(s, tokens, counts, positions, targets, &R, 1, err);
     if (rc != LAC_OK || R == 0) return rc;
     const int MR = s->max_rows;
-    const int32_t *d_tgt = s->d_rows + 3 * MR;
-    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
-    for (int r0 = 0; r0 < R; r0 += s->chunk) {
-        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
-                        s->C, 0, s->st);
-        lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
-                          d_tgt + r0, d_cum + r0, d_freq + r0, NULL, s->st);
-        CK(cudaGetLastError(), "launching the LM head and quantizer");
-    }
-    CK(cudaMemcpyAsync(s->h_code, s->d_code, 2 * (size_t)MR * sizeof(uint32_t),
+    rc = run_lm_head(s, R, HEAD_CODE, p, counts, NULL, err);
+    if (rc != LAC_OK) return rc;
+    CUDA_TRY(cudaMemcpyAsync(s->h_code, s->d_code, 2 * (size_t)MR * sizeof(uint32_t),
                        cudaMemcpyDeviceToHost, s->st),
        "copying frequencies to the host");
-    CK(cudaStreamSynchronize(s->st), "forward_code");
+    CUDA_TRY(cudaStreamSynchronize(s->st), "forward_code");
     for (int b = 0; b < s->B; b++) {
         if (counts[b] == 0) continue;
         memcpy(cum[b], s->h_code + s->row_start[b], (size_t)counts[b] * sizeof(uint32_t));
@@ -428,19 +458,9 @@ lac_status cuda_forward_freqs(void *state, const int32_t *const *tokens, const i
     int R = 0;
     rc = run_layers(s, tokens, counts, positions, NULL, &R, 1, err);
     if (rc != LAC_OK || R == 0) return rc;
-    const size_t row_bytes = (size_t)s->V * sizeof(uint32_t);
-    for (int r0 = 0; r0 < R; r0 += s->chunk) {
-        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
-                        s->C, 0, s->st);
-        lac_cuda_quantize(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature, NULL,
-                          NULL, NULL, s->freqs, s->st);
-        CK(cudaGetLastError(), "launching the LM head and quantizer");
-        rc = copy_rows_to_streams(s, counts, (void *const *)freqs, s->freqs, r0, n, row_bytes,
-                                  err);
-        if (rc != LAC_OK) return rc;
-    }
-    CK(cudaStreamSynchronize(s->st), "forward_freqs");
+    rc = run_lm_head(s, R, HEAD_FREQS, p, counts, (void *const *)freqs, err);
+    if (rc != LAC_OK) return rc;
+    CUDA_TRY(cudaStreamSynchronize(s->st), "forward_freqs");
     return LAC_OK;
 }
 
@@ -450,19 +470,10 @@ lac_status enqueue_decode(cuda_state *s, int R, const lac_coder_params *p, lac_e
     const int MR = s->max_rows;
     lac_status rc = enqueue_layers(s, R, err);
     if (rc != LAC_OK) return rc;
-    const uint32_t *d_tgt = (const uint32_t *)(s->d_rows + 3 * MR);
-    uint32_t *d_cum = s->d_code, *d_freq = s->d_code + MR;
-    int32_t *d_sym = (int32_t *)(s->d_code + 2 * MR);
-    for (int r0 = 0; r0 < R; r0 += s->chunk) {
-        const int n = R - r0 < s->chunk ? R - r0 : s->chunk;
-        lac_cuda_matmul(s->logits, s->a + (size_t)r0 * s->C, s->wte_t, s->ldv, NULL, n, s->V,
-                        s->C, 0, s->st);
-        lac_cuda_quantize_find(s->logits, n, s->V, p->precision, p->frac_bits, p->temperature,
-                               d_tgt + r0, d_sym + r0, d_cum + r0, d_freq + r0, s->freqs, s->st);
-    }
-    CK(cudaGetLastError(), "launching the decoding step");
+    rc = run_lm_head(s, R, HEAD_DECODE, p, NULL, NULL, err);
+    if (rc != LAC_OK) return rc;
     for (int k = 0; k < 3; k++)
-        CK(cudaMemcpyAsync(s->h_code + (size_t)k * MR, s->d_code + (size_t)k * MR,
+        CUDA_TRY(cudaMemcpyAsync(s->h_code + (size_t)k * MR, s->d_code + (size_t)k * MR,
                            (size_t)R * sizeof(uint32_t), cudaMemcpyDeviceToHost, s->st),
            "copying symbols to the host");
     return LAC_OK;
@@ -530,14 +541,14 @@ lac_status cuda_forward_decode(void *state, const int32_t *const *tokens, const 
     int R = 0;
     rc = run_layers(s, tokens, counts, positions, s->dec_tg, &R, 0, err);
     if (rc != LAC_OK || R == 0) return rc;
-    CK(cudaSetDevice(s->dev), "cudaSetDevice");
+    CUDA_TRY(cudaSetDevice(s->dev), "cudaSetDevice");
     int done = 0;
 #ifndef LAC_CUDA_EMU
     done = decode_with_graph(s, R, p, err, &rc);
 #endif
     if (!done) rc = enqueue_decode(s, R, p, err);
     if (rc != LAC_OK) return rc;
-    CK(cudaStreamSynchronize(s->st), "forward_decode");
+    CUDA_TRY(cudaStreamSynchronize(s->st), "forward_decode");
     const int MR = s->max_rows;
     for (int b = 0; b < s->B; b++) {
         if (counts[b] == 0) continue;
@@ -575,8 +586,13 @@ uint64_t lac_cuda_free_memory(int index) {
 }
 
 const lac_backend_ops lac_backend_cuda = {
-    "cuda", cuda_create, cuda_destroy, cuda_forward, cuda_forward_code, cuda_forward_freqs,
-    cuda_forward_decode,
+    .kind = "cuda",
+    .create = cuda_create,
+    .destroy = cuda_destroy,
+    .forward = cuda_forward,
+    .forward_code = cuda_forward_code,
+    .forward_freqs = cuda_forward_freqs,
+    .forward_decode = cuda_forward_decode,
 };
 
 } /* extern "C" */

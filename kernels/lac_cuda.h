@@ -2,7 +2,7 @@
  * used by kernels/backend_cuda.cu and bench/bench_cuda_matmul.cu.
  *
  * Every kernel computes docs/NUMERICS.md exactly: one sequential fmaf chain per matmul output,
- * R32 row sums in the order of one warp, lac_expf/lac_tanhf from engine/lac_math.h, and the
+ * R32 row sums in the order of one warp, lac_expf/lac_tanhf from numerics/lac_math.h, and the
  * quantizer of §9 in integers. Launchers only enqueue work on `st`; the caller checks
  * cudaGetLastError() / the stream for errors. Row tables (tok, pos, stream) are int32 [R]. */
 #ifndef LAC_CUDA_H
@@ -79,7 +79,7 @@ cudaError_t lac_cuda_attention_setup(size_t max_smem);
  * kernel) and n_ctx positions. */
 size_t lac_cuda_attention_smem(int n_ctx, int head_dim, int qb);
 
-/* Uploads coder/exp2_table.h into __constant__ memory (once per device). */
+/* Uploads numerics/exp2_table.h into __constant__ memory (once per device). */
 cudaError_t lac_cuda_quantize_setup(void);
 /* The quantizer of NUMERICS §9 over rows of V logits. When freqs != NULL, writes the full
  * frequency rows freqs [rows][V]. When targets != NULL, writes cum[r] = sum of f[i] for

@@ -1,13 +1,13 @@
 /* lac_cuda_prog.h — for standalone CUDA programs only (benches, kernel checks), never for the
- * library (which returns errors instead of exiting): CK(call) prints the failing CUDA call's
- * file, line and error string and exits with status 1; lac_fill() fills device memory with
- * deterministic test values. */
+ * library (which returns errors instead of exiting: CUDA_TRY in backend_cuda.cu).
+ * LAC_CUDA_OR_EXIT(call) prints the failing CUDA call's file, line and error string and exits
+ * with status 1; lac_fill() fills device memory with deterministic test values. */
 #ifndef LAC_CUDA_PROG_H
 #define LAC_CUDA_PROG_H
 #include <stdio.h>
 #include <stdlib.h>
 
-#define CK(x)                                                                                  \
+#define LAC_CUDA_OR_EXIT(x)                                                                    \
     do {                                                                                       \
         cudaError_t e_ = (x);                                                                  \
         if (e_ != cudaSuccess) {                                                               \
@@ -30,7 +30,7 @@ static __global__ void lac_fill_kernel(float *p, size_t n, uint32_t seed) {
 }
 static inline void lac_fill(float *p, size_t n, uint32_t seed) {
     lac_fill_kernel<<<(unsigned)((n + 255) / 256), 256>>>(p, n, seed);
-    CK(cudaGetLastError());
+    LAC_CUDA_OR_EXIT(cudaGetLastError());
 }
 #endif
 #endif

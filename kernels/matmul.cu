@@ -26,19 +26,11 @@
 #include "lac_cuda.h"
 
 extern "C" {
-#include "lac_math.h"
+#include "lac_ops.h"
 }
 
 #define MM_BK 16
 #define MM_GROUP_M 8 /* block order: 8 row tiles share each column tile while it is in L2 */
-
-/* NUMERICS §4, gelu_new. */
-static __device__ __forceinline__ float gelu_dev(float x) {
-    const float x3 = (x * x) * x;
-    const float u = x + 0.044715f * x3;
-    const float v = 0.7978845608028654f * u;
-    return (0.5f * x) * (1.0f + lac_tanhf(v));
-}
 
 /* The geometry of one variant (all compile-time). */
 template <int BM_, int BN_, int TM_, int TN_, int LY_, int MINB_> struct mm_shape {
@@ -167,7 +159,7 @@ static __device__ __forceinline__ float mm_epilogue(float acc, const float *bias
                                                     const float *o, int flags) {
     float v = acc;
     if (bias) v = v + bias[n];
-    if (flags & LAC_MM_GELU) v = gelu_dev(v);
+    if (flags & LAC_MM_GELU) v = lac_gelu(v);
     if (flags & LAC_MM_RESIDUAL) v = *o + v;
     return v;
 }

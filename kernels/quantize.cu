@@ -1,21 +1,21 @@
 /* quantize.cu — logits -> integer frequencies (docs/NUMERICS.md §9) on the GPU, bitwise equal
- * to coder/quantize.c. One block per row. The per-element steps are kernels/quant_dev.h (the
+ * to numerics/quantize.c. One block per row. The per-element steps are numerics/quant_steps.h (the
  * same code the host self-check runs); the reductions are a max (order-free) and sums / minima
  * of integers (exact, so any order gives the same result).
  *
  * Passes over the row: (1) max; (2) u, w: W = sum w, i* = smallest i with u = 0;
  * (3) k = (A << 32) / W, f = 1 + ((w k) >> 32), F = sum f (and, for coding, the sum of f below
- * the target); R = 2^P - F goes to f[i*]. A row without u = 0 is uniform (quant_dev.h). */
+ * the target); R = 2^P - F goes to f[i*]. A row without u = 0 is uniform (quant_steps.h). */
 #include "lac_cuda.h"
 
 extern "C" {
 #include "exp2_table.h"
 }
-#include "quant_dev.h"
+#include "quant_steps.h"
+#include "warp.cuh"
 
 #define Q_THREADS 1024
 #define Q_WARPS (Q_THREADS / 32)
-#define FULL_MASK 0xffffffffu
 
 static __constant__ uint32_t c_exp2[4096];
 
@@ -25,11 +25,11 @@ cudaError_t lac_cuda_quantize_setup(void) {
 
 /* Block-wide reductions; every thread gets the result. `sh` holds Q_WARPS entries. */
 static __device__ float block_max(float v, float *sh) {
-    for (int o = 16; o >= 1; o >>= 1) v = lac_qd_max(v, __shfl_down_sync(FULL_MASK, v, o));
+    for (int o = 16; o >= 1; o >>= 1) v = lac_q_max(v, __shfl_down_sync(FULL_MASK, v, o));
     if (threadIdx.x % 32 == 0) sh[threadIdx.x / 32] = v;
     __syncthreads();
     float m = sh[0];
-    for (int w = 1; w < Q_WARPS; w++) m = lac_qd_max(m, sh[w]);
+    for (int w = 1; w < Q_WARPS; w++) m = lac_q_max(m, sh[w]);
     __syncthreads();
     return m;
 }
@@ -96,16 +96,16 @@ __global__ void __launch_bounds__(Q_THREADS)
 
     /* (1) max */
     float m = -INFINITY;
-    for (int i = tid; i < V; i += Q_THREADS) m = lac_qd_max(m, z[i]);
+    for (int i = tid; i < V; i += Q_THREADS) m = lac_q_max(m, z[i]);
     m = block_max(m, redf); /* its barrier also publishes `table` */
 
     /* (2) W and the argmax i* */
-    const float c = lac_qd_scale(s, T), L = lac_qd_limit(s);
+    const float c = lac_q_scale(s, T), negL = lac_q_neg_limit(s);
     unsigned long long W = 0;
     uint32_t imax = (uint32_t)V;
     for (int i = tid; i < V; i += Q_THREADS) {
-        const uint32_t u = lac_qd_u(z[i], m, c, L);
-        W += lac_qd_w(u, s, table);
+        const uint32_t u = lac_q_u(z[i], m, c, negL);
+        W += lac_q_w(u, s, table);
         if (u == 0 && (uint32_t)i < imax) imax = (uint32_t)i;
     }
     W = block_sum(W, red64);
@@ -117,12 +117,12 @@ __global__ void __launch_bounds__(Q_THREADS)
     }
 
     /* (3) frequencies */
-    const uint64_t k = lac_qd_k(P, (uint32_t)V, W);
+    const uint64_t k = lac_q_k(P, (uint32_t)V, W);
     const int target = targets ? targets[r] : -1;
     unsigned long long F = 0, below = 0;
     uint32_t *frow = freqs ? freqs + (size_t)r * V : NULL;
     for (int i = tid; i < V; i += Q_THREADS) {
-        const uint32_t f = lac_qd_f(lac_qd_w_row(lac_qd_u(z[i], m, c, L), s, table, uniform), k);
+        const uint32_t f = lac_q_f(lac_q_w_row(lac_q_u(z[i], m, c, negL), s, table, uniform), k);
         F += f;
         if (i < target) below += f;
         if (frow) frow[i] = f;

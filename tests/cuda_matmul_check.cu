@@ -75,13 +75,13 @@ static int check_shape(const shape &s, int full) {
     for (size_t i = 0; i < nO + CANARY; i++) hO0[i] = i < nO ? rnd() : 12345.0f;
 
     float *dA, *dW, *db, *dO;
-    CK(cudaMalloc(&dA, (nA + 1) * sizeof(float)));
-    CK(cudaMalloc(&dW, (nW + 1) * sizeof(float)));
-    CK(cudaMalloc(&db, (size_t)N * sizeof(float)));
-    CK(cudaMalloc(&dO, (nO + CANARY) * sizeof(float)));
-    CK(cudaMemcpy(dA + off, hA, nA * sizeof(float), cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(dW + off, hW, nW * sizeof(float), cudaMemcpyHostToDevice));
-    CK(cudaMemcpy(db, hb, (size_t)N * sizeof(float), cudaMemcpyHostToDevice));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&dA, (nA + 1) * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&dW, (nW + 1) * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&db, (size_t)N * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMalloc(&dO, (nO + CANARY) * sizeof(float)));
+    LAC_CUDA_OR_EXIT(cudaMemcpy(dA + off, hA, nA * sizeof(float), cudaMemcpyHostToDevice));
+    LAC_CUDA_OR_EXIT(cudaMemcpy(dW + off, hW, nW * sizeof(float), cudaMemcpyHostToDevice));
+    LAC_CUDA_OR_EXIT(cudaMemcpy(db, hb, (size_t)N * sizeof(float), cudaMemcpyHostToDevice));
     const float *bias = s.bias ? db : NULL;
 
     /* outputs to compare with the host chain: all, or whole sampled rows + random ones */
@@ -89,18 +89,18 @@ static int check_shape(const shape &s, int full) {
     int failures = 0, neg_zeros = 0;
     for (int v = -1; v < nv; v++) { /* -1: lac_cuda_matmul (heuristic) */
         if (s.flags & LAC_MM_RESIDUAL) {
-            CK(cudaMemcpy(dO, hO0, (nO + CANARY) * sizeof(float), cudaMemcpyHostToDevice));
+            LAC_CUDA_OR_EXIT(cudaMemcpy(dO, hO0, (nO + CANARY) * sizeof(float), cudaMemcpyHostToDevice));
         } else {
-            CK(cudaMemset(dO, 0xff, nO * sizeof(float))); /* NaN: unwritten outputs show */
-            CK(cudaMemcpy(dO + nO, hO0 + nO, CANARY * sizeof(float), cudaMemcpyHostToDevice));
+            LAC_CUDA_OR_EXIT(cudaMemset(dO, 0xff, nO * sizeof(float))); /* NaN: unwritten outputs show */
+            LAC_CUDA_OR_EXIT(cudaMemcpy(dO + nO, hO0 + nO, CANARY * sizeof(float), cudaMemcpyHostToDevice));
         }
         if (v < 0)
             lac_cuda_matmul(dO, dA + off, dW + off, ldw, bias, M, N, K, s.flags, 0);
         else
             lac_cuda_matmul_variant(v, dO, dA + off, dW + off, ldw, bias, M, N, K, s.flags, 0);
-        CK(cudaGetLastError());
-        CK(cudaDeviceSynchronize());
-        CK(cudaMemcpy(hO, dO, (nO + CANARY) * sizeof(float), cudaMemcpyDeviceToHost));
+        LAC_CUDA_OR_EXIT(cudaGetLastError());
+        LAC_CUDA_OR_EXIT(cudaDeviceSynchronize());
+        LAC_CUDA_OR_EXIT(cudaMemcpy(hO, dO, (nO + CANARY) * sizeof(float), cudaMemcpyDeviceToHost));
         const char *name = v < 0 ? "heuristic" : lac_cuda_matmul_variant_name(v);
         int bad = 0;
         if (memcmp(hO + nO, hO0 + nO, CANARY * sizeof(float)) != 0) {
@@ -151,10 +151,10 @@ static int check_shape(const shape &s, int full) {
         failures++;
     }
     fflush(stdout);
-    CK(cudaFree(dA));
-    CK(cudaFree(dW));
-    CK(cudaFree(db));
-    CK(cudaFree(dO));
+    LAC_CUDA_OR_EXIT(cudaFree(dA));
+    LAC_CUDA_OR_EXIT(cudaFree(dW));
+    LAC_CUDA_OR_EXIT(cudaFree(db));
+    LAC_CUDA_OR_EXIT(cudaFree(dO));
     free(hA);
     free(hW);
     free(hb);

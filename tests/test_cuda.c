@@ -1,7 +1,7 @@
 /* test_cuda.c — the CUDA backend gives the CPU's bits.
  *
- * quantizer_port: host self-check, runs everywhere: kernels/quant_dev.h (the element steps the
- *   GPU quantizer runs) rebuilt into whole rows equals coder/quantize.c, bit for bit.
+ * quantizer_port: host self-check, runs everywhere: numerics/quant_steps.h (the element steps the
+ *   GPU quantizer runs) rebuilt into whole rows equals numerics/quantize.c, bit for bit.
  * Every other test needs CUDA built (LAC_HAVE_CUDA) and a GPU; otherwise it is skipped with a
  * message. They compare with memcmp: GPU logits == CPU scalar logits (random tiny models and
  * lac-tiny, prefill and steps, several batch sizes); forward_code / forward_freqs == CPU
@@ -18,7 +18,7 @@
 #include "lac.h"
 #include "lacz_testutil.h" /* tmem: in-memory reader / writer */
 #include "model.h"
-#include "quant_dev.h"
+#include "quant_steps.h"
 
 /* ---- deterministic pseudo-random numbers -------------------------------------------------- */
 static uint64_t rng_next(uint64_t *s) {
@@ -39,7 +39,7 @@ static void check_quant_row(const float *z, uint32_t V, const lac_coder_params *
     uint32_t *want = malloc(V * sizeof *want), *got = malloc(V * sizeof *got);
     cr_assert(want && got);
     lac_quantize_freqs(p, z, V, want);
-    lac_qd_row(z, V, p->precision, p->frac_bits, p->temperature, LAC_EXP2_TABLE, got);
+    lac_q_row(z, V, p->precision, p->frac_bits, p->temperature, LAC_EXP2_TABLE, got);
     uint64_t sum = 0;
     for (uint32_t i = 0; i < V; i++) sum += got[i];
     cr_expect_eq(sum, (uint64_t)1 << p->precision, "V=%u P=%u: sum %llu", V, p->precision,

@@ -315,11 +315,11 @@ static void expect_model_refused(img *m, size_t size, lac_status want, const cha
 }
 
 static void set_model32(img *m, size_t off, uint32_t v) {
-    lacm_put32(m->p + off, v);
+    lac_le_put32(m->p + off, v);
     reseal_model(m);
 }
 static void set_model64(img *m, size_t off, uint64_t v) {
-    lacm_put64(m->p + off, v);
+    lac_le_put64(m->p + off, v);
     reseal_model(m);
 }
 
@@ -369,7 +369,7 @@ Test(hostile, model_sizes_and_sections) {
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "tok_off", 1);
     free(m.p);
     m = model_image();
-    set_model64(&m, LACM_H_DIR, lacm_get64(m.p + LACM_H_MERGES)); /* overlaps the merges */
+    set_model64(&m, LACM_H_DIR, lac_le_get64(m.p + LACM_H_MERGES)); /* overlaps the merges */
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "tensor directory", 1);
     free(m.p);
     m = model_image();
@@ -382,32 +382,32 @@ Test(hostile, model_sizes_and_sections) {
  * covers them too; these checks come first and name the offset.) */
 Test(hostile, model_vocab_tables) {
     img m = model_image();
-    uint64_t tok = lacm_get64(m.p + LACM_H_TOK_OFF);
-    lacm_put32(m.p + tok + 4 * 5, lacm_get32(m.p + tok + 4 * 4)); /* an empty token */
+    uint64_t tok = lac_le_get64(m.p + LACM_H_TOK_OFF);
+    lac_le_put32(m.p + tok + 4 * 5, lac_le_get32(m.p + tok + 4 * 4)); /* an empty token */
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "tok_off[5]", 1);
     free(m.p);
     m = model_image();
-    tok = lacm_get64(m.p + LACM_H_TOK_OFF);
-    lacm_put32(m.p + tok + 4 * 7, 0xFFFFFFF0u);
+    tok = lac_le_get64(m.p + LACM_H_TOK_OFF);
+    lac_le_put32(m.p + tok + 4 * 7, 0xFFFFFFF0u);
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "tok_off[7]", 1);
     free(m.p);
     m = model_image();
-    uint64_t mg = lacm_get64(m.p + LACM_H_MERGES);
-    cr_assert_gt(lacm_get32(m.p + LACM_H_N_MERGES), 0);
-    lacm_put32(m.p + mg, 300); /* = vocab_size */
+    uint64_t mg = lac_le_get64(m.p + LACM_H_MERGES);
+    cr_assert_gt(lac_le_get32(m.p + LACM_H_N_MERGES), 0);
+    lac_le_put32(m.p + mg, 300); /* = vocab_size */
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "merge", 1);
     free(m.p);
 }
 
 Test(hostile, model_directory_entry) {
     img m = model_image();
-    uint64_t dir = lacm_get64(m.p + LACM_H_DIR);
-    lacm_put64(m.p + dir + LACM_E_NBYTES, 1ull << 60);
+    uint64_t dir = lac_le_get64(m.p + LACM_H_DIR);
+    lac_le_put64(m.p + dir + LACM_E_NBYTES, 1ull << 60);
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "nbytes", 1);
     free(m.p);
     m = model_image();
-    dir = lacm_get64(m.p + LACM_H_DIR);
-    lacm_put64(m.p + dir + LACM_DIR_ENTRY_SIZE + LACM_E_OFFSET, 1ull << 62);
+    dir = lac_le_get64(m.p + LACM_H_DIR);
+    lac_le_put64(m.p + dir + LACM_DIR_ENTRY_SIZE + LACM_E_OFFSET, 1ull << 62);
     expect_model_refused(&m, m.n, LAC_ERR_FORMAT, "wpe", 1);
     free(m.p);
 }
@@ -416,7 +416,7 @@ Test(hostile, model_directory_entry) {
  * caught at open (LAC_ERR_CORRUPT), through the real mmap path. */
 Test(hostile, corrupted_model_file_is_caught_by_the_identity_hash) {
     img m = model_image();
-    uint64_t data = lacm_get64(m.p + LACM_H_DATA), tb = lacm_get64(m.p + LACM_H_TOK_BYTES);
+    uint64_t data = lac_le_get64(m.p + LACM_H_DATA), tb = lac_le_get64(m.p + LACM_H_TOK_BYTES);
     size_t spots[3] = {(size_t)data + 5, (size_t)m.n - 1, (size_t)tb + 3};
     for (int i = 0; i < 3; i++) {
         char path[] = "/tmp/lac_hostile_XXXXXX";
@@ -442,7 +442,7 @@ static lac_status st_check(const char *json, size_t data_len, uint64_t hdr_len_o
                            lac_error *err) {
     size_t jn = strlen(json);
     uint8_t *b = calloc(8 + jn + data_len, 1);
-    lacm_put64(b, hdr_len_override ? hdr_len_override : jn);
+    lac_le_put64(b, hdr_len_override ? hdr_len_override : jn);
     memcpy(b + 8, json, jn);
     size_t nt;
     lac_status s = lac_hf_check_safetensors(b, 8 + jn + data_len, "x.safetensors", &nt, err);

@@ -1,4 +1,4 @@
-/* lac_expf / lac_tanhf (engine/lac_math.h): <= 2 ulp against libm (double) over dense samples
+/* lac_expf / lac_tanhf (numerics/lac_math.h): <= 2 ulp against libm (double) over dense samples
  * of every float, densely around the branch points, and exact results on special values. */
 #include <criterion/criterion.h>
 #include <math.h>

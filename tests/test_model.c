@@ -281,8 +281,8 @@ Test(model_corrupt, flipped_bytes) {
     make_file(&fx, LAC_DTYPE_F16);
     uint8_t *b = malloc(fx.size);
     /* a tensor byte (the last one, in ln_f.bias), a vocab byte, a merge id */
-    size_t where[] = {fx.size - 1, lacm_get64(fx.img + LACM_H_TOK_BYTES) + 100,
-                      lacm_get64(fx.img + LACM_H_MERGES) + 8};
+    size_t where[] = {fx.size - 1, lac_le_get64(fx.img + LACM_H_TOK_BYTES) + 100,
+                      lac_le_get64(fx.img + LACM_H_MERGES) + 8};
     for (int i = 0; i < 3; i++) {
         memcpy(b, fx.img, fx.size);
         b[where[i]] ^= 0x01;
@@ -309,7 +309,7 @@ Test(model_corrupt, truncated_magic_version) {
     b[0] = 'X';
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "magic");
     memcpy(b, fx.img, fx.size);
-    lacm_put32(b + LACM_H_VERSION, LAC_MODEL_FORMAT_VERSION + 1);
+    lac_le_put32(b + LACM_H_VERSION, LAC_MODEL_FORMAT_VERSION + 1);
     expect_open(&fx, b, fx.size, LAC_ERR_VERSION, "newer");
     /* trailing garbage */
     uint8_t *big = calloc(1, fx.size + 64);
@@ -362,33 +362,33 @@ Test(model_corrupt, hostile_fields) {
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         memcpy(b, fx.img, fx.size);
         if (cases[i].wide)
-            lacm_put64(b + cases[i].off, cases[i].val);
+            lac_le_put64(b + cases[i].off, cases[i].val);
         else
-            lacm_put32(b + cases[i].off, (uint32_t)cases[i].val);
+            lac_le_put32(b + cases[i].off, (uint32_t)cases[i].val);
         fix_check(b);
         expect_open(&fx, b, fx.size, cases[i].code, cases[i].needle);
     }
     /* vocab offsets and merge ids, with the identity hash left stale: structure first */
-    uint64_t to = lacm_get64(fx.img + LACM_H_TOK_OFF);
+    uint64_t to = lac_le_get64(fx.img + LACM_H_TOK_OFF);
     memcpy(b, fx.img, fx.size);
-    lacm_put32(b + to + 4 * 10, lacm_get32(b + to + 4 * 9)); /* empty token 9 */
+    lac_le_put32(b + to + 4 * 10, lac_le_get32(b + to + 4 * 9)); /* empty token 9 */
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "tok_off[10]");
     memcpy(b, fx.img, fx.size);
-    lacm_put32(b + lacm_get64(fx.img + LACM_H_MERGES) + 4, 300);
+    lac_le_put32(b + lac_le_get64(fx.img + LACM_H_MERGES) + 4, 300);
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "merge 0");
     /* directory entries */
-    uint64_t dir = lacm_get64(fx.img + LACM_H_DIR);
+    uint64_t dir = lac_le_get64(fx.img + LACM_H_DIR);
     memcpy(b, fx.img, fx.size);
     b[dir + LACM_DIR_ENTRY_SIZE * 3 + 2] ^= 1;
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "directory entry 3");
     memcpy(b, fx.img, fx.size);
-    lacm_put32(b + dir + LACM_DIR_ENTRY_SIZE * 4 + LACM_E_SHAPE1, 17);
+    lac_le_put32(b + dir + LACM_DIR_ENTRY_SIZE * 4 + LACM_E_SHAPE1, 17);
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "shape");
     memcpy(b, fx.img, fx.size);
-    lacm_put64(b + dir + LACM_DIR_ENTRY_SIZE * 5 + LACM_E_OFFSET, lacm_get64(b + dir + LACM_DIR_ENTRY_SIZE * 4 + LACM_E_OFFSET));
+    lac_le_put64(b + dir + LACM_DIR_ENTRY_SIZE * 5 + LACM_E_OFFSET, lac_le_get64(b + dir + LACM_DIR_ENTRY_SIZE * 4 + LACM_E_OFFSET));
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "overlaps");
     memcpy(b, fx.img, fx.size);
-    lacm_put64(b + dir + LACM_DIR_ENTRY_SIZE * 5 + LACM_E_NBYTES, 1ull << 40);
+    lac_le_put64(b + dir + LACM_DIR_ENTRY_SIZE * 5 + LACM_E_NBYTES, 1ull << 40);
     expect_open(&fx, b, fx.size, LAC_ERR_FORMAT, "nbytes");
     free(b);
     drop_file(&fx);
@@ -398,7 +398,7 @@ Test(model_corrupt, random_header_and_directory_damage_never_crashes) {
     fixture fx;
     make_file(&fx, LAC_DTYPE_F16);
     uint8_t *b = malloc(fx.size);
-    uint64_t dir_end = lacm_get64(fx.img + LACM_H_DIR) + 16ull * LACM_DIR_ENTRY_SIZE;
+    uint64_t dir_end = lac_le_get64(fx.img + LACM_H_DIR) + 16ull * LACM_DIR_ENTRY_SIZE;
     uint64_t s = 99;
     int ok = 0;
     for (int it = 0; it < 300; it++) {

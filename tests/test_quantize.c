@@ -1,4 +1,4 @@
-/* Quantizer tests (coder/quantize.c, docs/NUMERICS.md §9, docs/CODER.md). */
+/* Quantizer tests (numerics/quantize.c, docs/NUMERICS.md §9, docs/CODER.md). */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdint.h>
@@ -10,6 +10,7 @@
 #include "lac.h"
 
 #include "exp2_table.h"
+#include "quantize.h"
 
 #define GPT2_V 50257u
 
@@ -290,7 +291,10 @@ static void ref_quantize(const lac_coder_params *p, const float *z, uint32_t V, 
     f[istar] += (uint32_t)(((uint64_t)1 << P) - sum);
 }
 
-Test(quantize, matches_reference) {
+/* fn against ref_quantize on 200 rows: random sizes (the scalar tails), all P and s, several
+ * temperatures, NaN / +-inf / signed zeros / subnormals, the argmax in the tail. */
+typedef void quantize_fn(const lac_coder_params *, const float *, uint32_t, uint32_t *);
+static void matches_reference_with(quantize_fn *fn, const char *name) {
     uint64_t rs = 14;
     uint32_t *f = malloc(GPT2_V * sizeof *f), *g = malloc(GPT2_V * sizeof *g);
     uint32_t *u = malloc(GPT2_V * sizeof *u);
@@ -298,7 +302,8 @@ Test(quantize, matches_reference) {
     float *z = malloc(GPT2_V * sizeof *z);
     const float temps[] = {1.0f, 0.8f, 2.5f, 1e-3f};
     for (int trial = 0; trial < 200; trial++) {
-        uint32_t V = trial % 4 == 0 ? GPT2_V : 1 + (uint32_t)(rng_next(&rs) % (trial < 100 ? 70 : GPT2_V));
+        uint32_t V = trial % 4 == 0 ? GPT2_V
+                                    : 1 + (uint32_t)(rng_next(&rs) % (trial < 100 ? 70 : GPT2_V));
         lac_coder_params p = params(28 + (uint32_t)(trial % 4), 8 + (uint32_t)(trial % 5),
                                     temps[(trial / 7) % 4]);
         double sd = 0.1 + 8.0 * rng_unit(&rs);
@@ -316,12 +321,15 @@ Test(quantize, matches_reference) {
         }
         if (trial % 11 == 5) z[rng_next(&rs) % V] = INFINITY;
         if (trial % 13 == 6) z[V - 1] = 1e4f; /* argmax in the scalar tail */
-        lac_quantize_freqs(&p, z, V, f);
+        if (trial % 17 == 8) /* no finite maximum: the uniform row */
+            for (uint32_t i = 0; i < V; i++) z[i] = i % 2 ? NAN : -INFINITY;
+        memset(f, 0xA5, (size_t)V * sizeof *f); /* nothing left over from the last row */
+        fn(&p, z, V, f);
         ref_quantize(&p, z, V, g, w, u);
         for (uint32_t i = 0; i < V; i++)
             if (f[i] != g[i])
-                cr_assert_fail("trial %d V=%u P=%u s=%u: freq[%u] = %u, reference %u", trial, V,
-                               p.precision, p.frac_bits, i, f[i], g[i]);
+                cr_assert_fail("%s: trial %d V=%u P=%u s=%u: freq[%u] = %u, reference %u", name,
+                               trial, V, p.precision, p.frac_bits, i, f[i], g[i]);
     }
     free(f);
     free(g);
@@ -329,6 +337,45 @@ Test(quantize, matches_reference) {
     free(w);
     free(z);
 }
+
+/* The public entry point: whichever variant the loader picked on this CPU. */
+Test(quantize, matches_reference) {
+    matches_reference_with(lac_quantize_freqs, "lac_quantize_freqs");
+}
+
+/* Every ISA variant by name (numerics/quantize.h): a variant that computed other frequencies
+ * would break decoding between machines, whichever one this CPU happens to pick. A variant
+ * the CPU cannot run is skipped, with the reason on stderr. */
+Test(quantize, variant_generic) {
+    matches_reference_with(lac_quantize_freqs_generic, "generic");
+}
+
+#if LAC_QUANT_ISA_VARIANTS
+Test(quantize, variant_x86_64_v3) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("x86-64-v3")) {
+        fprintf(stderr, "SKIP quantize::variant_x86_64_v3: this CPU has no AVX2 (x86-64-v3)\n");
+        cr_skip_test("this CPU has no AVX2 (x86-64-v3)");
+    }
+    matches_reference_with(lac_quantize_freqs_x86_64_v3, "x86-64-v3");
+}
+
+Test(quantize, variant_x86_64_v4) {
+    __builtin_cpu_init();
+    if (!__builtin_cpu_supports("x86-64-v4")) {
+        fprintf(stderr, "SKIP quantize::variant_x86_64_v4: this CPU has no AVX-512 "
+                        "(x86-64-v4); the AVX-512 variant is not checked here\n");
+        cr_skip_test("this CPU has no AVX-512 (x86-64-v4)");
+    }
+    matches_reference_with(lac_quantize_freqs_x86_64_v4, "x86-64-v4");
+}
+#else
+Test(quantize, variant_isa) {
+    fprintf(stderr, "SKIP quantize::variant_isa: no ISA variants in this build (not GCC on "
+                    "x86-64 Linux): only the generic one exists\n");
+    cr_skip_test("no ISA variants in this build");
+}
+#endif
 
 /* Golden vectors: the frequencies are part of the .lacz format (NUMERICS §9). Computed once
  * with this implementation; any change here is a new numerics version. */

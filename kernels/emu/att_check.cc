@@ -1,4 +1,4 @@
-/* att_check.cc — the attention kernels (kernels/layers.cu, built for host emulation) against a
+/* att_check.cc — the attention kernels (kernels/attention.cu, built for host emulation) against a
  * direct host transcription of docs/NUMERICS.md §6, bit for bit, on shapes that emu_check's
  * small models do not reach: positions across key-tile edges (64), groups of up to 32 rows and
  * partial groups, n_ctx not a multiple of the tile or of 4, head sizes not a multiple of 4 and

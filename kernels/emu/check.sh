@@ -12,7 +12,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 B=${EMU_BUILD:-build-emu}
 mkdir -p "$B"
-INC="-Iinclude -Icommon -Iengine -Icoder -Ikernels"
+INC="-Iinclude -Icommon -Inumerics -Iengine -Icoder -Ikernels"
 FLAGS="-O1 -g -ffp-contract=off -fno-fast-math -Wall -Wextra -Wno-unknown-pragmas -DLAC_HAVE_CUDA=1 -DLAC_CUDA_EMU=1"
 g++ -std=c++20 $FLAGS -fsanitize=alignment -fno-sanitize-recover=all $INC -x c++ \
   kernels/matmul.cu -x c++ tests/cuda_matmul_check.cu -o "$B/matmul_check" -pthread
@@ -24,7 +24,7 @@ for f in kernels/*.cu; do
   g++ -std=c++20 $FLAGS $INC -x c++ -c "$f" -o "$o"
   objs+=("$o")
 done
-for f in engine/forward_scalar.c engine/model.c engine/vocab_hf.c engine/vocab_map.c coder/quantize.c \
+for f in engine/forward_scalar.c engine/model.c engine/vocab_hf.c engine/vocab_map.c numerics/quantize.c \
          common/lac_error.c kernels/emu/emu_check.c; do
   o=$B/$(basename "$f").o
   gcc -std=gnu11 $FLAGS $INC -c "$f" -o "$o"
@@ -33,5 +33,5 @@ done
 g++ "${objs[@]}" -o "$B/emu_check" -pthread -lcrypto -lcjson -lm
 "$B/emu_check" "$@"
 # The attention kernels alone against NUMERICS §6 on tile edges, partial groups, odd head sizes.
-g++ -std=c++20 $FLAGS $INC -x c++ kernels/emu/att_check.cc -x none "$B/layers.cu.o" -o "$B/att_check"
+g++ -std=c++20 $FLAGS $INC -x c++ kernels/emu/att_check.cc -x none "$B/attention.cu.o" -o "$B/att_check"
 "$B/att_check"
