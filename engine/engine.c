@@ -377,16 +377,22 @@ typedef struct coded_out {
     uint32_t **ptr;      /* fused: cum | freq of the chunk, or freqs, [2][n_streams] */
 } coded_out;
 
-/* The unfused code/freqs path: forward into scratch logits, then the host quantizer. */
-static lac_status chunk_quantized(lac_engine *e, const int *done, void *ctx, lac_error *err) {
-    const coded_out *o = ctx;
+/* The chunk's forward pass into the scratch logits (rows of the streams in order). */
+static lac_status forward_to_scratch(lac_engine *e, lac_error *err) {
     const size_t V = e->m->cfg.vocab_size;
     size_t off = 0;
     for (int b = 0; b < e->n_streams; b++) {
         e->sub_logits[b] = e->cnt[b] ? e->scratch + off * V : NULL;
         off += (size_t)e->cnt[b];
     }
-    lac_status st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+    return e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+}
+
+/* The unfused code/freqs path: forward into scratch logits, then the host quantizer. */
+static lac_status chunk_quantized(lac_engine *e, const int *done, void *ctx, lac_error *err) {
+    const coded_out *o = ctx;
+    const size_t V = e->m->cfg.vocab_size;
+    lac_status st = forward_to_scratch(e, err);
     if (st != LAC_OK) return st;
     for (int b = 0; b < e->n_streams; b++)
         for (int i = 0; i < e->cnt[b]; i++) {
@@ -518,12 +524,7 @@ static lac_status chunk_decode(lac_engine *e, const int *done, void *ctx, lac_er
     (void)done; /* one row per stream: no stream comes back in a later chunk */
     const decode_out *o = ctx;
     const size_t V = e->m->cfg.vocab_size;
-    size_t off = 0;
-    for (int b = 0; b < e->n_streams; b++) {
-        e->sub_logits[b] = e->cnt[b] ? e->scratch + off * V : NULL;
-        off += (size_t)e->cnt[b];
-    }
-    lac_status st = e->ops->forward(e->state, e->sub_tok, e->cnt, e->sub_pos, e->sub_logits, err);
+    lac_status st = forward_to_scratch(e, err);
     if (st != LAC_OK) return st;
     for (int b = 0; b < e->n_streams; b++) {
         if (!e->cnt[b]) continue;
