@@ -87,7 +87,8 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
         uint32_t n = toks.n - t < bt ? (uint32_t)(toks.n - t) : bt;
         int last = n < bt;
         if (lacs_interrupted(p)) s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
-        if (!s) s = code_block(e, p, toks.ids + t, n, last, (int32_t)cfg->eot_token, &rc, err);
+        const int32_t *ids = toks.ids ? toks.ids + t : NULL; /* an empty input has no ids */
+        if (!s) s = code_block(e, p, ids, n, last, (int32_t)cfg->eot_token, &rc, err);
         if (p->progress && !s) p->progress(p->progress_ctx, t + n, 0);
         if (last) break;
     }
