@@ -9,6 +9,7 @@
 
 #include "engine_testutil.h"
 #include "lac.h"
+#include "lacz_testutil.h"
 
 /* ---- names ---- */
 Test(names, devices) {
@@ -166,37 +167,13 @@ Test(multidev, automatic_streams_per_device, .init = setup_model, .fini = free_m
 }
 
 /* ---- the stream API on several engines: the same .lacz ---- */
-typedef struct mem {
-    uint8_t *p;
-    size_t n, cap, pos;
-} mem;
-
-static long mem_read(void *ctx, void *buf, size_t n) {
-    mem *m = ctx;
-    size_t k = m->n - m->pos < n ? m->n - m->pos : n;
-    memcpy(buf, m->p + m->pos, k);
-    m->pos += k;
-    return (long)k;
-}
-
+/* In-memory I/O: tmem of tests/helpers/lacz_testutil.h; and a pread over it for chunk cuts. */
 static long mem_pread(void *ctx, void *buf, size_t n, uint64_t off) {
-    const mem *m = ctx;
+    const tmem *m = ctx;
     if (off >= m->n) return 0;
     size_t k = m->n - off < n ? m->n - (size_t)off : n;
     memcpy(buf, m->p + off, k);
     return (long)k;
-}
-
-static int mem_write(void *ctx, const void *buf, size_t n) {
-    mem *m = ctx;
-    if (m->n + n > m->cap) {
-        m->cap = 2 * (m->n + n) + 4096;
-        m->p = realloc(m->p, m->cap);
-        cr_assert(m->p);
-    }
-    memcpy(m->p + m->n, buf, n);
-    m->n += n;
-    return 0;
 }
 
 static lac_model *tiny(void) {
@@ -208,7 +185,7 @@ static lac_model *tiny(void) {
     return m;
 }
 
-static mem compress_with(const lac_model *m, const char *text, size_t n, int n_devices,
+static tmem compress_with(const lac_model *m, const char *text, size_t n, int n_devices,
                          lac_stats *st) {
     lac_params p;
     lac_params_default(&p);
@@ -216,9 +193,9 @@ static mem compress_with(const lac_model *m, const char *text, size_t n, int n_d
     p.engine.n_threads = 1;
     p.engine.n_devices = n_devices;
     p.block_tokens = 48;
-    mem in = {(uint8_t *)text, n, n, 0}, out = {0};
+    tmem in = {(uint8_t *)text, n, n, 0, 0}, out = {0};
     lac_error err;
-    cr_assert_eq(lac_compress(m, &p, mem_read, &in, mem_write, &out, st, &err), LAC_OK, "%s",
+    cr_assert_eq(lac_compress(m, &p, tmem_read, &in, tmem_write, &out, st, &err), LAC_OK, "%s",
                  err.msg);
     return out;
 }
@@ -233,7 +210,7 @@ Test(multidev, stream_api_same_lacz) {
     cr_assert(alice, "alice29.txt not found under LAC_SHARED");
     n = etu_quick() ? 400 : 1200;
     lac_stats s1, s2;
-    mem one = compress_with(m, alice, n, 0, &s1), two = compress_with(m, alice, n, 2, &s2);
+    tmem one = compress_with(m, alice, n, 0, &s1), two = compress_with(m, alice, n, 2, &s2);
     cr_expect_gt(s1.blocks, 2, "too few blocks to spread");
     cr_expect_eq(s1.devices, 1);
     cr_expect_eq(s2.devices, 2, "the stream API used %d devices: %s", s2.devices, s2.device);
@@ -245,10 +222,10 @@ Test(multidev, stream_api_same_lacz) {
     p.engine.device = LAC_DEVICE_CPU;
     p.engine.n_threads = 1;
     p.engine.n_devices = 2;
-    mem back = {0};
+    tmem back = {0};
     lac_error err;
     lac_stats sd;
-    cr_assert_eq(lac_decompress(m, &p, mem_read, &two, mem_write, &back, &sd, &err), LAC_OK,
+    cr_assert_eq(lac_decompress(m, &p, tmem_read, &two, tmem_write, &back, &sd, &err), LAC_OK,
                  "%s", err.msg);
     cr_expect_eq(sd.devices, 2);
     cr_assert_eq(back.n, n);
@@ -258,7 +235,7 @@ Test(multidev, stream_api_same_lacz) {
 }
 
 /* ---- chunk cuts ---- */
-static void expect_pieces(const mem *in, int n) {
+static void expect_pieces(const tmem *in, int n) {
     uint64_t prev = 0;
     lac_error err;
     for (int k = 1; k <= n; k++) {
@@ -275,7 +252,7 @@ static void expect_pieces(const mem *in, int n) {
 
 Test(chunk, cuts_at_line_ends) {
     /* 40 lines of 25 bytes: every cut of 4 pieces lands just after a line end */
-    mem in = {malloc(1000), 1000, 1000, 0};
+    tmem in = {malloc(1000), 1000, 1000, 0, 0};
     for (int i = 0; i < 1000; i++) in.p[i] = i % 25 == 24 ? '\n' : 'a' + i % 26;
     expect_pieces(&in, 4);
     lac_error err;
@@ -303,7 +280,7 @@ Test(chunk, cuts_at_line_ends) {
 }
 
 Test(chunk, errors) {
-    mem in = {(uint8_t *)"abc\ndef\n", 8, 8, 0};
+    tmem in = {(uint8_t *)"abc\ndef\n", 8, 8, 0, 0};
     uint64_t b, e;
     lac_error err;
     cr_expect_eq(lac_chunk_range(mem_pread, &in, 8, 0, 2, &b, &e, &err), LAC_ERR_ARG);
@@ -324,34 +301,34 @@ Test(chunk, stream_groups) {
     lac_params p;
     lac_params_default(&p);
     p.methods = LAC_METHOD_BIT(LAC_METHOD_STORED); /* no model run: fast */
-    mem all = {0};
+    tmem all = {0};
     uint64_t starts[6];
     const char *texts[] = {"one\n", "two two\n", "three\n", "four\n", "five five five\n"};
     lac_error err;
     for (int i = 0; i < 5; i++) {
         starts[i] = all.n;
-        mem in = {(uint8_t *)texts[i], strlen(texts[i]), strlen(texts[i]), 0};
-        cr_assert_eq(lac_compress(m, &p, mem_read, &in, mem_write, &all, NULL, &err), LAC_OK);
+        tmem in = {(uint8_t *)texts[i], strlen(texts[i]), strlen(texts[i]), 0, 0};
+        cr_assert_eq(lac_compress(m, &p, tmem_read, &in, tmem_write, &all, NULL, &err), LAC_OK);
     }
     starts[5] = all.n;
     uint64_t b, e;
     all.pos = 0;
-    cr_assert_eq(lac_chunk_streams(mem_read, &all, 1, 2, &b, &e, &err), LAC_OK, "%s", err.msg);
+    cr_assert_eq(lac_chunk_streams(tmem_read, &all, 1, 2, &b, &e, &err), LAC_OK, "%s", err.msg);
     cr_expect(b == starts[0] && e == starts[2]);
     all.pos = 0;
-    cr_assert_eq(lac_chunk_streams(mem_read, &all, 2, 2, &b, &e, &err), LAC_OK);
+    cr_assert_eq(lac_chunk_streams(tmem_read, &all, 2, 2, &b, &e, &err), LAC_OK);
     cr_expect(b == starts[2] && e == starts[5]);
     all.pos = 0;
-    cr_assert_eq(lac_chunk_streams(mem_read, &all, 5, 5, &b, &e, &err), LAC_OK);
+    cr_assert_eq(lac_chunk_streams(tmem_read, &all, 5, 5, &b, &e, &err), LAC_OK);
     cr_expect(b == starts[4] && e == starts[5]);
     all.pos = 0;
-    cr_expect_eq(lac_chunk_streams(mem_read, &all, 1, 6, &b, &e, &err), LAC_ERR_LIMIT);
+    cr_expect_eq(lac_chunk_streams(tmem_read, &all, 1, 6, &b, &e, &err), LAC_ERR_LIMIT);
     cr_expect(strstr(err.msg, "5 streams") != NULL, "%s", err.msg);
     /* the groups decode to the pieces, in order */
     all.pos = 0;
-    cr_assert_eq(lac_chunk_streams(mem_read, &all, 2, 2, &b, &e, &err), LAC_OK);
-    mem grp = {all.p + b, (size_t)(e - b), (size_t)(e - b), 0}, out = {0};
-    cr_assert_eq(lac_decompress(m, &p, mem_read, &grp, mem_write, &out, NULL, &err), LAC_OK,
+    cr_assert_eq(lac_chunk_streams(tmem_read, &all, 2, 2, &b, &e, &err), LAC_OK);
+    tmem grp = {all.p + b, (size_t)(e - b), (size_t)(e - b), 0, 0}, out = {0};
+    cr_assert_eq(lac_decompress(m, &p, tmem_read, &grp, tmem_write, &out, NULL, &err), LAC_OK,
                  "%s", err.msg);
     cr_expect(out.n == 26 && !memcmp(out.p, "three\nfour\nfive five five\n", 26));
     free(out.p);
