@@ -5,7 +5,6 @@
 . "$(dirname "$0")/lib/common.sh"
 need_model
 command -v script >/dev/null 2>&1 || { echo "no script(1): skipped"; exit 77; }
-for i in $(seq 40); do printf 'The quick brown fox %d jumps over the lazy dog, then runs to the river.\n' "$i"; done >p.txt
 tty_run() { # tty_run ARGS...: lacgpu with a terminal on stdout and stderr; output in tty.txt
     local start end
     start=$(date +%s.%N)
@@ -13,7 +12,15 @@ tty_run() { # tty_run ARGS...: lacgpu with a terminal on stdout and stderr; outp
     end=$(date +%s.%N)
     elapsed=$(echo "$end - $start" | bc)
 }
-tty_run -f -o p.lacz p.txt
+# a run of a few seconds whatever the machine's speed (0.6 s for 40 lines on a fast core, far
+# longer under the sanitizers): the input grows until compressing it takes 3 s or more
+n=40
+while :; do
+    for i in $(seq $n); do printf 'The quick brown fox %d jumps over the lazy dog, then runs to the river.\n' "$i"; done >p.txt
+    tty_run -f -o p.lacz p.txt
+    [ "$(echo "$elapsed >= 3" | bc)" = 1 ] || [ $n -ge 10240 ] && break
+    n=$((n * 2))
+done
 lines=$(tr '\r' '\n' <tty.txt | grep -c 'ETA')
 secs=${elapsed%.*}
 secs=${secs:-0} # bc writes .95 for 0.95
