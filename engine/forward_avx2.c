@@ -290,7 +290,7 @@ static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
 
 const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
-    .matmul_p8 = matmul_p8,
+    .matmul_pk = matmul_p8, .pack = 8,
     .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,

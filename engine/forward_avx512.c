@@ -103,6 +103,97 @@ static void matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *W,
     matmul_any(1, X, ldx, R, K, NULL, W, N, bias, Y, n0, n1);
 }
 
+/* ---- packed weights: W[K][N] as ceil(N/16) groups of [K][16] (forward_fast.c packs them,
+ * the last group zero-padded), so that each vector of a column strip is one sequential stream
+ * through memory and every k is one 64-byte (fp32) or 32-byte (halves) step of it. The chains
+ * are mk's (k = 0..K-1 in order, the bias after), so are the bits. */
+static inline __attribute__((always_inline)) __m512 load_p(const int F16, const void *Wp,
+                                                            size_t i) {
+    if (F16) return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)((const uint16_t *)Wp + i)));
+    return _mm512_loadu_ps((const float *)Wp + i);
+}
+
+/* NR rows x NV groups (16 columns each) from column n (a multiple of 16); columns >= N (the
+ * padding of the last group) are computed from zeros and never stored. PF (one row: the
+ * step is a stream of weights): each k also prefetches the same k of the next NV groups, which
+ * the next call or block reads, so the short group streams (8 KB for K = 256 halves) do not
+ * each start cold. */
+static inline __attribute__((always_inline)) void
+mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int ldx, int K,
+    const void *Wp, int N, const float *bias, float *const *Y, int n) {
+    __m512 acc[6][8];
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+    const size_t gs = (size_t)K * 16;
+    const size_t es = F16 ? 2 : 4;
+    size_t w = (size_t)(n / 16) * gs;
+    const char *next = (const char *)Wp + (w + (size_t)NV * gs) * es;
+    for (int k = 0; k < K; k++, w += 16) {
+        __m512 wv[8];
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v++) wv[v] = load_p(F16, Wp, w + (size_t)v * gs);
+        if (PF && (!F16 || !(k & 1)))
+            _Pragma("GCC unroll 8")
+            for (int v = 0; v < NV; v++)
+                _mm_prefetch(next + ((size_t)v * gs + (size_t)k * 16) * es, _MM_HINT_T0);
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < NR; r++) {
+            const __m512 xb = _mm512_set1_ps(X[(size_t)r * ldx + k]);
+            _Pragma("GCC unroll 8")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
+        }
+    }
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) {
+        const int col = n + 16 * v;
+        if (col >= N) break;
+        const __mmask16 mv = tail_mask(N - col);
+        const __m512 bv = bias ? _mm512_maskz_loadu_ps(mv, bias + col) : _mm512_setzero_ps();
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < NR; r++) {
+            const __m512 o = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
+            _mm512_mask_storeu_ps(Y[r] + col, mv, o);
+        }
+    }
+}
+
+#define MKP_CALL(NRR, NV, PF) \
+    mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
+#define MKP_ROWS(NV)                                                                        \
+    do {                                                                                    \
+        int r = 0;                                                                          \
+        for (; r + 6 <= R; r += 6) MKP_CALL(6, NV, 0);                                      \
+        switch (R - r) {                                                                    \
+        case 5: MKP_CALL(5, NV, 0); break;                                                  \
+        case 4: MKP_CALL(4, NV, 0); break;                                                  \
+        case 3: MKP_CALL(3, NV, 0); break;                                                  \
+        case 2: MKP_CALL(2, NV, 0); break;                                                  \
+        case 1: MKP_CALL(1, NV, 0); break;                                                  \
+        default: break;                                                                     \
+        }                                                                                   \
+    } while (0)
+
+static inline __attribute__((always_inline)) void
+matmul_pk_any(const int F16, const float *X, int ldx, int R, int K, const void *Wp, int N,
+              const float *bias, float *const *Y, int n0, int n1) {
+    int n = n0;
+    if (R == 1) { /* one row: eight chains and streams in flight, the next ones prefetched */
+        const int r = 0;
+        for (; n + 128 <= n1; n += 128) MKP_CALL(1, 8, 1);
+        for (; n + 64 <= n1; n += 64) MKP_CALL(1, 4, 1);
+    }
+    for (; n + 64 <= n1; n += 64) MKP_ROWS(4);
+    for (; n < n1; n += 16) MKP_ROWS(1);
+}
+
+static void matmul_pk(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
+                      const float *bias, float *const *Y, int n0, int n1) {
+    if (f16) matmul_pk_any(1, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
+    else matmul_pk_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
+}
+
 static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
                    float *s) {
     const __m512 sc = _mm512_set1_ps(scale);
@@ -305,7 +396,8 @@ static void softmax_exp(float *s, int n) {
 }
 
 const lac_fast_kernels lac_fast_avx512 = {
-    .isa = "avx512", .panel = 64, .matmul = matmul, .matmul_f16 = matmul_f16,
+    .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
+    .matmul_pk = matmul_pk, .pack = 16,
     .scores = scores, .wsum = wsum,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,

@@ -102,7 +102,7 @@ static void g_softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
 
 const lac_fast_kernels lac_fast_generic = {
     .isa = "generic", .panel = 64, .matmul = g_matmul, .matmul_f16 = g_matmul_f16,
-    .matmul_p8 = g_matmul_p8,
+    .matmul_pk = g_matmul_p8, .pack = 8,
     .scores = g_scores, .wsum = g_wsum,
     .r32_sum = g_r32_sum, .r32_sumsq = g_r32_sumsq,
     .layernorm = g_layernorm, .gelu = g_gelu, .softmax_exp = g_softmax_exp,
@@ -162,7 +162,7 @@ typedef struct fast_state {
     const lac_fast_kernels *kr;
     matmul_f16_fn head_f16; /* the LM head on m->wte_t_f16, or NULL: matmul on m->wte_t */
     int n_streams, max_rows, n_threads;
-    /* Packed weights (forward_fast.h, matmul_p8), or NULL: per layer attn, proj, fc, fcproj,
+    /* Packed weights (forward_fast.h, matmul_pk), or NULL: per layer attn, proj, fc, fcproj,
      * then the LM head, each fp32 or (F16 files) halves. Calls of at most pk_rows rows read
      * them; larger calls read the model's fp32 arrays. Same bits either way. */
     const void **pk; /* [4 * n_layer + 1] */
@@ -198,16 +198,17 @@ static void fast_destroy(void *st) {
 }
 
 /* Packs W[K][N] (fp32 W32, or little-endian halves in W16b / host halves in W16) into
- * ceil(N/8) groups of [K][8], the last group zero-padded; dst holds floats or halves (f16). */
-static void pack_p8(void *dst, int f16, const float *W32, const uint8_t *W16b,
-                    const uint16_t *W16, int K, int N, int n_threads) {
-    const int G = (N + 7) / 8;
+ * ceil(N/P) groups of [K][P] (P = the kernels' pack), the last group zero-padded; dst holds
+ * floats or halves (f16). */
+static void pack_groups(void *dst, int f16, const float *W32, const uint8_t *W16b,
+                        const uint16_t *W16, int K, int N, int P, int n_threads) {
+    const int G = (N + P - 1) / P;
 #pragma omp parallel for schedule(static) num_threads(n_threads) if ((double)K * N > (1 << 20))
     for (int g = 0; g < G; g++)
         for (int k = 0; k < K; k++)
-            for (int i = 0; i < 8; i++) {
-                const int n = 8 * g + i;
-                const size_t at = ((size_t)g * K + k) * 8 + (size_t)i, src = (size_t)k * N + n;
+            for (int i = 0; i < P; i++) {
+                const int n = P * g + i;
+                const size_t at = ((size_t)g * K + k) * P + (size_t)i, src = (size_t)k * N + n;
                 if (f16) {
                     uint16_t h = 0;
                     if (n < N) h = W16 ? W16[src] : (uint16_t)(W16b[2 * src] | W16b[2 * src + 1] << 8);
@@ -226,20 +227,20 @@ static int env_off(const char *name) {
     return v && !strcmp(v, "0");
 }
 
-/* Packs the layers and the LM head for matmul_p8, when the kernels have it and LAC_PACK is not
+/* Packs the layers and the LM head for matmul_pk, when the kernels have it and LAC_PACK is not
  * "0". F16 files: halves (LAC_F16_LAYERS=0 packs the layers as fp32, for A/B timing); the head
  * in halves when head_f16 was chosen. Returns 0, or -1 when out of memory. */
 static int pack_weights(fast_state *s) {
     const lac_model *m = s->m;
     const lac_model_config *c = &m->cfg;
-    if (!s->kr->matmul_p8 || env_off("LAC_PACK")) return 0;
+    if (!s->kr->matmul_pk || env_off("LAC_PACK")) return 0;
 #ifdef LAC_FAST_X86
     const int can16 = s->kr != &lac_fast_avx2 || cpu_has_f16c();
 #else
     const int can16 = 1;
 #endif
     const int L = (int)c->n_layer, C = (int)c->n_embd, NI = (int)c->n_inner;
-    const int V = (int)c->vocab_size;
+    const int V = (int)c->vocab_size, P = s->kr->pack;
     const int layers16 = can16 && m->layers[0].attn_w16 && !env_off("LAC_F16_LAYERS");
     const int head16 = can16 && s->head_f16 != NULL;
     struct { int K, N; } sh[4] = {{C, 3 * C}, {C, C}, {C, NI}, {NI, C}};
@@ -248,11 +249,11 @@ static int pack_weights(fast_state *s) {
     for (int l = 0; l < L; l++)
         for (int j = 0; j < 4; j++) {
             off[4 * l + j] = bytes;
-            bytes += (size_t)sh[j].K * (size_t)((sh[j].N + 7) / 8 * 8) * (layers16 ? 2 : 4);
+            bytes += (size_t)sh[j].K * (size_t)((sh[j].N + P - 1) / P * P) * (layers16 ? 2 : 4);
             bytes = (bytes + 63) & ~(size_t)63;
         }
     off[4 * L] = bytes;
-    bytes += (size_t)C * (size_t)((V + 7) / 8 * 8) * (head16 ? 2 : 4);
+    bytes += (size_t)C * (size_t)((V + P - 1) / P * P) * (head16 ? 2 : 4);
     if (bytes > LAC_PACK_MAX_BYTES) return 0;
     s->pk = calloc((size_t)4 * L + 1, sizeof *s->pk);
     s->pk_f16 = calloc((size_t)4 * L + 1, 1);
@@ -265,13 +266,13 @@ static int pack_weights(fast_state *s) {
         const uint8_t *w16[4] = {w->attn_w16, w->proj_w16, w->fc_w16, w->fcproj_w16};
         for (int j = 0; j < 4; j++) {
             void *d = base + off[4 * l + j];
-            pack_p8(d, layers16, w32[j], w16[j], NULL, sh[j].K, sh[j].N, s->n_threads);
+            pack_groups(d, layers16, w32[j], w16[j], NULL, sh[j].K, sh[j].N, P, s->n_threads);
             s->pk[4 * l + j] = d;
             s->pk_f16[4 * l + j] = (unsigned char)layers16;
         }
     }
     void *d = base + off[4 * L];
-    pack_p8(d, head16, m->wte_t, NULL, m->wte_t_f16, C, V, s->n_threads);
+    pack_groups(d, head16, m->wte_t, NULL, m->wte_t_f16, C, V, P, s->n_threads);
     s->pk[4 * L] = d;
     s->pk_f16[4 * L] = (unsigned char)head16;
     const char *rows = getenv("LAC_PACK_ROWS");
@@ -331,7 +332,7 @@ static void mm_tile(const fast_state *s, const float *X, int R, int K, const flo
     const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
     const int r0 = rc * RC, r1 = r0 + RC < R ? r0 + RC : R;
     if (Wp)
-        s->kr->matmul_p8(X + (size_t)r0 * K, K, r1 - r0, K, Wp, pf16, N, bias, Y + r0, n0, n1);
+        s->kr->matmul_pk(X + (size_t)r0 * K, K, r1 - r0, K, Wp, pf16, N, bias, Y + r0, n0, n1);
     else if (W16)
         s->head_f16(X + (size_t)r0 * K, K, r1 - r0, K, W16, N, bias, Y + r0, n0, n1);
     else

@@ -17,12 +17,13 @@ typedef struct lac_fast_kernels {
      * bytes read. NULL: not available (forward_fast.c falls back to matmul on the fp32 copy). */
     void (*matmul_f16)(const float *X, int ldx, int R, int K, const uint16_t *W, int N,
                        const float *bias, float *const *Y, int n0, int n1);
-    /* matmul on packed weights: Wp holds W[K][N] as ceil(N/8) groups of [K][8] columns (group
-     * g = columns 8g..8g+7, the last one zero-padded), fp32 (f16 = 0) or IEEE halves (f16 = 1,
-     * widened exactly in registers); n0 is a multiple of 8. Same chains and bits as matmul.
-     * NULL: not available (forward_fast.c does not pack). */
-    void (*matmul_p8)(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
+    /* matmul on packed weights: Wp holds W[K][N] as ceil(N/pack) groups of [K][pack] columns
+     * (group g = columns pack*g .. pack*g+pack-1, the last one zero-padded), fp32 (f16 = 0) or
+     * IEEE halves (f16 = 1, widened exactly in registers); n0 is a multiple of pack. Same chains
+     * and bits as matmul. NULL: not available (forward_fast.c does not pack). */
+    void (*matmul_pk)(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
                       const float *bias, float *const *Y, int n0, int n1);
+    int pack; /* columns per group of packed weights: one vector (8 for AVX2, 16 for AVX-512) */
     /* s[j] = chain_d(q[d], Kt[d*ldk + j]) * scale, for j < nj, d < hd. */
     void (*scores)(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
                    float *s);
