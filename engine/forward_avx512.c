@@ -126,21 +126,23 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
-    const size_t gs = (size_t)K * 16;
-    const size_t es = F16 ? 2 : 4;
-    size_t w = (size_t)(n / 16) * gs;
-    const char *next = (const char *)Wp + (w + (size_t)NV * gs) * es;
-    for (int k = 0; k < K; k++, w += 16) {
+    const size_t es = F16 ? 2 : 4, gsb = (size_t)K * 16 * es; /* bytes per group */
+    /* pointers stepped through k (not indices recomputed per row): the six row reads are
+     * then base + ldx * {0..3} and base4 + ldx * {0, 1}, all in registers */
+    const char *wk = (const char *)Wp + (size_t)(n / 16) * gsb;
+    const char *next = wk + (size_t)NV * gsb;
+    const float *x0 = X, *x4 = X + (size_t)4 * ldx;
+    const size_t ld = (size_t)ldx;
+    for (int k = 0; k < K; k++, wk += 16 * es, next += 16 * es, x0++, x4++) {
         __m512 wv[8];
         _Pragma("GCC unroll 8")
-        for (int v = 0; v < NV; v++) wv[v] = load_p(F16, Wp, w + (size_t)v * gs);
+        for (int v = 0; v < NV; v++) wv[v] = load_p(F16, wk + v * gsb, 0);
         if (PF && (!F16 || !(k & 1)))
             _Pragma("GCC unroll 8")
-            for (int v = 0; v < NV; v++)
-                _mm_prefetch(next + ((size_t)v * gs + (size_t)k * 16) * es, _MM_HINT_T0);
+            for (int v = 0; v < NV; v++) _mm_prefetch(next + v * gsb, _MM_HINT_T0);
         _Pragma("GCC unroll 8")
         for (int r = 0; r < NR; r++) {
-            const __m512 xb = _mm512_set1_ps(X[(size_t)r * ldx + k]);
+            const __m512 xb = _mm512_set1_ps(r < 4 ? x0[r * ld] : x4[(r - 4) * ld]);
             _Pragma("GCC unroll 8")
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
         }
@@ -194,36 +196,85 @@ static void matmul_pk(const float *X, int ldx, int R, int K, const void *Wp, int
     else matmul_pk_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
 }
 
-static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
-                   float *s) {
-    const __m512 sc = _mm512_set1_ps(scale);
-    int j = 0;
-    for (; j + 64 <= nj; j += 64) {
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *k = Kt + j;
-        for (int d = 0; d < hd; d++, k += ldk) {
-            const __m512 qb = _mm512_set1_ps(q[d]);
-            a0 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k), a0);
-            a1 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k + 16), a1);
-            a2 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k + 32), a2);
-            a3 = _mm512_fmadd_ps(qb, _mm512_loadu_ps(k + 48), a3);
-        }
-        _mm512_storeu_ps(s + j, _mm512_mul_ps(a0, sc));
-        _mm512_storeu_ps(s + j + 16, _mm512_mul_ps(a1, sc));
-        _mm512_storeu_ps(s + j + 32, _mm512_mul_ps(a2, sc));
-        _mm512_storeu_ps(s + j + 48, _mm512_mul_ps(a3, sc));
+/* NV vectors of scores from column j (masks m: the last ones may be partial or empty); the
+ * chain of each s[j] runs over d in order from 0, then the scale, as the scalar kernel */
+static inline __attribute__((always_inline)) void
+scores_nv(const int NV, const float *q, const float *Kt, int ldk, int hd, float scale,
+          float *s, int j, const __mmask16 *m) {
+    __m512 a[8];
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) a[v] = _mm512_setzero_ps();
+    const float *k = Kt + j;
+    for (int d = 0; d < hd; d++, k += ldk) {
+        const __m512 qb = _mm512_set1_ps(q[d]);
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v++)
+            a[v] = _mm512_fmadd_ps(qb, m ? _mm512_maskz_loadu_ps(m[v], k + 16 * v)
+                                         : _mm512_loadu_ps(k + 16 * v), a[v]);
     }
-    for (; j < nj; j += 16) {
-        const __mmask16 m = tail_mask(nj - j);
-        __m512 a0 = _mm512_setzero_ps();
-        const float *k = Kt + j;
-        for (int d = 0; d < hd; d++, k += ldk)
-            a0 = _mm512_fmadd_ps(_mm512_set1_ps(q[d]), _mm512_maskz_loadu_ps(m, k), a0);
-        _mm512_mask_storeu_ps(s + j, m, _mm512_mul_ps(a0, sc));
+    const __m512 sc = _mm512_set1_ps(scale);
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) {
+        if (m) _mm512_mask_storeu_ps(s + j + 16 * v, m[v], _mm512_mul_ps(a[v], sc));
+        else _mm512_storeu_ps(s + j + 16 * v, _mm512_mul_ps(a[v], sc));
     }
 }
 
-static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o) {
+/* eight chains in flight (two FMA pipes of latency 4): 128 scores a pass, the rest (< 128) in
+ * one masked pass of 4 or 8 vectors */
+static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
+                   float *s) {
+    int j = 0;
+    for (; j + 128 <= nj; j += 128) scores_nv(8, q, Kt, ldk, hd, scale, s, j, NULL);
+    if (j == nj) return;
+    __mmask16 m[8];
+    for (int v = 0; v < 8; v++) {
+        const int left = nj - j - 16 * v;
+        m[v] = left <= 0 ? 0 : tail_mask(left);
+    }
+    if (nj - j <= 64) scores_nv(4, q, Kt, ldk, hd, scale, s, j, m);
+    else scores_nv(8, q, Kt, ldk, hd, scale, s, j, m);
+}
+
+/* o[h][d] = chain_j(e[h][j], Vc[h][j*ldv + d]) / S[h] for NH heads (1 or 2) of hd <= 64 at
+ * once: two heads give eight independent chains (GPT-2's heads are 64 wide, four vectors, too
+ * few for two FMA pipes of latency 4). Each chain is the scalar kernel's, j in order. */
+static inline __attribute__((always_inline)) void
+wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv, int nj,
+           int hd, const float *S, float *const *o) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) {
+        const int left = hd - 16 * v;
+        m[v] = left <= 0 ? 0 : tail_mask(left);
+    }
+    __m512 a[2][4];
+    _Pragma("GCC unroll 4")
+    for (int h = 0; h < NH; h++)
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < 4; v++) a[h][v] = _mm512_setzero_ps();
+    const int full = hd == 64;
+    for (int j = 0; j < nj; j++) {
+        _Pragma("GCC unroll 4")
+        for (int h = 0; h < NH; h++) {
+            const __m512 eb = _mm512_set1_ps(e[h][j]);
+            const float *vp = Vc[h] + (size_t)j * ldv;
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < 4; v++)
+                a[h][v] = _mm512_fmadd_ps(eb, full ? _mm512_loadu_ps(vp + 16 * v)
+                                                   : _mm512_maskz_loadu_ps(m[v], vp + 16 * v),
+                                          a[h][v]);
+        }
+    }
+    _Pragma("GCC unroll 4")
+    for (int h = 0; h < NH; h++) {
+        const __m512 sv = _mm512_set1_ps(S[h]);
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < 4; v++) _mm512_mask_storeu_ps(o[h] + 16 * v, m[v], _mm512_div_ps(a[h][v], sv));
+    }
+}
+
+static void wsum_wide(const float *e, const float *Vc, int ldv, int nj, int hd, float S,
+                      float *o) {
     const __m512 sv = _mm512_set1_ps(S);
     for (int d0 = 0; d0 < hd; d0 += 64) {
         const int nv = (hd - d0 + 15) / 16 < 4 ? (hd - d0 + 15) / 16 : 4;
@@ -234,27 +285,35 @@ static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float
         }
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         const float *vp = Vc + d0;
-        if (nv == 4) {
-            for (int j = 0; j < nj; j++, vp += ldv) {
-                const __m512 eb = _mm512_set1_ps(e[j]);
-                a0 = _mm512_fmadd_ps(eb, _mm512_loadu_ps(vp), a0);
-                a1 = _mm512_fmadd_ps(eb, _mm512_loadu_ps(vp + 16), a1);
-                a2 = _mm512_fmadd_ps(eb, _mm512_loadu_ps(vp + 32), a2);
-                a3 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[3], vp + 48), a3);
-            }
-        } else {
-            for (int j = 0; j < nj; j++, vp += ldv) {
-                const __m512 eb = _mm512_set1_ps(e[j]);
-                a0 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[0], vp), a0);
-                if (nv > 1) a1 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[1], vp + 16), a1);
-                if (nv > 2) a2 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[2], vp + 32), a2);
-            }
+        for (int j = 0; j < nj; j++, vp += ldv) {
+            const __m512 eb = _mm512_set1_ps(e[j]);
+            a0 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[0], vp), a0);
+            if (nv > 1) a1 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[1], vp + 16), a1);
+            if (nv > 2) a2 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[2], vp + 32), a2);
+            if (nv > 3) a3 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[3], vp + 48), a3);
         }
         _mm512_mask_storeu_ps(o + d0, m[0], _mm512_div_ps(a0, sv));
         _mm512_mask_storeu_ps(o + d0 + 16, m[1], _mm512_div_ps(a1, sv));
         _mm512_mask_storeu_ps(o + d0 + 32, m[2], _mm512_div_ps(a2, sv));
         _mm512_mask_storeu_ps(o + d0 + 48, m[3], _mm512_div_ps(a3, sv));
     }
+}
+
+static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o) {
+    if (hd > 64) {
+        wsum_wide(e, Vc, ldv, nj, hd, S, o);
+        return;
+    }
+    wsum_heads(1, &e, &Vc, ldv, nj, hd, &S, &o);
+}
+
+static void wsum2(const float *const *e, const float *const *Vc, int ldv, int nj, int hd,
+                  const float *S, float *const *o) {
+    if (hd > 64) {
+        for (int h = 0; h < 2; h++) wsum_wide(e[h], Vc[h], ldv, nj, hd, S[h], o[h]);
+        return;
+    }
+    wsum_heads(2, e, Vc, ldv, nj, hd, S, o);
 }
 
 /* p[0..15] in lo, p[16..31] in hi; then the halving tree of docs/NUMERICS.md §1. */
@@ -398,7 +457,7 @@ static void softmax_exp(float *s, int n) {
 const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_pk, .pack = 16,
-    .scores = scores, .wsum = wsum,
+    .scores = scores, .wsum = wsum, .wsum2 = wsum2,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };

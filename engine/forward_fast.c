@@ -172,7 +172,7 @@ typedef struct fast_state {
     /* per layer, per stream: K transposed per head [H][hd][n_ctx], then V [n_ctx][C] */
     float *kv;
     float *x, *a, *qkv, *att, *h;
-    float *s; /* [n_threads][n_ctx] attention scores */
+    float *s; /* [n_threads][2][n_ctx] attention scores */
     int *row_pos, *row_stream;
     float **yrow; /* [max_rows] output row pointers */
     char name[64];
@@ -300,7 +300,7 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     s->qkv = malloc(R * 3 * C * sizeof(float));
     s->att = malloc(R * C * sizeof(float));
     s->h = malloc(R * c->n_inner * sizeof(float));
-    s->s = malloc((size_t)s->n_threads * c->n_ctx * sizeof(float));
+    s->s = malloc((size_t)s->n_threads * 2 * c->n_ctx * sizeof(float));
     s->row_pos = malloc(R * sizeof(int));
     s->row_stream = malloc(R * sizeof(int));
     s->yrow = malloc(R * sizeof(float *));
@@ -382,22 +382,55 @@ static float *rows_of(fast_state *s, float *base, int R, int ld) {
     return base;
 }
 
-/* Attention of one head hh for row r: scores against the row's cached keys, softmax, the
- * weighted sum of values into s->att (scratch scores of thread `thread`). */
-static void attend_head(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
-                        int r, int hh, int thread) {
+/* Attention of nh (1 or 2) heads from h0 for row r: scores against the row's cached keys,
+ * softmax, the weighted sums of values into s->att (thread `thread`'s scratch scores). Two heads
+ * at once let wsum2 keep more chains in flight; each head's operations are unchanged. */
+static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
+                         int r, int h0, int nh, int thread) {
     const lac_model_config *c = &s->m->cfg;
     const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
     const lac_fast_kernels *kr = s->kr;
-    float *sc = s->s + (size_t)thread * NCTX;
     const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
     const float *vc = kt + (size_t)NCTX * C;
     const int nj = s->row_pos[r] + 1;
-    kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX, hd, nj,
-               scale, sc);
-    kr->softmax_exp(sc, nj);
-    const float S = kr->r32_sum(sc, nj);
-    kr->wsum(sc, vc + hh * hd, C, nj, hd, S, s->att + (size_t)r * C + hh * hd);
+    const float *e[2], *v[2];
+    float S[2], *o[2];
+    for (int h = 0; h < nh; h++) {
+        float *sc = s->s + ((size_t)thread * 2 + (size_t)h) * NCTX;
+        const int hh = h0 + h;
+        kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX, hd,
+                   nj, scale, sc);
+        kr->softmax_exp(sc, nj);
+        S[h] = kr->r32_sum(sc, nj);
+        e[h] = sc, v[h] = vc + hh * hd, o[h] = s->att + (size_t)r * C + hh * hd;
+    }
+    if (nh == 2 && kr->wsum2) {
+        kr->wsum2(e, v, C, nj, hd, S, o);
+        return;
+    }
+    for (int h = 0; h < nh; h++) kr->wsum(e[h], v[h], C, nj, hd, S[h], o[h]);
+}
+
+/* Attention of every row and head of one layer: work items of (row, two heads) */
+static void attend_rows(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
+                        int R) {
+    const int C = (int)s->m->cfg.n_embd, H = (int)s->m->cfg.n_head;
+    const int HP = (H + 1) / 2, work = R * HP;
+    double att_fma = 0;
+    for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
+    if (work > 1 && att_fma >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
+#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads)
+        for (int t = 0; t < work; t++) {
+            const int h0 = 2 * (t % HP);
+            attend_heads(s, kvl, kv_stream, scale, t / HP, h0, H - h0 < 2 ? 1 : 2,
+                         omp_get_thread_num());
+        }
+    } else {
+        for (int t = 0; t < work; t++) {
+            const int h0 = 2 * (t % HP);
+            attend_heads(s, kvl, kv_stream, scale, t / HP, h0, H - h0 < 2 ? 1 : 2, 0);
+        }
+    }
 }
 
 static lac_status fast_forward(void *st, const int32_t *const *tokens, const int *counts,
@@ -446,16 +479,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
             for (int i = 0; i < C; i++) kt[(size_t)i * NCTX + p] = qkv[C + i];
             memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
         }
-        const int work = R * H;
-        double att_fma = 0;
-        for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
-        if (work > 1 && att_fma >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
-#pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads)
-            for (int t = 0; t < work; t++)
-                attend_head(s, kvl, kv_stream, scale, t / H, t % H, omp_get_thread_num());
-        } else {
-            for (int t = 0; t < work; t++) attend_head(s, kvl, kv_stream, scale, t / H, t % H, 0);
-        }
+        attend_rows(s, kvl, kv_stream, scale, R);
         rows_of(s, s->a, R, C);
         mm(s, s->att, R, C, w->proj_w, C, w->proj_b, s->yrow, 4 * l + 1);
         for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];

@@ -29,6 +29,10 @@ typedef struct lac_fast_kernels {
                    float *s);
     /* o[d] = chain_j(e[j], Vc[j*ldv + d]) / S, for d < hd, j < nj. */
     void (*wsum)(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o);
+    /* wsum for two heads of the same row at once (e[h], Vc[h], S[h], o[h] for h < 2): more
+     * chains in flight. NULL: forward_fast.c calls wsum twice. */
+    void (*wsum2)(const float *const *e, const float *const *Vc, int ldv, int nj, int hd,
+                  const float *S, float *const *o);
     float (*r32_sum)(const float *x, int n);
     float (*r32_sumsq)(const float *x, int n);
     /* y = LayerNorm(x; w, b) over C (docs/NUMERICS.md §3) */
