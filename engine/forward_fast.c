@@ -169,7 +169,7 @@ typedef struct fast_state {
     unsigned char *pk_f16;
     void *pk_mem;
     int pk_rows;
-    /* per layer, per stream: K transposed per head [H][hd][n_ctx], then V [n_ctx][C] */
+    /* per layer, per stream: K transposed per head [H][hd][kt_ld], then V [n_ctx][C] */
     float *kv;
     float *x, *a, *qkv, *att, *h;
     float *s; /* [n_threads][2][n_ctx] attention scores */
@@ -177,6 +177,15 @@ typedef struct fast_state {
     float **yrow; /* [max_rows] output row pointers */
     char name[64];
 } fast_state;
+
+/* Row stride of the transposed keys: n_ctx plus one cache line. With n_ctx = 1024 a row is
+ * 4 KB, and the hd rows one score reads would all fall in the same L1 set. */
+static size_t kt_ld(const lac_model_config *c) { return (size_t)c->n_ctx + 16; }
+
+/* floats per (layer, stream) of the KV cache */
+static size_t kv_floats(const lac_model_config *c) {
+    return (size_t)c->n_embd * kt_ld(c) + (size_t)c->n_ctx * c->n_embd;
+}
 
 static void fast_destroy(void *st) {
     fast_state *s = st;
@@ -293,7 +302,7 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     s->n_threads = opt->n_threads > 0 ? opt->n_threads : omp_get_max_threads();
     if (s->n_threads < 1) s->n_threads = 1;
     const size_t R = (size_t)opt->max_rows, C = c->n_embd;
-    const size_t kv = (size_t)c->n_layer * (size_t)opt->n_streams * 2 * c->n_ctx * C;
+    const size_t kv = (size_t)c->n_layer * (size_t)opt->n_streams * kv_floats(c);
     s->kv = malloc(kv * sizeof(float));
     s->x = malloc(R * C * sizeof(float));
     s->a = malloc(R * C * sizeof(float));
@@ -389,16 +398,17 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
                          int r, int h0, int nh, int thread) {
     const lac_model_config *c = &s->m->cfg;
     const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
+    const int LDK = (int)kt_ld(c);
     const lac_fast_kernels *kr = s->kr;
     const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-    const float *vc = kt + (size_t)NCTX * C;
+    const float *vc = kt + (size_t)LDK * C;
     const int nj = s->row_pos[r] + 1;
     const float *e[2], *v[2];
     float S[2], *o[2];
     for (int h = 0; h < nh; h++) {
         float *sc = s->s + ((size_t)thread * 2 + (size_t)h) * NCTX;
         const int hh = h0 + h;
-        kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * NCTX, NCTX, hd,
+        kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * LDK, LDK, hd,
                    nj, scale, sc);
         kr->softmax_exp(sc, nj);
         S[h] = kr->r32_sum(sc, nj);
@@ -440,9 +450,9 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     const lac_model *m = s->m;
     const lac_model_config *c = &m->cfg;
     const int C = (int)c->n_embd, H = (int)c->n_head, hd = C / H, NI = (int)c->n_inner;
-    const int V = (int)c->vocab_size, NCTX = (int)c->n_ctx, B = s->n_streams;
+    const int V = (int)c->vocab_size, B = s->n_streams;
     const float scale = 1.0f / sqrtf((float)hd);
-    const size_t kv_stream = 2 * (size_t)NCTX * C; /* floats per (layer, stream) */
+    const size_t kv_stream = kv_floats(c), LDK = kt_ld(c);
     const lac_fast_kernels *kr = s->kr;
 
     int R = 0;
@@ -473,10 +483,10 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         /* k (transposed per head) and v into the caches */
         for (int r = 0; r < R; r++) {
             float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-            float *vc = kt + (size_t)NCTX * C;
+            float *vc = kt + LDK * C;
             const float *qkv = s->qkv + (size_t)r * 3 * C;
             const int p = s->row_pos[r];
-            for (int i = 0; i < C; i++) kt[(size_t)i * NCTX + p] = qkv[C + i];
+            for (int i = 0; i < C; i++) kt[(size_t)i * LDK + p] = qkv[C + i];
             memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
         }
         attend_rows(s, kvl, kv_stream, scale, R);
