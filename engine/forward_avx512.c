@@ -114,8 +114,8 @@ static inline __attribute__((always_inline)) __m512 load_p(const int F16, const 
 }
 
 /* NR rows x NV groups (16 columns each) from column n (a multiple of 16); columns >= N (the
- * padding of the last group) are computed from zeros and never stored. PF (one row: the
- * step is a stream of weights): each k also prefetches the same k of the next NV groups, which
+ * padding of the last group) are computed from zeros and never stored. PF (one row, or the
+ * first row block of many): each k also prefetches the same k of the next NV groups, which
  * the next call or block reads, so the short group streams (8 KB for K = 256 halves) do not
  * each start cold. */
 static inline __attribute__((always_inline)) void
@@ -163,18 +163,27 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
 
 #define MKP_CALL(NRR, NV, PF) \
     mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
+/* rows r.. (fewer than 6) of one column block */
+#define MKP_TAIL(NV, PF)                                                                    \
+    switch (R - r) {                                                                        \
+    case 5: MKP_CALL(5, NV, PF); break;                                                     \
+    case 4: MKP_CALL(4, NV, PF); break;                                                     \
+    case 3: MKP_CALL(3, NV, PF); break;                                                     \
+    case 2: MKP_CALL(2, NV, PF); break;                                                     \
+    case 1: MKP_CALL(1, NV, PF); break;                                                     \
+    default: break;                                                                         \
+    }
+/* all rows of one column block; the first row block prefetches the next column block */
 #define MKP_ROWS(NV)                                                                        \
     do {                                                                                    \
         int r = 0;                                                                          \
-        for (; r + 6 <= R; r += 6) MKP_CALL(6, NV, 0);                                      \
-        switch (R - r) {                                                                    \
-        case 5: MKP_CALL(5, NV, 0); break;                                                  \
-        case 4: MKP_CALL(4, NV, 0); break;                                                  \
-        case 3: MKP_CALL(3, NV, 0); break;                                                  \
-        case 2: MKP_CALL(2, NV, 0); break;                                                  \
-        case 1: MKP_CALL(1, NV, 0); break;                                                  \
-        default: break;                                                                     \
+        if (R < 6) {                                                                        \
+            MKP_TAIL(NV, 1)                                                                 \
+            break;                                                                          \
         }                                                                                   \
+        MKP_CALL(6, NV, 1);                                                                 \
+        for (r = 6; r + 6 <= R; r += 6) MKP_CALL(6, NV, 0);                                 \
+        MKP_TAIL(NV, 0)                                                                     \
     } while (0)
 
 static inline __attribute__((always_inline)) void
@@ -207,6 +216,10 @@ scores_nv(const int NV, const float *q, const float *Kt, int ldk, int hd, float 
     const float *k = Kt + j;
     for (int d = 0; d < hd; d++, k += ldk) {
         const __m512 qb = _mm512_set1_ps(q[d]);
+        /* the rows are ldk apart: too many short streams for the hardware prefetcher, so
+         * row d + 8 is asked for now (past the last row it touches the values, in bounds) */
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v++) _mm_prefetch((const char *)(k + 8 * (size_t)ldk + 16 * v), _MM_HINT_T0);
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++)
             a[v] = _mm512_fmadd_ps(qb, m ? _mm512_maskz_loadu_ps(m[v], k + 16 * v)
