@@ -6,8 +6,8 @@
  * uses -ffp-contract=off). Everything after step 5 is unsigned integer arithmetic with shift
  * counts below 64, so the result depends only on the logit bits, on every compiler/machine.
  *
- * Work: one pass for the max, one for steps 3-5 (freq[i] = u[i] << (12 - s)), one for step 6
- * (freq[i] = w[i], W, i*), one for step 8. freq[] is the only scratch; nothing is allocated.
+ * Work: one pass for the max, one for steps 3-5 (freq[i] = u[i] << (12 - s)), one finding i*
+ * (step 9), one for step 6 (freq[i] = w[i], W), one for step 8. freq[] is the only scratch; nothing is allocated.
  * Each pass runs over blocks of LANES elements with a fixed inner trip count, which gcc -O2
  * vectorises, then a scalar tail: the results are those of one plain loop per step (a test
  * compares against such a literal reference). */
@@ -48,11 +48,19 @@ lac_status lac_coder_params_check(const lac_coder_params *p, lac_error *err) {
     return LAC_OK;
 }
 
+/* Vector forms of step 1 (returns m) and step 6 (replaces each u12 in f by w, returns W), for
+ * the AVX-512 variant, where gcc leaves those two loops scalar (a conditional max; a lookup
+ * with a shift that may reach 32). NULL: the plain loops below. They compute exactly the
+ * step's values, which tests/test_quantize.c checks for every variant against the spec. */
+typedef float (*q_max_fn)(const float *z, uint32_t V);
+typedef uint64_t (*q_w12_fn)(uint32_t *f, uint32_t V);
+
 /* The quantizer of one row, written once. It is always inlined into each ISA variant below,
  * so that every variant compiles the same C for its own instruction set (gcc turns the table
  * lookups into gathers with AVX2 / AVX-512). */
 static inline __attribute__((always_inline)) void
-quantize_row(const lac_coder_params *p, const float *logits, uint32_t vocab, uint32_t *freq) {
+quantize_row(const lac_coder_params *p, const float *logits, uint32_t vocab, uint32_t *freq,
+             q_max_fn max_vec, q_w12_fn w12_vec) {
     if (!freq || vocab == 0) return;
     /* Arguments that lac_coder_params_check rejects, or V >= 2^P: every frequency is 0,
      * which the range coder refuses (lac_rc_enc_finish returns -1). Never undefined. */
@@ -70,7 +78,9 @@ quantize_row(const lac_coder_params *p, const float *logits, uint32_t vocab, uin
     /* Step 1: m = max z[i], NaN entries ignored (a comparison with NaN is false, so the
      * result does not depend on the order). All NaN/-inf rows give m = -inf. */
     float m = -INFINITY;
-    {
+    if (max_vec) {
+        m = max_vec(z, V);
+    } else {
         /* LANES partial maxima (vectorisable); max is order-free, so this is just speed. */
         float lm[LANES];
         for (uint32_t j = 0; j < LANES; j++) lm[j] = -INFINITY;
@@ -99,28 +109,38 @@ quantize_row(const lac_coder_params *p, const float *logits, uint32_t vocab, uin
 
     /* ---- From here on: integers only. ---- */
 
-    /* Step 6: w[i] replaces u12 in freq[i]. w[i] == 2^31 exactly when u[i] == 0.
-     * Also W = sum w[i] (step 7) and i* = the smallest index with u[i] == 0 (step 9). */
-    uint64_t W = 0;
+    /* Step 9's i* = the smallest index with u[i] == 0, found first (a compare-only pass over
+     * an L2-resident row), so that step 6's loop is plain lookups and sums, which gcc
+     * vectorises (gathers with AVX2 / AVX-512). */
     uint32_t istar = V; /* V = none yet */
-    for (i = 0; i + LANES <= V; i += LANES) {
-        uint32_t *fb = f + i;
+    for (i = 0; i + LANES <= V && istar == V; i += LANES) {
+        const uint32_t *fb = f + i;
         uint32_t zero = 0;
         for (uint32_t j = 0; j < LANES; j++) zero |= fb[j] == 0;
-        if (zero && istar == V)
+        if (zero)
             for (uint32_t j = 0; j < LANES && istar == V; j++)
                 if (fb[j] == 0) istar = i + j;
-        uint64_t wb = 0;
-        for (uint32_t j = 0; j < LANES; j++) { /* the lookups become a gather with AVX2 */
-            fb[j] = lac_q_w12(fb[j], LAC_EXP2_TABLE);
-            wb += fb[j];
-        }
-        W += wb;
     }
-    for (; i < V; i++) {
-        if (f[i] == 0 && istar == V) istar = i;
-        f[i] = lac_q_w12(f[i], LAC_EXP2_TABLE);
-        W += f[i];
+    for (; i < V && istar == V; i++)
+        if (f[i] == 0) istar = i;
+
+    /* Step 6: w[i] replaces u12 in freq[i]. w[i] == 2^31 exactly when u[i] == 0. Also
+     * W = sum w[i] (step 7), in LANES 64-bit partial sums (integer sums: any order). */
+    uint64_t W = 0;
+    if (w12_vec) {
+        W = w12_vec(f, V);
+    } else {
+        uint64_t lw[LANES] = {0};
+        for (i = 0; i + LANES <= V; i += LANES) {
+            uint32_t *fb = f + i;
+            for (uint32_t j = 0; j < LANES; j++) fb[j] = lac_q_w12(fb[j], LAC_EXP2_TABLE);
+            for (uint32_t j = 0; j < LANES; j++) lw[j] += fb[j];
+        }
+        for (; i < V; i++) {
+            f[i] = lac_q_w12(f[i], LAC_EXP2_TABLE);
+            W += f[i];
+        }
+        for (uint32_t j = 0; j < LANES; j++) W += lw[j];
     }
     /* No u[i] is 0 only when the row has no finite maximum (every logit NaN or -inf, or a
      * +inf logit) or when c overflowed to +inf (T below ~1.7e-35): then every y[i] was
@@ -163,20 +183,62 @@ quantize_row(const lac_coder_params *p, const float *logits, uint32_t vocab, uin
  * steps are single IEEE operations on any ISA, and -ffp-contract=off forbids contraction). */
 void lac_quantize_freqs_generic(const lac_coder_params *p, const float *logits, uint32_t vocab,
                                 uint32_t *freq) {
-    quantize_row(p, logits, vocab, freq);
+    quantize_row(p, logits, vocab, freq, NULL, NULL);
 }
 
 #if LAC_QUANT_ISA_VARIANTS
+#include <immintrin.h>
+
+/* step 1 on 16 lanes: max_ps(z, lm) is z > lm ? z : lm (a NaN z yields lm), lac_q_max(lm, z);
+ * lane j holds the same elements as the plain loop's lm[j] */
+__attribute__((target("arch=x86-64-v4"))) static float max_v4(const float *z, uint32_t V) {
+    __m512 lm = _mm512_set1_ps(-INFINITY);
+    uint32_t i = 0;
+    for (; i + LANES <= V; i += LANES) lm = _mm512_max_ps(_mm512_loadu_ps(z + i), lm);
+    float m = -INFINITY, t[LANES];
+    for (; i < V; i++) m = lac_q_max(m, z[i]);
+    _mm512_storeu_ps(t, lm);
+    for (uint32_t j = 0; j < LANES; j++) m = lac_q_max(m, t[j]);
+    return m;
+}
+
+/* step 6 on 16 lanes: EXP2[u12 & 4095] >> (u12 >> 12), and vpsrlvd gives 0 for shifts of 32
+ * or more, exactly lac_q_w12; W in 64-bit lanes */
+__attribute__((target("arch=x86-64-v4"))) static uint64_t w12_v4(uint32_t *f, uint32_t V) {
+    const __m512i low = _mm512_set1_epi32(4095);
+    __m512i lo = _mm512_setzero_si512(), hi = lo;
+    uint32_t i = 0;
+    for (; i + LANES <= V; i += LANES) {
+        const __m512i u = _mm512_loadu_si512((const void *)(f + i));
+        const __m512i sh = _mm512_srli_epi32(u, 12);
+        /* lanes shifted by 32 or more are 0 whatever the table holds: not looked up (most of
+         * a row's vocabulary, and a gather costs per lane) */
+        const __mmask16 live = _mm512_cmplt_epu32_mask(sh, _mm512_set1_epi32(32));
+        const __m512i t = _mm512_mask_i32gather_epi32(_mm512_setzero_si512(), live,
+                                                      _mm512_and_si512(u, low), LAC_EXP2_TABLE, 4);
+        const __m512i w = _mm512_srlv_epi32(t, sh);
+        _mm512_storeu_si512((void *)(f + i), w);
+        lo = _mm512_add_epi64(lo, _mm512_cvtepu32_epi64(_mm512_castsi512_si256(w)));
+        hi = _mm512_add_epi64(hi, _mm512_cvtepu32_epi64(_mm512_extracti64x4_epi64(w, 1)));
+    }
+    uint64_t W = (uint64_t)_mm512_reduce_add_epi64(_mm512_add_epi64(lo, hi));
+    for (; i < V; i++) {
+        f[i] = lac_q_w12(f[i], LAC_EXP2_TABLE);
+        W += f[i];
+    }
+    return W;
+}
+
 __attribute__((target("arch=x86-64-v3"))) void
 lac_quantize_freqs_x86_64_v3(const lac_coder_params *p, const float *logits, uint32_t vocab,
                              uint32_t *freq) {
-    quantize_row(p, logits, vocab, freq);
+    quantize_row(p, logits, vocab, freq, NULL, NULL);
 }
 
 __attribute__((target("arch=x86-64-v4"))) void
 lac_quantize_freqs_x86_64_v4(const lac_coder_params *p, const float *logits, uint32_t vocab,
                              uint32_t *freq) {
-    quantize_row(p, logits, vocab, freq);
+    quantize_row(p, logits, vocab, freq, max_v4, w12_v4);
 }
 
 /* The best variant this CPU runs (the order target_clones would pick). A plain test per call,
@@ -194,7 +256,7 @@ void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t
 #else
 void lac_quantize_freqs(const lac_coder_params *p, const float *logits, uint32_t vocab,
                         uint32_t *freq) {
-    quantize_row(p, logits, vocab, freq);
+    quantize_row(p, logits, vocab, freq, NULL, NULL);
 }
 #endif
 
