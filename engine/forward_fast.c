@@ -191,7 +191,9 @@ static void *big_alloc(size_t bytes) {
     const size_t n = (bytes + huge - 1) / huge * huge;
     void *p = aligned_alloc(huge, n);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    if (p) (void)madvise(p, n, MADV_HUGEPAGE); /* advice: failure leaves normal pages */
+    const char *env = getenv("LAC_HUGE_PAGES"); /* "0": not asked for (A/B timing) */
+    if (p && !(env && !strcmp(env, "0")))
+        (void)madvise(p, n, MADV_HUGEPAGE); /* advice: failure leaves normal pages */
 #endif
     return p;
 }
