@@ -329,6 +329,115 @@ static void wsum2(const float *const *e, const float *const *Vc, int ldv, int nj
     wsum_heads(2, e, Vc, ldv, nj, hd, S, o);
 }
 
+/* ---- attention of up to 6 consecutive rows of one stream (a prefill), one head: each key
+ * and value vector is read once for all rows (compute instead of cache traffic). Row r has
+ * nj[r] keys; the chains are those of scores / wsum, row by row. hd <= 64. */
+static inline __attribute__((always_inline)) void
+scores_rows_nr(const int NR, const float *const *q, const float *Kt, int ldk, int hd,
+               int njmax, float scale, float *const *s) {
+    const __m512 sc = _mm512_set1_ps(scale);
+    for (int j = 0; j < njmax; j += 64) {
+        __mmask16 m[4];
+        for (int v = 0; v < 4; v++) {
+            const int left = njmax - j - 16 * v;
+            m[v] = left <= 0 ? 0 : tail_mask(left);
+        }
+        __m512 a[6][4];
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++)
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < 4; v++) a[r][v] = _mm512_setzero_ps();
+        const float *k = Kt + j;
+        for (int d = 0; d < hd; d++, k += ldk) {
+            __m512 kv[4];
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < 4; v++) kv[v] = _mm512_maskz_loadu_ps(m[v], k + 16 * v);
+            _Pragma("GCC unroll 6")
+            for (int r = 0; r < NR; r++) {
+                const __m512 qb = _mm512_set1_ps(q[r][d]);
+                _Pragma("GCC unroll 4")
+                for (int v = 0; v < 4; v++) a[r][v] = _mm512_fmadd_ps(qb, kv[v], a[r][v]);
+            }
+        }
+        /* scores past a row's own nj are written too (its scratch holds n_ctx) and never read */
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++)
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < 4; v++)
+                _mm512_mask_storeu_ps(s[r] + j + 16 * v, m[v], _mm512_mul_ps(a[r][v], sc));
+    }
+}
+
+static void scores_rows(const float *const *q, int nr, const float *Kt, int ldk, int hd,
+                        const int *nj, float scale, float *const *s) {
+    const int njmax = nj[nr - 1]; /* consecutive positions: the last row has the most */
+    switch (nr) {
+    case 6: scores_rows_nr(6, q, Kt, ldk, hd, njmax, scale, s); break;
+    case 5: scores_rows_nr(5, q, Kt, ldk, hd, njmax, scale, s); break;
+    case 4: scores_rows_nr(4, q, Kt, ldk, hd, njmax, scale, s); break;
+    case 3: scores_rows_nr(3, q, Kt, ldk, hd, njmax, scale, s); break;
+    case 2: scores_rows_nr(2, q, Kt, ldk, hd, njmax, scale, s); break;
+    default: scores(q[0], Kt, ldk, hd, nj[0], scale, s[0]); break;
+    }
+}
+
+static inline __attribute__((always_inline)) void
+wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, const int *nj,
+             int hd, const float *S, float *const *o) {
+    __mmask16 m[4];
+    for (int v = 0; v < 4; v++) {
+        const int left = hd - 16 * v;
+        m[v] = left <= 0 ? 0 : tail_mask(left);
+    }
+    __m512 a[6][4];
+    _Pragma("GCC unroll 6")
+    for (int r = 0; r < NR; r++)
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < 4; v++) a[r][v] = _mm512_setzero_ps();
+    const int njmin = nj[0], njmax = nj[NR - 1];
+    for (int j = 0; j < njmin; j++) { /* every row */
+        const float *vp = Vc + (size_t)j * ldv;
+        __m512 vv[4];
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < 4; v++) vv[v] = _mm512_maskz_loadu_ps(m[v], vp + 16 * v);
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            const __m512 eb = _mm512_set1_ps(e[r][j]);
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < 4; v++) a[r][v] = _mm512_fmadd_ps(eb, vv[v], a[r][v]);
+        }
+    }
+    for (int j = njmin; j < njmax; j++) { /* the later rows' last keys */
+        const float *vp = Vc + (size_t)j * ldv;
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            if (j >= nj[r]) continue; /* row r's chain ended at nj[r] */
+            const __m512 eb = _mm512_set1_ps(e[r][j]);
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < 4; v++)
+                a[r][v] = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[v], vp + 16 * v), a[r][v]);
+        }
+    }
+    _Pragma("GCC unroll 6")
+    for (int r = 0; r < NR; r++) {
+        const __m512 sv = _mm512_set1_ps(S[r]);
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < 4; v++) _mm512_mask_storeu_ps(o[r] + 16 * v, m[v], _mm512_div_ps(a[r][v], sv));
+    }
+}
+
+static void wsum_rows(const float *const *e, int nr, const float *Vc, int ldv, const int *nj,
+                      int hd, const float *S, float *const *o) {
+    switch (nr) {
+    case 6: wsum_rows_nr(6, e, Vc, ldv, nj, hd, S, o); break;
+    case 5: wsum_rows_nr(5, e, Vc, ldv, nj, hd, S, o); break;
+    case 4: wsum_rows_nr(4, e, Vc, ldv, nj, hd, S, o); break;
+    case 3: wsum_rows_nr(3, e, Vc, ldv, nj, hd, S, o); break;
+    case 2: wsum_rows_nr(2, e, Vc, ldv, nj, hd, S, o); break;
+    default: wsum(e[0], Vc, ldv, nj[0], hd, S[0], o[0]); break;
+    }
+}
+
 /* p[0..15] in lo, p[16..31] in hi; then the halving tree of docs/NUMERICS.md §1. */
 static float r32_finish(__m512 lo, __m512 hi) {
     float p[16];
@@ -471,6 +580,7 @@ const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_pk, .pack = 16,
     .scores = scores, .wsum = wsum, .wsum2 = wsum2,
+    .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = 64,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };

@@ -160,6 +160,11 @@ static matmul_f16_fn pick_head_f16(const lac_model *m, const lac_fast_kernels *k
 #define LAC_PAR_MIN_FMA (1 << 20)
 
 /* ---- the backend -------------------------------------------------------------------------- */
+/* Attention work of one thread: rows r0 .. r0 + nr - 1, heads h0 .. h0 + nh - 1 */
+typedef struct att_item {
+    int r0, nr, h0, nh;
+} att_item;
+
 typedef struct fast_state {
     const lac_model *m;
     const lac_fast_kernels *kr;
@@ -175,24 +180,25 @@ typedef struct fast_state {
     /* per layer, per stream: K transposed per head [H][hd][kt_ld], then V [n_ctx][C] */
     float *kv;
     float *x, *a, *qkv, *att, *h;
-    float *s; /* [n_threads][2][n_ctx] attention scores */
+    float *s; /* [n_threads][LAC_ATT_ROWS][n_ctx] attention scores */
     int *row_pos, *row_stream;
+    att_item *items; /* [max_rows * n_head] a layer's attention work (attention_items) */
     float **yrow; /* [max_rows] output row pointers */
     char name[64];
 } fast_state;
 
-/* Large buffers (the KV cache, the packed weights): 2 MiB aligned and, on Linux, asked for as
- * transparent huge pages. A decoding step touches every stream's cache at a new position (a
- * key row per channel) and streams the weights; with 4 KiB pages that is tens of thousands of
- * TLB misses a step. Only speed changes; freed with free(). */
+/* Large buffers (the KV cache, the packed weights): 2 MiB aligned, and with LAC_HUGE_PAGES=1
+ * asked for as transparent huge pages (Linux). Off by default: measured on a Zen 5 VM,
+ * lock-step steps gained up to 5% but compression lost 5% to clearing 2 MiB pages on first
+ * touch, and decompression did not change. Only speed changes; freed with free(). */
 static void *big_alloc(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
     if (bytes < huge) return malloc(bytes ? bytes : 1);
     const size_t n = (bytes + huge - 1) / huge * huge;
     void *p = aligned_alloc(huge, n);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const char *env = getenv("LAC_HUGE_PAGES"); /* "0": not asked for (A/B timing) */
-    if (p && !(env && !strcmp(env, "0")))
+    const char *env = getenv("LAC_HUGE_PAGES");
+    if (p && env && !strcmp(env, "1"))
         (void)madvise(p, n, MADV_HUGEPAGE); /* advice: failure leaves normal pages */
 #endif
     return p;
@@ -220,6 +226,7 @@ static void fast_destroy(void *st) {
     free(s->row_pos);
     free(s->row_stream);
     free(s->yrow);
+    free(s->items);
     free(s->pk);
     free(s->pk_f16);
     free(s->pk_mem);
@@ -329,12 +336,13 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     s->qkv = malloc(R * 3 * C * sizeof(float));
     s->att = malloc(R * C * sizeof(float));
     s->h = malloc(R * c->n_inner * sizeof(float));
-    s->s = malloc((size_t)s->n_threads * 2 * c->n_ctx * sizeof(float));
+    s->s = malloc((size_t)s->n_threads * LAC_ATT_ROWS * c->n_ctx * sizeof(float));
     s->row_pos = malloc(R * sizeof(int));
     s->row_stream = malloc(R * sizeof(int));
     s->yrow = malloc(R * sizeof(float *));
+    s->items = malloc(R * c->n_head * sizeof(att_item));
     if (!s->kv || !s->x || !s->a || !s->qkv || !s->att || !s->h || !s->s || !s->row_pos ||
-        !s->row_stream || !s->yrow) {
+        !s->row_stream || !s->yrow || !s->items) {
         fast_destroy(s);
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: %zu MiB of KV cache)",
                         kv * sizeof(float) >> 20);
@@ -426,7 +434,7 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
     const float *e[2], *v[2];
     float S[2], *o[2];
     for (int h = 0; h < nh; h++) {
-        float *sc = s->s + ((size_t)thread * 2 + (size_t)h) * NCTX;
+        float *sc = s->s + ((size_t)thread * LAC_ATT_ROWS + (size_t)h) * NCTX;
         const int hh = h0 + h;
         kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * LDK, LDK, hd,
                    nj, scale, sc);
@@ -441,25 +449,76 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
     for (int h = 0; h < nh; h++) kr->wsum(e[h], v[h], C, nj, hd, S[h], o[h]);
 }
 
-/* Attention of every row and head of one layer: work items of (row, two heads) */
-static void attend_rows(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
-                        int R) {
-    const int C = (int)s->m->cfg.n_embd, H = (int)s->m->cfg.n_head;
-    const int HP = (H + 1) / 2, work = R * HP;
+/* Attention of rows r0 .. r0 + nr - 1 (nr > 1: consecutive positions of one stream) for head
+ * hh with scores_rows / wsum_rows: every key and value read once for the nr rows. Each row's
+ * operations are attend_heads' (thread `thread`'s scratch scores). */
+static void attend_rows_head(const fast_state *s, const float *kvl, size_t kv_stream,
+                             float scale, int r0, int nr, int hh, int thread) {
+    const lac_model_config *c = &s->m->cfg;
+    const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
+    const int LDK = (int)kt_ld(c);
+    const lac_fast_kernels *kr = s->kr;
+    const float *kt = kvl + (size_t)s->row_stream[r0] * kv_stream;
+    const float *vc = kt + (size_t)LDK * C;
+    const float *q[LAC_ATT_ROWS] = {0}, *e[LAC_ATT_ROWS] = {0};
+    float *sc[LAC_ATT_ROWS] = {0}, *o[LAC_ATT_ROWS] = {0}, S[LAC_ATT_ROWS] = {0};
+    int nj[LAC_ATT_ROWS] = {0};
+    for (int i = 0; i < nr; i++) {
+        sc[i] = s->s + ((size_t)thread * LAC_ATT_ROWS + (size_t)i) * NCTX;
+        q[i] = s->qkv + (size_t)(r0 + i) * 3 * C + hh * hd;
+        nj[i] = s->row_pos[r0 + i] + 1;
+    }
+    kr->scores_rows(q, nr, kt + (size_t)hh * hd * LDK, LDK, hd, nj, scale, sc);
+    for (int i = 0; i < nr; i++) {
+        kr->softmax_exp(sc[i], nj[i]);
+        S[i] = kr->r32_sum(sc[i], nj[i]);
+        e[i] = sc[i], o[i] = s->att + (size_t)(r0 + i) * C + hh * hd;
+    }
+    kr->wsum_rows(e, nr, vc + hh * hd, C, nj, hd, S, o);
+}
+
+static void attend_item(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
+                        const att_item *it, int thread) {
+    if (it->nr > 1)
+        attend_rows_head(s, kvl, kv_stream, scale, it->r0, it->nr, it->h0, thread);
+    else
+        attend_heads(s, kvl, kv_stream, scale, it->r0, it->h0, it->nh, thread);
+}
+
+/* The work items of a layer's attention into s->items: runs of up to LAC_ATT_ROWS rows of one
+ * stream at consecutive positions (a prefill) one head each, when the kernels have
+ * scores_rows; lone rows (decoding steps) two heads each. Returns the count. */
+static int attention_items(fast_state *s, int R) {
+    const lac_model_config *c = &s->m->cfg;
+    const int H = (int)c->n_head, hd = (int)(c->n_embd / c->n_head);
+    const int multi = s->kr->scores_rows && hd <= s->kr->rows_max_hd;
+    int n = 0;
+    for (int r = 0; r < R;) {
+        int nr = 1;
+        while (multi && nr < LAC_ATT_ROWS && r + nr < R &&
+               s->row_stream[r + nr] == s->row_stream[r] && s->row_pos[r + nr] == s->row_pos[r] + nr)
+            nr++;
+        if (nr > 1)
+            for (int h = 0; h < H; h++) s->items[n++] = (att_item){r, nr, h, 1};
+        else
+            for (int h = 0; h < H; h += 2) s->items[n++] = (att_item){r, 1, h, H - h < 2 ? 1 : 2};
+        r += nr;
+    }
+    return n;
+}
+
+/* Attention of every row and head of one layer */
+static void attend_rows(fast_state *s, const float *kvl, size_t kv_stream, float scale, int R) {
+    const int C = (int)s->m->cfg.n_embd;
+    const int work = attention_items(s, R);
     double att_fma = 0;
     for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
     if (work > 1 && att_fma >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads)
-        for (int t = 0; t < work; t++) {
-            const int h0 = 2 * (t % HP);
-            attend_heads(s, kvl, kv_stream, scale, t / HP, h0, H - h0 < 2 ? 1 : 2,
-                         omp_get_thread_num());
-        }
+        for (int t = 0; t < work; t++)
+            attend_item(s, kvl, kv_stream, scale, &s->items[t], omp_get_thread_num());
     } else {
-        for (int t = 0; t < work; t++) {
-            const int h0 = 2 * (t % HP);
-            attend_heads(s, kvl, kv_stream, scale, t / HP, h0, H - h0 < 2 ? 1 : 2, 0);
-        }
+        for (int t = 0; t < work; t++) attend_item(s, kvl, kv_stream, scale, &s->items[t], 0);
     }
 }
 

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#define LAC_ATT_ROWS 6 /* rows of one stream that scores_rows / wsum_rows take at once */
+
 typedef struct lac_fast_kernels {
     const char *isa; /* "avx512", "avx2", "generic" */
     int panel;       /* output columns per matmul tile handed to one thread */
@@ -33,6 +35,15 @@ typedef struct lac_fast_kernels {
      * chains in flight. NULL: forward_fast.c calls wsum twice. */
     void (*wsum2)(const float *const *e, const float *const *Vc, int ldv, int nj, int hd,
                   const float *S, float *const *o);
+    /* Attention of nr <= LAC_ATT_ROWS consecutive rows of one stream (positions p .. p + nr - 1,
+     * so nj[r] = nj[0] + r) for one head, each key and value read once for all rows: row r's
+     * scores s[r][j] for j < nj[r] as scores computes them (entries up to nj[nr-1] may be
+     * written), and o[r] as wsum. Only for hd <= rows_max_hd. NULL: row by row. */
+    void (*scores_rows)(const float *const *q, int nr, const float *Kt, int ldk, int hd,
+                        const int *nj, float scale, float *const *s);
+    void (*wsum_rows)(const float *const *e, int nr, const float *Vc, int ldv, const int *nj,
+                      int hd, const float *S, float *const *o);
+    int rows_max_hd;
     float (*r32_sum)(const float *x, int n);
     float (*r32_sumsq)(const float *x, int n);
     /* y = LayerNorm(x; w, b) over C (docs/NUMERICS.md §3) */
