@@ -50,11 +50,17 @@ lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
     int32_t in[SPEC_K_LIMIT + 1];
     int32_t prev = first_input;
     int k_cur = k_max; /* adaptive: shrinks after misses, grows after full hits */
+    /* A guessed row costs part of a step whether or not it is right: after a call whose first
+     * guess missed, stop guessing for `backoff` calls (doubling on each further miss, up to 32; a hit resets
+     * it), so that text the predictor cannot guess (prose) decodes at the plain speed. */
+    int backoff = 0, quiet = 0;
     uint32_t i = 0;
     int ended = 0;
     while (i < n_tokens && !ended) {
         int k = k_cur;
         if ((uint32_t)k > n_tokens - i - 1) k = (int)(n_tokens - i - 1);
+        const int resting = quiet > 0;
+        if (resting) quiet--, k = 0;
         const int ng = k > 0 ? lac_pred_propose(&pred, in + 1, k, NULL) : 0;
         in[0] = prev;
         const int pos = lac_engine_position(e, stream);
@@ -90,9 +96,15 @@ lac_status lac_decode_block_spec(lac_engine *e, int stream, lac_rc_decoder *rc,
             st->accepted += (uint64_t)r;
         }
         if (ng > 0) {
+            if (r == 0) { /* the first guess missed: back off */
+                backoff = backoff ? (backoff * 2 > 32 ? 32 : backoff * 2) : 1;
+                quiet = backoff;
+            } else if (r > 0) {
+                backoff = 0;
+            }
             if (r == ng && ng == k_cur) k_cur = k_cur * 2 > k_max ? k_max : k_cur * 2;
             else if (r < ng) k_cur = r + 1 > k_cur ? k_cur : r + 1;
-        } else if (k_cur < k_max) {
+        } else if (k_cur < k_max && !resting) {
             k_cur++;
         }
         if (k_cur < 1 && k_max > 0) k_cur = 1;
