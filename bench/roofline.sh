@@ -16,7 +16,8 @@ out="bench/results/$machine"
 mkdir -p "$out"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-export OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-PASSIVE}
+# OpenMP waits as lacgpu's own (cli/lacgpu.c: short spins) unless the caller chose a policy
+[ -n "${OMP_WAIT_POLICY:-}" ] || export GOMP_SPINCOUNT=${GOMP_SPINCOUNT:-10000}
 PY=${PYTHON:-/usr/bin/python3}
 log="$out/roofline.txt"
 [ "${QUICK:-0}" = 1 ] && log="$tmp/roofline.txt"

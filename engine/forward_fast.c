@@ -360,10 +360,15 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     return LAC_OK;
 }
 
-/* Tile t of mm_tiles: columns of panel t / nr, rows of chunk t % nr. */
+/* What a matmul tile does to its outputs once they are final (same elementwise operations
+ * as separate passes, done while the tile is in cache and without another OpenMP region) */
+enum { EPI_NONE, EPI_GELU, EPI_RESIDUAL };
+
+/* Tile t of mm_tiles: columns of panel t / nr, rows of chunk t % nr; then the epilogue:
+ * GELU of the outputs, or the residual stream s->x += the outputs. */
 static void mm_tile(const fast_state *s, const float *X, int R, int K, const float *W,
                     const uint16_t *W16, int N, const float *bias, float *const *Y,
-                    const void *Wp, int pf16, int nr, int t) {
+                    const void *Wp, int pf16, int nr, int t, int epi) {
     const int P = s->kr->panel, RC = 64;
     const int p = t / nr, rc = t % nr;
     const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
@@ -374,15 +379,24 @@ static void mm_tile(const fast_state *s, const float *X, int R, int K, const flo
         s->head_f16(X + (size_t)r0 * K, K, r1 - r0, K, W16, N, bias, Y + r0, n0, n1);
     else
         s->kr->matmul(X + (size_t)r0 * K, K, r1 - r0, K, W, N, bias, Y + r0, n0, n1);
+    if (epi == EPI_GELU)
+        for (int r = r0; r < r1; r++) s->kr->gelu(Y[r] + n0, (size_t)(n1 - n0));
+    if (epi == EPI_RESIDUAL)
+        for (int r = r0; r < r1; r++) {
+            float *x = s->x + (size_t)r * N;
+            for (int n = n0; n < n1; n++) x[n] = x[n] + Y[r][n];
+        }
 }
 
-/* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads.
+/* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads,
+ * each followed by the epilogue epi (EPI_RESIDUAL: N is the residual width C).
  * W is fp32 (W16 NULL) or, for the LM head, halves in W16 (W NULL) read by s->head_f16.
  * Small products (a decoding step's layers) are not worth waking the team, and they do not
  * enter the OpenMP runtime at all: an if(0) region still costs a serialized region per call
  * (libomp allocates for each), which is most of a tiny model's decoding step. */
 static void mm_tiles(const fast_state *s, const float *X, int R, int K, const float *W,
-                     const uint16_t *W16, int N, const float *bias, float *const *Y, int pki) {
+                     const uint16_t *W16, int N, const float *bias, float *const *Y, int pki,
+                     int epi) {
     const void *Wp = s->pk && R <= s->pk_rows ? s->pk[pki] : NULL;
     const int pf16 = Wp ? s->pk_f16[pki] : 0;
     const int P = s->kr->panel, RC = 64;
@@ -390,15 +404,17 @@ static void mm_tiles(const fast_state *s, const float *X, int R, int K, const fl
     const int tiles = np * nr;
     if (tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
 #pragma omp parallel for schedule(static) num_threads(s->n_threads)
-        for (int t = 0; t < tiles; t++) mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t);
+        for (int t = 0; t < tiles; t++)
+            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi);
     } else {
-        for (int t = 0; t < tiles; t++) mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t);
+        for (int t = 0; t < tiles; t++)
+            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi);
     }
 }
 
 static void mm(const fast_state *s, const float *X, int R, int K, const float *W, int N,
-               const float *bias, float *const *Y, int pki) {
-    mm_tiles(s, X, R, K, W, NULL, N, bias, Y, pki);
+               const float *bias, float *const *Y, int pki, int epi) {
+    mm_tiles(s, X, R, K, W, NULL, N, bias, Y, pki, epi);
 }
 
 static void layernorm_rows(const fast_state *s, const float *X, int R, const float *w,
@@ -532,7 +548,6 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     const int V = (int)c->vocab_size, B = s->n_streams;
     const float scale = 1.0f / sqrtf((float)hd);
     const size_t kv_stream = kv_floats(c), LDK = kt_ld(c);
-    const lac_fast_kernels *kr = s->kr;
 
     int R = 0;
     for (int b = 0; b < B; b++)
@@ -558,7 +573,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         float *kvl = s->kv + (size_t)l * B * kv_stream;
         layernorm_rows(s, s->x, R, w->ln1_w, w->ln1_b, s->a);
         rows_of(s, s->qkv, R, 3 * C);
-        mm(s, s->a, R, C, w->attn_w, 3 * C, w->attn_b, s->yrow, 4 * l);
+        mm(s, s->a, R, C, w->attn_w, 3 * C, w->attn_b, s->yrow, 4 * l, EPI_NONE);
         /* k (transposed per head) and v into the caches */
         for (int r = 0; r < R; r++) {
             float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
@@ -570,20 +585,12 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         }
         attend_rows(s, kvl, kv_stream, scale, R);
         rows_of(s, s->a, R, C);
-        mm(s, s->att, R, C, w->proj_w, C, w->proj_b, s->yrow, 4 * l + 1);
-        for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];
+        mm(s, s->att, R, C, w->proj_w, C, w->proj_b, s->yrow, 4 * l + 1, EPI_RESIDUAL);
         layernorm_rows(s, s->x, R, w->ln2_w, w->ln2_b, s->a);
         rows_of(s, s->h, R, NI);
-        mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow, 4 * l + 2);
-        if (R >= 4 && s->n_threads > 1) {
-#pragma omp parallel for schedule(static) num_threads(s->n_threads)
-            for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
-        } else {
-            for (int r = 0; r < R; r++) kr->gelu(s->h + (size_t)r * NI, (size_t)NI);
-        }
+        mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow, 4 * l + 2, EPI_GELU);
         rows_of(s, s->a, R, C);
-        mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow, 4 * l + 3);
-        for (size_t i = 0; i < (size_t)R * C; i++) s->x[i] = s->x[i] + s->a[i];
+        mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow, 4 * l + 3, EPI_RESIDUAL);
     }
     layernorm_rows(s, s->x, R, m->lnf_w, m->lnf_b, s->a);
     {
@@ -593,9 +600,10 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     }
     /* the LM head: reading W is most of a decoding step's time; halves read half the bytes */
     if (s->head_f16)
-        mm_tiles(s, s->a, R, C, NULL, m->wte_t_f16, V, NULL, s->yrow, 4 * (int)c->n_layer);
+        mm_tiles(s, s->a, R, C, NULL, m->wte_t_f16, V, NULL, s->yrow, 4 * (int)c->n_layer,
+                 EPI_NONE);
     else
-        mm(s, s->a, R, C, m->wte_t, V, NULL, s->yrow, 4 * (int)c->n_layer);
+        mm(s, s->a, R, C, m->wte_t, V, NULL, s->yrow, 4 * (int)c->n_layer, EPI_NONE);
     return LAC_OK;
 }
 
