@@ -94,14 +94,23 @@ no_leftovers
 
 # ---- signals: clean up, then die by the signal --------------------------------------------------
 for i in 1 2 3 4 5 6 7 8; do text; done >big.txt
-for i in 1 2 3 4 5; do cat big.txt; done >big5.txt
+for i in 1 2 3 4 5 6 7 8 9 10; do cat big.txt; done >big5.txt
 cp big5.txt b1.txt
 cp big5.txt b2.txt
 # for f in *; do lacgpu "$f"; done: Ctrl-C (SIGINT to the process group) stops the loop
+# the signal comes once b1.txt's temporary output exists (compression under way, whatever the
+# machine's speed: a fixed sleep let a fast machine finish first)
+wait_tmp() { # wait_tmp NAME: until NAME.lacz.lacgpu-* exists (30 s at most)
+    for i in $(seq 1 300); do
+        ls "$1".lacz.lacgpu-* >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
 sigdfl bash -c 'for f in b1.txt b2.txt; do "$0" -m "$1" --threads 1 "$f"; done; echo went-on >loop.txt' \
     "$LACGPU" "$MODEL" 2>sig_err.txt &
 pid=$!
-sleep 1.5
+wait_tmp b1.txt
 kill -INT -- -"$pid" 2>/dev/null
 wait "$pid"
 rc=$?
@@ -115,7 +124,7 @@ check "SIGINT: input changed" cmp -s b1.txt big5.txt
 no_leftovers
 sigdfl "$LACGPU" -m "$MODEL" --threads 1 -f b1.txt 2>/dev/null &
 pid=$!
-sleep 1.5
+wait_tmp b1.txt
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
