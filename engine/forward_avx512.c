@@ -249,9 +249,11 @@ static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, flo
     else scores_nv(8, q, Kt, ldk, hd, scale, s, j, m);
 }
 
-/* o[h][d] = chain_j(e[h][j], Vc[h][j*ldv + d]) / S[h] for NH heads (1 or 2) of hd <= 64 at
+/* o[h][d] = chain_j(e[h][j], Vc[h][j*ldv + d]) / S[h] for NH heads (1 to 4) of hd <= 64 at
  * once: two heads give eight independent chains (GPT-2's heads are 64 wide, four vectors, too
- * few for two FMA pipes of latency 4). Each chain is the scalar kernel's, j in order. */
+ * few for two FMA pipes of latency 4), four read 1 KB of each value row in one sequential pass
+ * (a decoding step reads every cached value once). Each chain is the scalar kernel's, j in
+ * order. */
 static inline __attribute__((always_inline)) void
 wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv, int nj,
            int hd, const float *S, float *const *o) {
@@ -260,7 +262,7 @@ wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv,
         const int left = hd - 16 * v;
         m[v] = left <= 0 ? 0 : tail_mask(left);
     }
-    __m512 a[2][4];
+    __m512 a[4][4];
     _Pragma("GCC unroll 4")
     for (int h = 0; h < NH; h++)
         _Pragma("GCC unroll 4")
@@ -320,13 +322,18 @@ static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float
     wsum_heads(1, &e, &Vc, ldv, nj, hd, &S, &o);
 }
 
-static void wsum2(const float *const *e, const float *const *Vc, int ldv, int nj, int hd,
-                  const float *S, float *const *o) {
+static void wsum_n(int nh, const float *const *e, const float *const *Vc, int ldv, int nj,
+                   int hd, const float *S, float *const *o) {
     if (hd > 64) {
-        for (int h = 0; h < 2; h++) wsum_wide(e[h], Vc[h], ldv, nj, hd, S[h], o[h]);
+        for (int h = 0; h < nh; h++) wsum_wide(e[h], Vc[h], ldv, nj, hd, S[h], o[h]);
         return;
     }
-    wsum_heads(2, e, Vc, ldv, nj, hd, S, o);
+    switch (nh) {
+    case 4: wsum_heads(4, e, Vc, ldv, nj, hd, S, o); break;
+    case 3: wsum_heads(3, e, Vc, ldv, nj, hd, S, o); break;
+    case 2: wsum_heads(2, e, Vc, ldv, nj, hd, S, o); break;
+    default: wsum_heads(1, e, Vc, ldv, nj, hd, S, o); break;
+    }
 }
 
 /* ---- attention of up to 6 consecutive rows of one stream (a prefill), one head: each key
@@ -579,7 +586,7 @@ static void softmax_exp(float *s, int n) {
 const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_pk, .pack = 16,
-    .scores = scores, .wsum = wsum, .wsum2 = wsum2,
+    .scores = scores, .wsum = wsum, .wsum_n = wsum_n,
     .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = 64,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,

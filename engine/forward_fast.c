@@ -435,9 +435,10 @@ static float *rows_of(fast_state *s, float *base, int R, int ld) {
     return base;
 }
 
-/* Attention of nh (1 or 2) heads from h0 for row r: scores against the row's cached keys,
- * softmax, the weighted sums of values into s->att (thread `thread`'s scratch scores). Two heads
- * at once let wsum2 keep more chains in flight; each head's operations are unchanged. */
+/* Attention of nh (<= LAC_ATT_HEADS) heads from h0 for row r: scores against the row's cached
+ * keys, softmax, the weighted sums of values into s->att (thread `thread`'s scratch scores).
+ * Heads together let wsum_n keep more chains in flight and read each value row once; each
+ * head's operations are unchanged. */
 static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream, float scale,
                          int r, int h0, int nh, int thread) {
     const lac_model_config *c = &s->m->cfg;
@@ -447,8 +448,8 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
     const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
     const float *vc = kt + (size_t)LDK * C;
     const int nj = s->row_pos[r] + 1;
-    const float *e[2], *v[2];
-    float S[2], *o[2];
+    const float *e[LAC_ATT_HEADS], *v[LAC_ATT_HEADS];
+    float S[LAC_ATT_HEADS], *o[LAC_ATT_HEADS];
     for (int h = 0; h < nh; h++) {
         float *sc = s->s + ((size_t)thread * LAC_ATT_ROWS + (size_t)h) * NCTX;
         const int hh = h0 + h;
@@ -458,8 +459,8 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
         S[h] = kr->r32_sum(sc, nj);
         e[h] = sc, v[h] = vc + hh * hd, o[h] = s->att + (size_t)r * C + hh * hd;
     }
-    if (nh == 2 && kr->wsum2) {
-        kr->wsum2(e, v, C, nj, hd, S, o);
+    if (kr->wsum_n) {
+        kr->wsum_n(nh, e, v, C, nj, hd, S, o);
         return;
     }
     for (int h = 0; h < nh; h++) kr->wsum(e[h], v[h], C, nj, hd, S[h], o[h]);
@@ -503,7 +504,7 @@ static void attend_item(const fast_state *s, const float *kvl, size_t kv_stream,
 
 /* The work items of a layer's attention into s->items: runs of up to LAC_ATT_ROWS rows of one
  * stream at consecutive positions (a prefill) one head each, when the kernels have
- * scores_rows; lone rows (decoding steps) two heads each. Returns the count. */
+ * scores_rows; lone rows (decoding steps) LAC_ATT_HEADS heads each. Returns the count. */
 static int attention_items(fast_state *s, int R) {
     const lac_model_config *c = &s->m->cfg;
     const int H = (int)c->n_head, hd = (int)(c->n_embd / c->n_head);
@@ -517,7 +518,8 @@ static int attention_items(fast_state *s, int R) {
         if (nr > 1)
             for (int h = 0; h < H; h++) s->items[n++] = (att_item){r, nr, h, 1};
         else
-            for (int h = 0; h < H; h += 2) s->items[n++] = (att_item){r, 1, h, H - h < 2 ? 1 : 2};
+            for (int h = 0; h < H; h += LAC_ATT_HEADS)
+                s->items[n++] = (att_item){r, 1, h, H - h < LAC_ATT_HEADS ? H - h : LAC_ATT_HEADS};
         r += nr;
     }
     return n;

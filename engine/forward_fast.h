@@ -6,7 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LAC_ATT_ROWS 6 /* rows of one stream that scores_rows / wsum_rows take at once */
+#define LAC_ATT_ROWS 6  /* rows of one stream that scores_rows / wsum_rows take at once */
+#define LAC_ATT_HEADS 4 /* heads of one row that wsum_n takes at once (<= LAC_ATT_ROWS) */
 
 typedef struct lac_fast_kernels {
     const char *isa; /* "avx512", "avx2", "generic" */
@@ -31,10 +32,11 @@ typedef struct lac_fast_kernels {
                    float *s);
     /* o[d] = chain_j(e[j], Vc[j*ldv + d]) / S, for d < hd, j < nj. */
     void (*wsum)(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o);
-    /* wsum for two heads of the same row at once (e[h], Vc[h], S[h], o[h] for h < 2): more
-     * chains in flight. NULL: forward_fast.c calls wsum twice. */
-    void (*wsum2)(const float *const *e, const float *const *Vc, int ldv, int nj, int hd,
-                  const float *S, float *const *o);
+    /* wsum for nh <= LAC_ATT_HEADS heads of the same row at once (e[h], Vc[h], S[h], o[h]):
+     * more chains in flight, and the heads' parts of each value row read together. NULL:
+     * forward_fast.c calls wsum per head. */
+    void (*wsum_n)(int nh, const float *const *e, const float *const *Vc, int ldv, int nj,
+                   int hd, const float *S, float *const *o);
     /* Attention of nr <= LAC_ATT_ROWS consecutive rows of one stream (positions p .. p + nr - 1,
      * so nj[r] = nj[0] + r) for one head, each key and value read once for all rows: row r's
      * scores s[r][j] for j < nj[r] as scores computes them (entries up to nj[nr-1] may be
