@@ -179,14 +179,16 @@ static void matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, int
     else matmul_p8_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
 }
 
-static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
-                   float *s) {
+/* keys in blocks of 128 positions (forward_fast.h): a pass of 32 positions lies in one block,
+ * four vectors of each channel's row; the rest in passes of 16, the last partial one masked */
+static void scores(const float *q, const float *Kb, int hd, int nj, float scale, float *s) {
     const __m256 sc = _mm256_set1_ps(scale);
+    const size_t bs = lac_key_block(hd); /* floats from block to block */
     int j = 0;
     for (; j + 32 <= nj; j += 32) {
         __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *k = Kt + j;
-        for (int d = 0; d < hd; d++, k += ldk) {
+        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
+        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
             const __m256 qb = _mm256_set1_ps(q[d]);
             a0 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k), a0);
             a1 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 8), a1);
@@ -198,13 +200,17 @@ static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, flo
         _mm256_storeu_ps(s + j + 16, _mm256_mul_ps(a2, sc));
         _mm256_storeu_ps(s + j + 24, _mm256_mul_ps(a3, sc));
     }
-    for (; j < nj; j += 8) {
-        const __m256i m = tail_mask(nj - j);
-        __m256 a0 = _mm256_setzero_ps();
-        const float *k = Kt + j;
-        for (int d = 0; d < hd; d++, k += ldk)
-            a0 = _mm256_fmadd_ps(_mm256_set1_ps(q[d]), _mm256_maskload_ps(k, m), a0);
-        _mm256_maskstore_ps(s + j, m, _mm256_mul_ps(a0, sc));
+    for (; j < nj; j += 16) { /* 16 positions (j a multiple of 16: one block), perhaps fewer */
+        const __m256i m0 = tail_mask(nj - j), m1 = tail_mask(nj - j - 8 > 0 ? nj - j - 8 : 0);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
+        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
+        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
+            const __m256 qb = _mm256_set1_ps(q[d]);
+            a0 = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k, m0), a0);
+            a1 = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k + 8, m1), a1);
+        }
+        _mm256_maskstore_ps(s + j, m0, _mm256_mul_ps(a0, sc));
+        _mm256_maskstore_ps(s + j + 8, m1, _mm256_mul_ps(a1, sc));
     }
 }
 

@@ -205,21 +205,22 @@ static void matmul_pk(const float *X, int ldx, int R, int K, const void *Wp, int
     else matmul_pk_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
 }
 
-/* NV vectors of scores from column j (masks m: the last ones may be partial or empty); the
- * chain of each s[j] runs over d in order from 0, then the scale, as the scalar kernel */
+/* NV vectors of scores from position j (a multiple of 16; keys in blocks of 128 positions,
+ * forward_fast.h: the NV vectors lie in one block, j % 128 + 16 NV <= 128). Masks m: the last
+ * vectors may be partial or empty. The chain of each s[j] runs over d in order from 0, then the
+ * scale, as the scalar kernel's. */
 static inline __attribute__((always_inline)) void
-scores_nv(const int NV, const float *q, const float *Kt, int ldk, int hd, float scale,
-          float *s, int j, const __mmask16 *m) {
+scores_nv(const int NV, const float *q, const float *Kb, int hd, float scale, float *s, int j,
+          const __mmask16 *m) {
     __m512 a[8];
     _Pragma("GCC unroll 8")
     for (int v = 0; v < NV; v++) a[v] = _mm512_setzero_ps();
-    const float *k = Kt + j;
-    for (int d = 0; d < hd; d++, k += ldk) {
+    const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(hd) + j % LAC_KEY_BLOCK;
+    for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
         const __m512 qb = _mm512_set1_ps(q[d]);
-        /* the rows are ldk apart: too many short streams for the hardware prefetcher, so
-         * row d + 8 is asked for now (past the last row it touches the values, in bounds) */
+        /* a decoding step reads every cached key once: 4 KiB ahead asked for now */
         _Pragma("GCC unroll 8")
-        for (int v = 0; v < NV; v++) _mm_prefetch((const char *)(k + 8 * (size_t)ldk + 16 * v), _MM_HINT_T0);
+        for (int v = 0; v < NV; v++) _mm_prefetch((const char *)(k + 8 * LAC_KEY_BLOCK + 16 * v), _MM_HINT_T0);
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++)
             a[v] = _mm512_fmadd_ps(qb, m ? _mm512_maskz_loadu_ps(m[v], k + 16 * v)
@@ -233,20 +234,19 @@ scores_nv(const int NV, const float *q, const float *Kt, int ldk, int hd, float 
     }
 }
 
-/* eight chains in flight (two FMA pipes of latency 4): 128 scores a pass, the rest (< 128) in
- * one masked pass of 4 or 8 vectors */
-static void scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
-                   float *s) {
+/* eight chains in flight (two FMA pipes of latency 4): one block of 128 scores a pass, the
+ * rest (< 128, the start of the last block) in one masked pass of 4 or 8 vectors */
+static void scores(const float *q, const float *Kb, int hd, int nj, float scale, float *s) {
     int j = 0;
-    for (; j + 128 <= nj; j += 128) scores_nv(8, q, Kt, ldk, hd, scale, s, j, NULL);
+    for (; j + 128 <= nj; j += 128) scores_nv(8, q, Kb, hd, scale, s, j, NULL);
     if (j == nj) return;
     __mmask16 m[8];
     for (int v = 0; v < 8; v++) {
         const int left = nj - j - 16 * v;
         m[v] = left <= 0 ? 0 : tail_mask(left);
     }
-    if (nj - j <= 64) scores_nv(4, q, Kt, ldk, hd, scale, s, j, m);
-    else scores_nv(8, q, Kt, ldk, hd, scale, s, j, m);
+    if (nj - j <= 64) scores_nv(4, q, Kb, hd, scale, s, j, m);
+    else scores_nv(8, q, Kb, hd, scale, s, j, m);
 }
 
 /* o[h][d] = chain_j(e[h][j], Vc[h][j*ldv + d]) / S[h] for NH heads (1 to 4) of hd <= 64 at
@@ -340,9 +340,10 @@ static void wsum_n(int nh, const float *const *e, const float *const *Vc, int ld
  * and value vector is read once for all rows (compute instead of cache traffic). Row r has
  * nj[r] keys; the chains are those of scores / wsum, row by row. hd <= 64. */
 static inline __attribute__((always_inline)) void
-scores_rows_nr(const int NR, const float *const *q, const float *Kt, int ldk, int hd,
-               int njmax, float scale, float *const *s) {
+scores_rows_nr(const int NR, const float *const *q, const float *Kb, int hd, int njmax,
+               float scale, float *const *s) {
     const __m512 sc = _mm512_set1_ps(scale);
+    const size_t bs = lac_key_block(hd);
     for (int j = 0; j < njmax; j += 64) {
         __mmask16 m[4];
         for (int v = 0; v < 4; v++) {
@@ -354,8 +355,8 @@ scores_rows_nr(const int NR, const float *const *q, const float *Kt, int ldk, in
         for (int r = 0; r < NR; r++)
             _Pragma("GCC unroll 4")
             for (int v = 0; v < 4; v++) a[r][v] = _mm512_setzero_ps();
-        const float *k = Kt + j;
-        for (int d = 0; d < hd; d++, k += ldk) {
+        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
+        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
             __m512 kv[4];
             _Pragma("GCC unroll 4")
             for (int v = 0; v < 4; v++) kv[v] = _mm512_maskz_loadu_ps(m[v], k + 16 * v);
@@ -375,16 +376,16 @@ scores_rows_nr(const int NR, const float *const *q, const float *Kt, int ldk, in
     }
 }
 
-static void scores_rows(const float *const *q, int nr, const float *Kt, int ldk, int hd,
-                        const int *nj, float scale, float *const *s) {
+static void scores_rows(const float *const *q, int nr, const float *Kb, int hd, const int *nj,
+                        float scale, float *const *s) {
     const int njmax = nj[nr - 1]; /* consecutive positions: the last row has the most */
     switch (nr) {
-    case 6: scores_rows_nr(6, q, Kt, ldk, hd, njmax, scale, s); break;
-    case 5: scores_rows_nr(5, q, Kt, ldk, hd, njmax, scale, s); break;
-    case 4: scores_rows_nr(4, q, Kt, ldk, hd, njmax, scale, s); break;
-    case 3: scores_rows_nr(3, q, Kt, ldk, hd, njmax, scale, s); break;
-    case 2: scores_rows_nr(2, q, Kt, ldk, hd, njmax, scale, s); break;
-    default: scores(q[0], Kt, ldk, hd, nj[0], scale, s[0]); break;
+    case 6: scores_rows_nr(6, q, Kb, hd, njmax, scale, s); break;
+    case 5: scores_rows_nr(5, q, Kb, hd, njmax, scale, s); break;
+    case 4: scores_rows_nr(4, q, Kb, hd, njmax, scale, s); break;
+    case 3: scores_rows_nr(3, q, Kb, hd, njmax, scale, s); break;
+    case 2: scores_rows_nr(2, q, Kb, hd, njmax, scale, s); break;
+    default: scores(q[0], Kb, hd, nj[0], scale, s[0]); break;
     }
 }
 

@@ -78,11 +78,10 @@ static void g_matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, i
     }
 }
 
-static void g_scores(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
-                     float *s) {
+static void g_scores(const float *q, const float *Kb, int hd, int nj, float scale, float *s) {
     for (int j = 0; j < nj; j++) s[j] = 0.0f;
     for (int d = 0; d < hd; d++)
-        for (int j = 0; j < nj; j++) s[j] = fmaf(q[d], Kt[(size_t)d * ldk + j], s[j]);
+        for (int j = 0; j < nj; j++) s[j] = fmaf(q[d], Kb[lac_key_at(hd, j, d)], s[j]);
     for (int j = 0; j < nj; j++) s[j] = s[j] * scale;
 }
 
@@ -177,7 +176,8 @@ typedef struct fast_state {
     unsigned char *pk_f16;
     void *pk_mem;
     int pk_rows;
-    /* per layer, per stream: K transposed per head [H][hd][kt_ld], then V [n_ctx][C] */
+    /* per layer, per stream: the keys per head in blocks of 16 positions (key_floats), then
+     * the values [n_ctx][C] */
     float *kv;
     float *x, *a, *qkv, *att, *h;
     float *s; /* [n_threads][LAC_ATT_ROWS][n_ctx] attention scores */
@@ -204,13 +204,16 @@ static void *big_alloc(size_t bytes) {
     return p;
 }
 
-/* Row stride of the transposed keys: n_ctx plus one cache line. With n_ctx = 1024 a row is
- * 4 KB, and the hd rows one score reads would all fall in the same L1 set. */
-static size_t kt_ld(const lac_model_config *c) { return (size_t)c->n_ctx + 16; }
+/* Floats of one stream's cached keys per layer: every head's blocks of LAC_KEY_BLOCK positions
+ * (forward_fast.h, lac_key_at), n_ctx rounded up to whole blocks */
+static size_t key_floats(const lac_model_config *c) {
+    const size_t nb = ((size_t)c->n_ctx + LAC_KEY_BLOCK - 1) / LAC_KEY_BLOCK;
+    return (size_t)c->n_head * nb * lac_key_block((int)(c->n_embd / c->n_head));
+}
 
-/* floats per (layer, stream) of the KV cache */
+/* floats per (layer, stream) of the KV cache: the keys, then the values [n_ctx][C] */
 static size_t kv_floats(const lac_model_config *c) {
-    return (size_t)c->n_embd * kt_ld(c) + (size_t)c->n_ctx * c->n_embd;
+    return key_floats(c) + (size_t)c->n_ctx * c->n_embd;
 }
 
 static void fast_destroy(void *st) {
@@ -443,18 +446,17 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
                          int r, int h0, int nh, int thread) {
     const lac_model_config *c = &s->m->cfg;
     const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
-    const int LDK = (int)kt_ld(c);
+    const size_t head_keys = key_floats(c) / c->n_head;
     const lac_fast_kernels *kr = s->kr;
     const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-    const float *vc = kt + (size_t)LDK * C;
+    const float *vc = kt + key_floats(c);
     const int nj = s->row_pos[r] + 1;
     const float *e[LAC_ATT_HEADS], *v[LAC_ATT_HEADS];
     float S[LAC_ATT_HEADS], *o[LAC_ATT_HEADS];
     for (int h = 0; h < nh; h++) {
         float *sc = s->s + ((size_t)thread * LAC_ATT_ROWS + (size_t)h) * NCTX;
         const int hh = h0 + h;
-        kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + (size_t)hh * hd * LDK, LDK, hd,
-                   nj, scale, sc);
+        kr->scores(s->qkv + (size_t)r * 3 * C + hh * hd, kt + hh * head_keys, hd, nj, scale, sc);
         kr->softmax_exp(sc, nj);
         S[h] = kr->r32_sum(sc, nj);
         e[h] = sc, v[h] = vc + hh * hd, o[h] = s->att + (size_t)r * C + hh * hd;
@@ -473,10 +475,10 @@ static void attend_rows_head(const fast_state *s, const float *kvl, size_t kv_st
                              float scale, int r0, int nr, int hh, int thread) {
     const lac_model_config *c = &s->m->cfg;
     const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
-    const int LDK = (int)kt_ld(c);
+    const size_t head_keys = key_floats(c) / c->n_head;
     const lac_fast_kernels *kr = s->kr;
     const float *kt = kvl + (size_t)s->row_stream[r0] * kv_stream;
-    const float *vc = kt + (size_t)LDK * C;
+    const float *vc = kt + key_floats(c);
     const float *q[LAC_ATT_ROWS] = {0}, *e[LAC_ATT_ROWS] = {0};
     float *sc[LAC_ATT_ROWS] = {0}, *o[LAC_ATT_ROWS] = {0}, S[LAC_ATT_ROWS] = {0};
     int nj[LAC_ATT_ROWS] = {0};
@@ -485,7 +487,7 @@ static void attend_rows_head(const fast_state *s, const float *kvl, size_t kv_st
         q[i] = s->qkv + (size_t)(r0 + i) * 3 * C + hh * hd;
         nj[i] = s->row_pos[r0 + i] + 1;
     }
-    kr->scores_rows(q, nr, kt + (size_t)hh * hd * LDK, LDK, hd, nj, scale, sc);
+    kr->scores_rows(q, nr, kt + hh * head_keys, hd, nj, scale, sc);
     for (int i = 0; i < nr; i++) {
         kr->softmax_exp(sc[i], nj[i]);
         S[i] = kr->r32_sum(sc[i], nj[i]);
@@ -549,7 +551,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     const int C = (int)c->n_embd, H = (int)c->n_head, hd = C / H, NI = (int)c->n_inner;
     const int V = (int)c->vocab_size, B = s->n_streams;
     const float scale = 1.0f / sqrtf((float)hd);
-    const size_t kv_stream = kv_floats(c), LDK = kt_ld(c);
+    const size_t kv_stream = kv_floats(c), head_keys = key_floats(c) / c->n_head;
 
     int R = 0;
     for (int b = 0; b < B; b++)
@@ -579,10 +581,13 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
         /* k (transposed per head) and v into the caches */
         for (int r = 0; r < R; r++) {
             float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-            float *vc = kt + LDK * C;
+            float *vc = kt + key_floats(c);
             const float *qkv = s->qkv + (size_t)r * 3 * C;
             const int p = s->row_pos[r];
-            for (int i = 0; i < C; i++) kt[(size_t)i * LDK + p] = qkv[C + i];
+            for (int h = 0; h < H; h++) {
+                float *kb = kt + h * head_keys;
+                for (int d = 0; d < hd; d++) kb[lac_key_at(hd, p, d)] = qkv[C + h * hd + d];
+            }
             memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
         }
         attend_rows(s, kvl, kv_stream, scale, R);

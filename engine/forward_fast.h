@@ -9,6 +9,18 @@
 #define LAC_ATT_ROWS 6  /* rows of one stream that scores_rows / wsum_rows take at once */
 #define LAC_ATT_HEADS 4 /* heads of one row that wsum_n takes at once (<= LAC_ATT_ROWS) */
 
+#define LAC_KEY_BLOCK 128 /* positions per block of the cached keys (scores) */
+/* floats from one block of a head's keys to the next: hd * LAC_KEY_BLOCK, and one cache line
+ * more so that consecutive blocks do not start in the same L1 set */
+static inline size_t lac_key_block(int hd) { return (size_t)hd * LAC_KEY_BLOCK + 16; }
+/* where key j's channel d of one head lies in its blocks (scores): a block holds channel 0 of
+ * its 128 positions, then channel 1, ..., so a pass of scores over one block reads it from
+ * start to end */
+static inline size_t lac_key_at(int hd, int j, int d) {
+    return (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(hd) + (size_t)d * LAC_KEY_BLOCK +
+           (size_t)(j % LAC_KEY_BLOCK);
+}
+
 typedef struct lac_fast_kernels {
     const char *isa; /* "avx512", "avx2", "generic" */
     int panel;       /* output columns per matmul tile handed to one thread */
@@ -27,9 +39,10 @@ typedef struct lac_fast_kernels {
     void (*matmul_pk)(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
                       const float *bias, float *const *Y, int n0, int n1);
     int pack; /* columns per group of packed weights: one vector (8 for AVX2, 16 for AVX-512) */
-    /* s[j] = chain_d(q[d], Kt[d*ldk + j]) * scale, for j < nj, d < hd. */
-    void (*scores)(const float *q, const float *Kt, int ldk, int hd, int nj, float scale,
-                   float *s);
+    /* s[j] = chain_d(q[d], key j's channel d) * scale, for j < nj, d < hd. Kb holds one head's
+     * keys in blocks of LAC_KEY_BLOCK positions, [ceil(n_ctx/128)][hd][128] with blocks
+     * lac_key_block(hd) floats apart: key j's channel d at lac_key_at(hd, j, d). */
+    void (*scores)(const float *q, const float *Kb, int hd, int nj, float scale, float *s);
     /* o[d] = chain_j(e[j], Vc[j*ldv + d]) / S, for d < hd, j < nj. */
     void (*wsum)(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o);
     /* wsum for nh <= LAC_ATT_HEADS heads of the same row at once (e[h], Vc[h], S[h], o[h]):
@@ -41,8 +54,8 @@ typedef struct lac_fast_kernels {
      * so nj[r] = nj[0] + r) for one head, each key and value read once for all rows: row r's
      * scores s[r][j] for j < nj[r] as scores computes them (entries up to nj[nr-1] may be
      * written), and o[r] as wsum. Only for hd <= rows_max_hd. NULL: row by row. */
-    void (*scores_rows)(const float *const *q, int nr, const float *Kt, int ldk, int hd,
-                        const int *nj, float scale, float *const *s);
+    void (*scores_rows)(const float *const *q, int nr, const float *Kb, int hd, const int *nj,
+                        float scale, float *const *s);
     void (*wsum_rows)(const float *const *e, int nr, const float *Vc, int ldv, const int *nj,
                       int hd, const float *S, float *const *o);
     int rows_max_hd;
