@@ -163,9 +163,10 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
 
 #define MKP_CALL(NRR, NV, PF) \
     mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
-/* rows r.. (fewer than 6) of one column block */
-#define MKP_TAIL(NV, PF)                                                                    \
-    switch (R - r) {                                                                        \
+/* rows r .. r + nr - 1 (nr <= 6) of one column block */
+#define MKP_NR(NV, PF)                                                                      \
+    switch (nr) {                                                                           \
+    case 6: MKP_CALL(6, NV, PF); break;                                                     \
     case 5: MKP_CALL(5, NV, PF); break;                                                     \
     case 4: MKP_CALL(4, NV, PF); break;                                                     \
     case 3: MKP_CALL(3, NV, PF); break;                                                     \
@@ -173,17 +174,21 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
     case 1: MKP_CALL(1, NV, PF); break;                                                     \
     default: break;                                                                         \
     }
-/* all rows of one column block; the first row block prefetches the next column block */
+/* all rows of one column block, in ceil(R / 6) blocks of as equal sizes as can be (19 rows:
+ * 5 + 5 + 5 + 4, not 6 + 6 + 6 + 1, whose last block has four chains: too few for two FMA
+ * pipes); the first block prefetches the next column block */
 #define MKP_ROWS(NV)                                                                        \
     do {                                                                                    \
-        int r = 0;                                                                          \
-        if (R < 6) {                                                                        \
-            MKP_TAIL(NV, 1)                                                                 \
-            break;                                                                          \
+        const int nblk = (R + 5) / 6, small = R / nblk, big = R % nblk;                     \
+        for (int b = 0, r = 0; b < nblk; b++) {                                             \
+            const int nr = small + (b < big);                                               \
+            if (b == 0) {                                                                   \
+                MKP_NR(NV, 1)                                                               \
+            } else {                                                                        \
+                MKP_NR(NV, 0)                                                               \
+            }                                                                               \
+            r += nr;                                                                        \
         }                                                                                   \
-        MKP_CALL(6, NV, 1);                                                                 \
-        for (r = 6; r + 6 <= R; r += 6) MKP_CALL(6, NV, 0);                                 \
-        MKP_TAIL(NV, 0)                                                                     \
     } while (0)
 
 static inline __attribute__((always_inline)) void
