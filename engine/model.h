@@ -40,7 +40,14 @@ struct lac_model {
     size_t map_size;
     void *owned; /* widened / transposed fp32 data */
     void *owned_extra;
+    /* The tokenizer's read-only tables for this vocabulary (engine/tokenizer.c), built by the
+     * first lac_tokenizer_create and shared by every later one: a compression no longer
+     * rebuilds them. Set once by an atomic compare-and-swap; freed by lac_model_close. */
+    void *tok_tables;
 };
+
+/* Frees a model's cached tokenizer tables (lac_model_close). */
+void lac_model_tokenizer_tables_free(void *tables);
 
 /* Builds an in-memory model with random weights of cfg's shapes (seeded, deterministic,
  * GPT-2-like init: N(0, 0.02) weights, LayerNorm w=1 b=0 plus small noise), with the GPT-2
