@@ -30,9 +30,10 @@ static lac_status raw_params(const lac_model *m, const lac_params *p, uint32_t *
 /* Reads all of the input into *all. */
 static lac_status read_all(lac_read_fn rd, void *rctx, lacio_bytes *all, lac_error *err) {
     for (;;) {
-        lac_status s = lacio_reserve(all, all->n + LACIO_BUF, err);
+        size_t room = 0;
+        lac_status s = lacio_room(all, LACIO_BUF, &room, err);
         if (s) return s;
-        long got = rd(rctx, all->p + all->n, LACIO_BUF);
+        long got = rd(rctx, all->p + all->n, room);
         if (got < 0) return lac_fail(err, LAC_ERR_IO, "input: read failed: %s", strerror(errno));
         if (got == 0) return LAC_OK;
         all->n += (size_t)got;
