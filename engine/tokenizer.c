@@ -90,6 +90,7 @@ _Static_assert(sizeof(cache_slot) == 64, "cache_slot is one 64-byte line");
  * tokenizers, also across threads: nothing here is written after tables_new, and PCRE2 allows
  * one compiled pattern to be matched by several threads (each with its own match data). */
 typedef struct tok_tables {
+    lac_cache_free_fn release; /* first: lac_model_free_caches calls it (model.h) */
     lac_vocab v;
     int32_t eot;
     int32_t byte_id[256];
@@ -274,12 +275,15 @@ static void tables_free(tok_tables *t) {
     free(t);
 }
 
+static void tables_release(void *t) { tables_free(t); }
+
 static lac_status tables_new(const lac_vocab *v, int64_t eot, tok_tables **out, lac_error *err) {
     *out = NULL;
     lac_status st = check_vocab(v, err);
     if (st != LAC_OK) return st;
     tok_tables *t = calloc(1, sizeof *t);
     if (!t) return lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
+    t->release = tables_release;
     t->v = *v;
     t->eot = (eot >= 0 && eot < (int64_t)v->n_tokens) ? (int32_t)eot : -1;
     st = build_tables(t, err);
@@ -303,8 +307,6 @@ static lac_status tables_new(const lac_vocab *v, int64_t eot, tok_tables **out, 
     *out = t;
     return LAC_OK;
 }
-
-void lac_model_tokenizer_tables_free(void *tables) { tables_free(tables); }
 
 /* The model's tables, built on its first tokenizer. Two threads may build them at once: the
  * first to publish wins and the other frees its copy (a compare-and-swap, no lock: a model
