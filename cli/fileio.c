@@ -392,14 +392,36 @@ static void print_verbose(const char *shown, enum mode mode, const lac_stats *st
     print_methods(stderr, shown, st->method_blocks, st->method_plain, st->method_packed, 1);
 }
 
-/* --salvage: one line per skipped block (ctx: the input's name) */
+/* --salvage: one line per skipped block (ctx: the input's name). "at byte N of the output" is
+ * where the bytes are missing in what was written; "[a, b)" the range in the original, when
+ * every earlier block's length is known. */
 static void on_damage(void *ctx, const lac_damage *d) {
-    if (d->plain_len == UINT64_MAX) { /* one of several damaged block headers */
+    char where[96];
+    if (d->plain_offset == UINT64_MAX)
+        snprintf(where, sizeof where, "at byte %llu of the output",
+                 (unsigned long long)d->out_offset);
+    else
+        snprintf(where, sizeof where, "from byte %llu", (unsigned long long)d->plain_offset);
+    if (d->plain_len == UINT64_MAX) { /* docs/FORMAT.md, "Salvage" */
+        char total[64] = "the stream's footer is lost";
+        if (d->unknown_len != UINT64_MAX)
+            snprintf(total, sizeof total, "%llu bytes", (unsigned long long)d->unknown_len);
         errmsg((const char *)ctx,
-               "damaged block header %llu of stream %llu (file offset %llu) skipped: plaintext "
-               "from byte %llu on is missing (length unknown)",
+               "damaged block %llu of stream %llu (file offset %llu) skipped: its plaintext %s "
+               "is missing, length unknown (the format records none): the stream's %llu damaged "
+               "blocks of unknown length miss %s together",
                (unsigned long long)d->block, (unsigned long long)d->stream,
-               (unsigned long long)d->file_offset, (unsigned long long)d->plain_offset);
+               (unsigned long long)d->file_offset, where, (unsigned long long)d->unknown_blocks,
+               total);
+        return;
+    }
+    if (d->plain_offset == UINT64_MAX) {
+        errmsg((const char *)ctx,
+               "damaged block %llu of stream %llu (file offset %llu) skipped: %llu plaintext "
+               "bytes %s are missing (where they start in the original is unknown: an earlier "
+               "damaged block's length is)",
+               (unsigned long long)d->block, (unsigned long long)d->stream,
+               (unsigned long long)d->file_offset, (unsigned long long)d->plain_len, where);
         return;
     }
     errmsg((const char *)ctx,

@@ -1,15 +1,31 @@
-/* bzip2 for the classic fallback (coder/codecs.h): 900 kB blocks (-9), default work factor.
- * The stream's 4-byte header "BZh9" is the same for every payload, so it is dropped and the
- * decoder feeds it back; that also pins the block size, so the decoder's state is bzip2's
- * fixed 3.6 MB whatever the payload says. The low-level API is used both ways: it shows where
- * the stream ends (bytes after it are refused) and writes into bounded buffers. */
+/* bzip2 for the classic fallback (coder/codecs.h), default work factor. The stream's 4-byte
+ * header "BZh<k>" is dropped and the decoder feeds it back with the k that bz_level gives for
+ * the plain length: every block of a stream that decodes to plain_len bytes fits k * 100 kB
+ * (below), so k only bounds the decoder's state (400 kB per step of k, 3.6 MB at k = 9) and
+ * the encoder's (1.2 MB per step) by what the payload can need. The compressed bits are those
+ * of bzip2 -9 at every size: an input that fits one block of level k is one block at level 9
+ * too, and a block does not depend on the level it was made at. The low-level API is used
+ * both ways: it shows where the stream ends (bytes after it are refused) and writes into
+ * bounded buffers. */
 #include <bzlib.h>
 #include <limits.h>
+#include <string.h>
 
 #include "codecs.h"
 #include "lac_error.h"
 
-static const char bz_header[4] = {'B', 'Z', 'h', '9'};
+/* The block size level for plain_len bytes: a block holds the input after bzip2's first
+ * run-length step, which writes a run of 4..255 equal bytes as 5 bytes, so at most 1.25 x
+ * plain_len (+ the margin libbz2 keeps below 100000 k). Inputs above 639 920 bytes get 9, as
+ * every input did before the level was fitted (those -9 streams decode the same). */
+static int bz_level(size_t plain_len) {
+    const size_t need = plain_len + plain_len / 4 + 100;
+    return need > 800000 ? 9 : (int)(need / 100000) + 1;
+}
+
+static void bz_header(char h[4], size_t plain_len) {
+    h[0] = 'B', h[1] = 'Z', h[2] = 'h', h[3] = (char)('0' + bz_level(plain_len));
+}
 
 static lac_status bz_fail(int r, const char *what, lac_error *err) {
     if (r == BZ_MEM_ERROR) return lac_fail(err, LAC_ERR_NOMEM, "bzip2: %s: out of memory", what);
@@ -21,10 +37,10 @@ lac_status lacz_bzip2_compress(const uint8_t *in, size_t n, uint8_t *out, size_t
     if (n > UINT_MAX)
         return lac_fail(err, LAC_ERR_LIMIT, "bzip2: %zu bytes is beyond the library's 4 GiB", n);
     bz_stream s = {0};
-    int r = BZ2_bzCompressInit(&s, 9, 0, 0);
+    int r = BZ2_bzCompressInit(&s, bz_level(n), 0, 0);
     if (r != BZ_OK) return bz_fail(r, "encoder setup", err);
     /* the header goes to hdr (then dropped), everything after it to out */
-    char hdr[sizeof bz_header];
+    char hdr[4];
     s.next_in = (char *)(uintptr_t)in; /* libbz2 does not write through next_in */
     s.avail_in = (unsigned)n;
     s.next_out = hdr;
@@ -54,10 +70,12 @@ lac_status lacz_bzip2_compress(const uint8_t *in, size_t n, uint8_t *out, size_t
     }
     if (st == LAC_OK) {
         size_t total = ((size_t)s.total_out_hi32 << 32) | s.total_out_lo32;
-        if (in_hdr || total < sizeof bz_header)
+        char want[4];
+        bz_header(want, n);
+        if (in_hdr || total < sizeof hdr || memcmp(hdr, want, sizeof hdr))
             st = lac_fail(err, LAC_ERR_CORRUPT, "bzip2: encoder output lacks its header");
         else
-            *out_len = total - sizeof bz_header;
+            *out_len = total - sizeof hdr;
     }
     BZ2_bzCompressEnd(&s);
     return st;
@@ -72,10 +90,11 @@ lac_status lacz_bzip2_decompress(const uint8_t *in, size_t n, uint8_t *out, size
     if (r != BZ_OK) return bz_fail(r, "decoder setup", err);
     /* the dropped header, then the payload; the output, then one spare byte that must stay
      * unwritten (a longer stream) */
-    char spare;
+    char spare, hdr[4];
     int fed_payload = 0, in_spare = 0;
-    s.next_in = (char *)(uintptr_t)bz_header;
-    s.avail_in = sizeof bz_header;
+    bz_header(hdr, plain_len);
+    s.next_in = hdr;
+    s.avail_in = sizeof hdr;
     s.next_out = (char *)out;
     s.avail_out = (unsigned)plain_len;
     lac_status st = LAC_OK;

@@ -6,6 +6,7 @@
  * there, so it is dropped from the payload and the decoder feeds it back: one byte less per
  * segment. The decoder's memory is the dictionary (bounded by plain_len) plus fixed state. */
 #include <lzma.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,17 +20,66 @@ static void lzma2_options(size_t plain_len, uint32_t preset, lzma_options_lzma *
     opt->dict_size = (uint32_t)1 << lacz_codec_log2_fit(plain_len, 12, 26);
 }
 
+/* The two encodings of lacz_lzma2_compress need the same blocks (one preset level, one
+ * dictionary): about 1.4 MB of match finder and price tables. The second takes the first's
+ * back from this pool instead of fresh memory, which costs page faults (under ASan, which maps
+ * every large block afresh, they were a third of fuzz_lacz's round trips); lacz_lzma2_compress
+ * frees the pool. Blocks carry their size in a 16-byte head (alignment kept): liblzma's free
+ * does not pass it. liblzma clears what it needs itself, so a reused block is not cleared. */
+#define POOL_KEEP 16
+#define POOL_HEAD 16
+typedef struct pool {
+    void *blk[POOL_KEEP];
+    int n;
+} pool;
+
+static size_t blk_size(const void *b) {
+    size_t z;
+    memcpy(&z, b, sizeof z);
+    return z;
+}
+
+static void *pool_alloc(void *opaque, size_t nmemb, size_t size) {
+    pool *pl = opaque;
+    if (size && nmemb > (SIZE_MAX - POOL_HEAD) / size) return NULL;
+    const size_t want = nmemb * size;
+    for (int i = 0; i < pl->n; i++)
+        if (blk_size(pl->blk[i]) == want) {
+            uint8_t *b = pl->blk[i];
+            pl->blk[i] = pl->blk[--pl->n];
+            return b + POOL_HEAD;
+        }
+    uint8_t *b = malloc(POOL_HEAD + want);
+    if (!b) return NULL;
+    memcpy(b, &want, sizeof want);
+    return b + POOL_HEAD;
+}
+
+static void pool_free(void *opaque, void *ptr) {
+    pool *pl = opaque;
+    if (!ptr) return;
+    uint8_t *b = (uint8_t *)ptr - POOL_HEAD;
+    if (pl->n < POOL_KEEP) pl->blk[pl->n++] = b;
+    else free(b);
+}
+
+static void pool_end(pool *pl) {
+    while (pl->n) free(pl->blk[--pl->n]);
+}
+
 static lac_status lzma_fail(lzma_ret r, const char *what, lac_error *err) {
     if (r == LZMA_MEM_ERROR) return lac_fail(err, LAC_ERR_NOMEM, "lzma2: %s: out of memory", what);
     return lac_fail(err, LAC_ERR_CORRUPT, "lzma2: %s failed (liblzma error %d)", what, (int)r);
 }
 
-static lac_status encode(const uint8_t *in, size_t n, uint32_t preset, uint8_t *out, size_t cap,
-                         size_t *out_len, lac_error *err) {
+static lac_status encode(const uint8_t *in, size_t n, uint32_t preset, pool *pl, uint8_t *out,
+                         size_t cap, size_t *out_len, lac_error *err) {
     lzma_options_lzma opt;
     lzma2_options(n, preset, &opt);
     lzma_filter filters[2] = {{LZMA_FILTER_LZMA2, &opt}, {LZMA_VLI_UNKNOWN, NULL}};
+    const lzma_allocator alloc = {pool_alloc, pool_free, pl};
     lzma_stream s = LZMA_STREAM_INIT;
+    s.allocator = &alloc;
     lzma_ret r = lzma_raw_encoder(&s, filters);
     if (r != LZMA_OK) {
         lzma_end(&s);
@@ -73,12 +123,14 @@ static lac_status encode(const uint8_t *in, size_t n, uint32_t preset, uint8_t *
 lac_status lacz_lzma2_compress(const uint8_t *in, size_t n, uint8_t *out, size_t cap,
                                size_t *out_len, lac_error *err) {
     size_t a = 0, b = 0;
-    lac_status s = encode(in, n, 9u | LZMA_PRESET_EXTREME, out, cap, &a, err);
-    if (s && s != LAC_ERR_LIMIT) return s;
+    pool pl = {.n = 0};
+    lac_status s = encode(in, n, 9u | LZMA_PRESET_EXTREME, &pl, out, cap, &a, err);
+    if (s && s != LAC_ERR_LIMIT) return pool_end(&pl), s;
     /* preset 9 must fit in cap, and be strictly smaller than 9e's output to win */
     size_t room = s ? cap : a ? a - 1 : 0; /* 0: nothing beats an empty payload */
     uint8_t *tmp = room ? malloc(room) : NULL;
-    lac_status t = tmp ? encode(in, n, 9u, tmp, room, &b, err) : LAC_ERR_LIMIT;
+    lac_status t = tmp ? encode(in, n, 9u, &pl, tmp, room, &b, err) : LAC_ERR_LIMIT;
+    pool_end(&pl);
     if (t == LAC_OK) {
         memcpy(out, tmp, b);
         a = b, s = LAC_OK;

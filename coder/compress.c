@@ -372,9 +372,10 @@ static lac_status fill(lacio_bytes *win, lac_read_fn rd, void *rctx, int *eof, l
     lac_status s = LAC_OK;
     while (!s && !*eof && win->n < WINDOW) {
         /* grow as the input comes: a short input never touches 8 MiB */
-        size_t want = win->n + READ_STEP < WINDOW ? win->n + READ_STEP : WINDOW;
-        if ((s = lacio_reserve(win, want, err))) break;
-        long got = rd(rctx, win->p + win->n, want - win->n);
+        size_t room = 0;
+        if ((s = lacio_room(win, READ_STEP, &room, err))) break;
+        if (room > WINDOW - win->n) room = WINDOW - win->n;
+        long got = rd(rctx, win->p + win->n, room);
         if (got < 0) return lac_fail(err, LAC_ERR_IO, "input: read failed: %s", strerror(errno));
         if (got == 0) *eof = 1;
         win->n += (size_t)got;

@@ -18,19 +18,27 @@ static void count(decompressor *d, const dblock *k) {
     if (k->method == LAC_METHOD_MODEL) d->st.tokens += k->n_tokens;
 }
 
-lac_status lacd_gap(decompressor *d, uint64_t index, uint64_t offset, lac_error *err) {
+/* Keeps a damage report for the stream's end (decompress.c, lacd_report_gaps). */
+static lac_status queue(decompressor *d, uint64_t index, uint64_t offset, uint64_t len,
+                        lac_error *err) {
     if (d->ngaps == (int)(sizeof d->gap / sizeof d->gap[0]))
         return lac_fail(err, LAC_ERR_CORRUPT,
                         "offset %llu: more than %d damaged blocks in one stream: giving up",
                         (unsigned long long)offset, d->ngaps);
     lac_damage *g = &d->gap[d->ngaps++];
+    memset(g, 0, sizeof *g);
     g->stream = d->stream;
     g->block = index;
     g->file_offset = offset;
-    g->plain_offset = d->plain_before + d->plain_bytes;
-    g->plain_len = UINT64_MAX;
+    g->plain_offset = d->plain_before + d->plain_bytes; /* before the unknown lengths */
+    g->plain_len = len;
+    g->out_offset = d->w.n;
     d->st.damaged_blocks++;
     return LAC_OK;
+}
+
+lac_status lacd_gap(decompressor *d, uint64_t index, uint64_t offset, lac_error *err) {
+    return queue(d, index, offset, UINT64_MAX, err);
 }
 
 lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err) {
@@ -53,10 +61,15 @@ lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err) {
                             (unsigned long long)k->index, (unsigned long long)k->offset,
                             k->why ? k->why : "plaintext checksum mismatch");
         if (!k->plain_len) return lacd_gap(d, k->index, k->offset, err);
+        if (d->ngaps) { /* after a block of unknown length: its place is known at the end */
+            lac_status s = queue(d, k->index, k->offset, k->plain_len, err);
+            d->plain_bytes += k->plain_len;
+            return s;
+        }
         d->st.damaged_blocks++;
         if (d->p->damage) {
             lac_damage dm = {d->stream, k->index, k->offset, d->plain_before + d->plain_bytes,
-                             k->plain_len};
+                             k->plain_len, d->w.n, 0, 0};
             d->p->damage(d->p->damage_ctx, &dm);
         }
         d->plain_bytes += k->plain_len;

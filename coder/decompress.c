@@ -262,19 +262,40 @@ static lac_status digest(decompressor *d, uint8_t sha[32], lac_error *err) {
     return LAC_OK;
 }
 
-/* Salvage: the gaps' lengths, known from the footer when there is one gap in the stream. */
-static lac_status report_gaps(decompressor *d, uint64_t foot_plain, uint64_t foff,
-                              lac_error *err) {
+/* Salvage: the queued damage of the stream, in stream order. The footer's plain_bytes less
+ * what was decoded and the known lengths skipped is what its blocks of unknown length miss
+ * together: the length of the only one, else their shared total. A plaintext offset holds the
+ * lengths before it, so after a block whose length stays unknown, offsets are unknown too. */
+lac_status lacd_report_gaps(decompressor *d, uint64_t foot_plain, uint64_t foff,
+                            lac_error *err) {
     if (!d->ngaps) return LAC_OK;
-    if (foot_plain < d->plain_bytes)
+    const int foot = foot_plain != UINT64_MAX;
+    if (foot && foot_plain < d->plain_bytes)
         return lac_fail(err, LAC_ERR_CORRUPT,
                         "footer at offset %llu: %llu bytes recorded, more found after skipping "
                         "damaged blocks", (unsigned long long)foff,
                         (unsigned long long)foot_plain);
-    if (d->ngaps == 1) d->gap[0].plain_len = foot_plain - d->plain_bytes;
+    const uint64_t missing = foot ? foot_plain - d->plain_bytes : UINT64_MAX;
+    uint64_t unknown = 0, shift = 0;
+    for (int g = 0; g < d->ngaps; g++) unknown += d->gap[g].plain_len == UINT64_MAX;
+    int lost = 0; /* an earlier block's length is unknown */
+    for (int g = 0; g < d->ngaps; g++) {
+        lac_damage *e = &d->gap[g];
+        e->plain_offset = lost ? UINT64_MAX : e->plain_offset + shift;
+        if (e->plain_len != UINT64_MAX) continue;
+        if (unknown == 1 && foot) {
+            e->plain_len = missing;
+            shift += missing;
+        } else {
+            e->unknown_len = missing;
+            e->unknown_blocks = unknown;
+            lost = 1;
+        }
+    }
     for (int g = 0; g < d->ngaps; g++)
         if (d->p->damage) d->p->damage(d->p->damage_ctx, &d->gap[g]);
-    d->plain_bytes = foot_plain;
+    d->ngaps = 0;
+    if (foot) d->plain_bytes = foot_plain;
     return LAC_OK;
 }
 
@@ -289,7 +310,7 @@ static lac_status footer_v1(decompressor *d, lac_error *err) {
                                               "footer at offset %llu: %llu blocks recorded, more "
                                               "found", (unsigned long long)foff,
                                               (unsigned long long)f.blocks);
-        if (!s) s = report_gaps(d, f.plain_bytes, foff, err);
+        if (!s) s = lacd_report_gaps(d, f.plain_bytes, foff, err);
         d->blocks = f.blocks;
     }
     if (!s) s = digest(d, sha, err);
@@ -347,7 +368,7 @@ static lac_status footer_v2(decompressor *d, lac_error *err) {
     size_t nsum = d->hs.sha256 ? 32 : 4;
     lac_status s = lacio_get_exact(&d->r, want, nsum, "footer check", err);
     if (!s && d->held) s = check_held(d, plain, want, nsum, err);
-    if (!s) s = report_gaps(d, plain, foff, err);
+    if (!s) s = lacd_report_gaps(d, plain, foff, err);
     if (!s) s = digest(d, sha, err);
     if (s) return s;
     if (plain != d->plain_bytes)
@@ -392,6 +413,10 @@ static lac_status one_stream(decompressor *d, lac_error *err) {
     if (!s) s = lacd_flush(d, err);
     if (!s) s = d->hs.version == 1 ? footer_v1(d, err) : footer_v2(d, err);
     if (s == LAC_ERR_TRUNCATED && d->p->salvage) salvage_cut(d);
+    if (d->ngaps) { /* the footer was not reached: what was skipped is still reported */
+        lac_error e2;
+        lacd_report_gaps(d, UINT64_MAX, 0, &e2);
+    }
     d->plain_before += d->plain_bytes;
     return s;
 }

@@ -58,7 +58,8 @@ typedef struct decompressor {
     uint64_t stream;              /* index of this stream in the concatenation */
     uint64_t plain_before;        /* original plaintext bytes of the earlier streams */
     uint32_t max_token_len;       /* the model's longest token, in bytes */
-    /* salvage: damaged blocks of unknown length (this stream), reported at its footer */
+    /* salvage: damaged blocks of unknown length (this stream), and the damaged blocks after the
+     * first of them, reported at its end (lacd_report_gaps) */
     int ngaps;
     lac_damage gap[64];
     /* salvage of a v2 stream: the rest of the input, read into memory to search it */
@@ -78,6 +79,10 @@ lac_status lacd_emit(decompressor *d, dblock *k, lac_error *err);
 /* Records a damaged block of unknown plaintext length (salvage); its length comes from the
  * footer when it is the stream's only one. */
 lac_status lacd_gap(decompressor *d, uint64_t index, uint64_t offset, lac_error *err);
+/* decompress.c: reports the queued damage of the stream; foot_plain is the footer's plaintext
+ * length, or UINT64_MAX when the footer is lost (a truncated or damaged stream end). */
+lac_status lacd_report_gaps(decompressor *d, uint64_t foot_plain, uint64_t foff,
+                            lac_error *err);
 
 /* resync.c (salvage) */
 /* v1: the block header in rec (read at *off) is damaged: slides forward to the next valid one. */

@@ -115,6 +115,12 @@ lac_status lacio_reserve(lacio_bytes *b, size_t need, lac_error *err) {
     return LAC_OK;
 }
 
+lac_status lacio_room(lacio_bytes *b, size_t step, size_t *room, lac_error *err) {
+    lac_status s = b->n < b->cap ? LAC_OK : lacio_reserve(b, b->n + step, err);
+    *room = s ? 0 : b->cap - b->n;
+    return s;
+}
+
 lac_status lacio_add(lacio_bytes *b, const void *d, size_t n, lac_error *err) {
     lac_status s = lacio_reserve(b, b->n + n, err);
     if (s) return s;

@@ -45,6 +45,11 @@ typedef struct lacio_bytes {
 } lacio_bytes;
 
 lac_status lacio_reserve(lacio_bytes *b, size_t need, lac_error *err);
+/* Free room at the end of b for the next read (*room > 0 unless an error): b grows, by at
+ * least step bytes, only when it is full, so that reading a short input allocates one buffer
+ * and copies nothing (growing by step before every read doubled and copied a 64 KiB buffer
+ * for any input). */
+lac_status lacio_room(lacio_bytes *b, size_t step, size_t *room, lac_error *err);
 lac_status lacio_add(lacio_bytes *b, const void *d, size_t n, lac_error *err);
 void lacio_bytes_free(lacio_bytes *b);
 

@@ -30,36 +30,50 @@ static lac_status raw_params(const lac_model *m, const lac_params *p, uint32_t *
 /* Reads all of the input into *all. */
 static lac_status read_all(lac_read_fn rd, void *rctx, lacio_bytes *all, lac_error *err) {
     for (;;) {
-        lac_status s = lacio_reserve(all, all->n + LACIO_BUF, err);
+        size_t room = 0;
+        lac_status s = lacio_room(all, LACIO_BUF, &room, err);
         if (s) return s;
-        long got = rd(rctx, all->p + all->n, LACIO_BUF);
+        long got = rd(rctx, all->p + all->n, room);
         if (got < 0) return lac_fail(err, LAC_ERR_IO, "input: read failed: %s", strerror(errno));
         if (got == 0) return LAC_OK;
         all->n += (size_t)got;
     }
 }
 
-/* Codes tokens ids[0..n) as one block (and the end symbol when last). */
+/* A block's rows: inputs, targets and what the model gives them (bt + 1 each, the end symbol
+ * included), allocated once per message rather than per block (blocks may be one token). */
+typedef struct raw_rows {
+    int32_t *in, *tgt;
+    uint32_t *cum, *freq;
+} raw_rows;
+
+static lac_status rows_alloc(raw_rows *r, uint32_t bt, lac_error *err) {
+    r->in = lacs_calloc((size_t)bt + 1, sizeof *r->in);
+    r->tgt = lacs_calloc((size_t)bt + 1, sizeof *r->tgt);
+    r->cum = lacs_calloc((size_t)bt + 1, sizeof *r->cum);
+    r->freq = lacs_calloc((size_t)bt + 1, sizeof *r->freq);
+    if (!r->in || !r->tgt || !r->cum || !r->freq) return lac_fail(err, LAC_ERR_NOMEM, "out of memory");
+    return LAC_OK;
+}
+
+static void rows_free(raw_rows *r) { free(r->in), free(r->tgt), free(r->cum), free(r->freq); }
+
+/* Codes tokens ids[0..n) as one block (and the end symbol when last); n <= bt of r. */
 static lac_status code_block(lac_engine *e, const lac_params *p, const int32_t *ids, uint32_t n,
-                             int last, int32_t eot, lac_rc_encoder *rc, lac_error *err) {
+                             int last, int32_t eot, const raw_rows *r, lac_rc_encoder *rc,
+                             lac_error *err) {
     uint32_t rows = n + (last ? 1 : 0);
-    int32_t *in = lacs_calloc(rows, sizeof *in), *tgt = lacs_calloc(rows, sizeof *tgt);
-    uint32_t *cum = lacs_calloc(rows, sizeof *cum), *freq = lacs_calloc(rows, sizeof *freq);
-    lac_status s = LAC_OK;
-    if (!in || !tgt || !cum || !freq) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory");
-    for (uint32_t i = 0; !s && i < rows; i++) {
-        in[i] = i ? ids[i - 1] : eot;
-        tgt[i] = i < n ? ids[i] : eot;
+    for (uint32_t i = 0; i < rows; i++) {
+        r->in[i] = i ? ids[i - 1] : eot;
+        r->tgt[i] = i < n ? ids[i] : eot;
     }
-    if (!s) {
-        lac_engine_reset(e, 0);
-        const int32_t *tk[1] = {in}, *tg[1] = {tgt};
-        uint32_t *cu[1] = {cum}, *fr[1] = {freq};
-        int counts[1] = {(int)rows};
-        s = lac_engine_forward_code(e, tk, counts, tg, &p->coder, cu, fr, err);
-    }
-    for (uint32_t i = 0; !s && i < rows; i++) lac_rc_encode(rc, cum[i], freq[i], p->coder.precision);
-    free(in), free(tgt), free(cum), free(freq);
+    lac_engine_reset(e, 0);
+    const int32_t *tk[1] = {r->in}, *tg[1] = {r->tgt};
+    uint32_t *cu[1] = {r->cum}, *fr[1] = {r->freq};
+    int counts[1] = {(int)rows};
+    lac_status s = lac_engine_forward_code(e, tk, counts, tg, &p->coder, cu, fr, err);
+    for (uint32_t i = 0; !s && i < rows; i++)
+        lac_rc_encode(rc, r->cum[i], r->freq[i], p->coder.precision);
     return s;
 }
 
@@ -76,8 +90,10 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
     lac_tokenizer *tk = NULL;
     lac_engine *e = NULL;
     int eB = 0;
+    raw_rows rows = {0};
     lac_rc_encoder rc;
     lac_rc_enc_init(&rc);
+    if (!s) s = rows_alloc(&rows, bt, err);
     if (!s) s = read_all(rd, rctx, &all, err);
     if (!s) s = lac_tokenizer_create(m, &tk, err);
     if (!s) s = lac_tokenizer_feed(tk, all.p, all.n, 1, &toks, err);
@@ -88,7 +104,7 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
         int last = n < bt;
         if (lacs_interrupted(p)) s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
         const int32_t *ids = toks.ids ? toks.ids + t : NULL; /* an empty input has no ids */
-        if (!s) s = code_block(e, p, ids, n, last, (int32_t)cfg->eot_token, &rc, err);
+        if (!s) s = code_block(e, p, ids, n, last, (int32_t)cfg->eot_token, &rows, &rc, err);
         if (p->progress && !s) p->progress(p->progress_ctx, t + n, 0);
         if (last) break;
     }
@@ -105,6 +121,7 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
     if (e) snprintf(out.device, sizeof out.device, "%s", lac_engine_device_name(e));
     if (st) *st = out;
     lac_rc_enc_free(&rc);
+    rows_free(&rows);
     lac_engine_free(e);
     lac_tokenizer_free(tk);
     lac_tokens_free(&toks);

@@ -41,9 +41,9 @@ static lac_status slurp(decompressor *d, const uint8_t *a, size_t na, const uint
     lacio_bytes all = {0};
     lac_status s = lacio_add(&all, a, na, err);
     if (!s) s = lacio_add(&all, b, nb, err);
-    for (size_t got = 1; !s && got;) {
-        if (!(s = lacio_reserve(&all, all.n + LACIO_BUF, err)))
-            s = lacio_get(&d->r, all.p + all.n, LACIO_BUF, &got, err);
+    for (size_t got = 1, room = 0; !s && got;) {
+        if (!(s = lacio_room(&all, LACIO_BUF, &room, err)))
+            s = lacio_get(&d->r, all.p + all.n, room, &got, err);
         if (!s) all.n += got;
     }
     if (s) return lacio_bytes_free(&all), s;

@@ -20,9 +20,10 @@ struct lac_engine {
     uint64_t rows;       /* rows handed to the backend so far (lac_engine_device_rows) */
     int *pos;            /* [n_streams] */
     int *cnt, *sub_pos;  /* [n_streams] scratch for split calls */
+    int *done;           /* [n_streams] rows of each stream run_chunks has passed on */
     const int32_t **sub_tok;
     float **sub_logits;
-    float *scratch;      /* LAC_CODE_CHUNK x V logits for the unfused code/freqs path */
+    float *scratch;      /* scratch_rows x V logits for the unfused code/freqs/decode paths */
     uint32_t *row;       /* V frequencies for the unfused decode path (kept: no allocation
                           * per decoding step) */
 };
@@ -204,9 +205,10 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     e->pos = calloc(B, sizeof *e->pos);
     e->cnt = calloc(B, sizeof *e->cnt);
     e->sub_pos = calloc(B, sizeof *e->sub_pos);
+    e->done = calloc(B, sizeof *e->done);
     e->sub_tok = calloc(B, sizeof *e->sub_tok);
     e->sub_logits = calloc(B, sizeof *e->sub_logits);
-    if (!e->pos || !e->cnt || !e->sub_pos || !e->sub_tok || !e->sub_logits) {
+    if (!e->pos || !e->cnt || !e->sub_pos || !e->done || !e->sub_tok || !e->sub_logits) {
         lac_engine_free(e);
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
     }
@@ -226,6 +228,7 @@ void lac_engine_free(lac_engine *e) {
     free(e->pos);
     free(e->cnt);
     free(e->sub_pos);
+    free(e->done);
     free(e->sub_tok);
     free(e->sub_logits);
     free(e->scratch);
@@ -328,11 +331,11 @@ typedef lac_status chunk_fn(lac_engine *e, const int *done, void *ctx, lac_error
 
 /* Runs the `total` rows of counts[] through fn in chunks of at most `limit` rows (stream
  * order), then advances each stream's position by what was computed (the caches hold those
- * tokens, also when a chunk failed). */
+ * tokens, also when a chunk failed). Allocates nothing: a decoding step calls it per token. */
 static lac_status run_chunks(lac_engine *e, const int32_t *const *tokens, const int *counts,
                              long total, int limit, chunk_fn *fn, void *ctx, lac_error *err) {
-    int *done = calloc((size_t)e->n_streams, sizeof *done);
-    if (!done) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
+    int *done = e->done;
+    memset(done, 0, (size_t)e->n_streams * sizeof *done);
     lac_status st = LAC_OK;
     while (total > 0) {
         const int n = next_chunk(e, tokens, counts, done, limit);
@@ -342,7 +345,6 @@ static lac_status run_chunks(lac_engine *e, const int32_t *const *tokens, const 
         total -= n;
     }
     for (int b = 0; b < e->n_streams; b++) e->pos[b] += done[b];
-    free(done);
     return st;
 }
 
@@ -372,7 +374,7 @@ typedef struct coded_out {
     const int32_t *const *targets;
     const lac_coder_params *p;
     uint32_t *const *cum, *const *freq, *const *freqs;
-    uint32_t *row;       /* unfused forward_code: one frequency row */
+    uint32_t *row;       /* unfused forward_code: one frequency row (the engine's e->row) */
     const int32_t **tg;  /* fused: targets of the chunk, [n_streams] */
     uint32_t **ptr;      /* fused: cum | freq of the chunk, or freqs, [2][n_streams] */
 } coded_out;
@@ -412,23 +414,25 @@ static lac_status chunk_quantized(lac_engine *e, const int *done, void *ctx, lac
     return LAC_OK;
 }
 
+/* Rows of the unfused paths' scratch logits: a chunk is never more than the engine's calls
+ * (a one-stream decoder's engine takes one row: 1 x V floats, not LAC_CODE_CHUNK x V). */
+static int scratch_rows(const lac_engine *e) {
+    return e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
+}
+
 static lac_status forward_quantized(lac_engine *e, const int32_t *const *tokens,
                                     const int *counts, coded_out *o, long total,
                                     lac_error *err) {
     const size_t V = e->m->cfg.vocab_size;
-    const int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
-    if (!e->scratch) {
-        e->scratch = malloc((size_t)LAC_CODE_CHUNK * V * sizeof(float));
-        if (!e->scratch) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
-    }
+    const int chunk = scratch_rows(e);
+    if (!e->scratch && !(e->scratch = malloc((size_t)chunk * V * sizeof(float))))
+        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
     if (!o->freqs) {
-        o->row = malloc(V * sizeof *o->row);
-        if (!o->row) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+        if (!e->row && !(e->row = malloc(V * sizeof *e->row)))
+            return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
+        o->row = e->row;
     }
-    const lac_status st = run_chunks(e, tokens, counts, total, chunk, chunk_quantized, o, err);
-    free(o->row);
-    o->row = NULL;
-    return st;
+    return run_chunks(e, tokens, counts, total, chunk, chunk_quantized, o, err);
 }
 
 /* The fused paths: the backend quantizes (and codes) itself. */
@@ -538,11 +542,9 @@ static lac_status chunk_decode(lac_engine *e, const int *done, void *ctx, lac_er
 static lac_status decode_unfused(lac_engine *e, const int32_t *const *tokens, const int *counts,
                                  long total, decode_out *o, lac_error *err) {
     const size_t V = e->m->cfg.vocab_size;
-    const int chunk = e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
-    if (!e->scratch) {
-        e->scratch = malloc((size_t)LAC_CODE_CHUNK * V * sizeof(float));
-        if (!e->scratch) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
-    }
+    const int chunk = scratch_rows(e);
+    if (!e->scratch && !(e->scratch = malloc((size_t)chunk * V * sizeof(float))))
+        return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (logits)");
     if (!e->row && !(e->row = malloc(V * sizeof *e->row)))
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (frequencies)");
     return run_chunks(e, tokens, counts, total, chunk, chunk_decode, o, err);

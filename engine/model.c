@@ -669,6 +669,7 @@ void lac_model_close(lac_model *m) {
     free(m->owned);       /* widened tensors + wte_t */
     free(m->owned_extra); /* the image of an in-memory model (lac_model_create_random) */
     free(m->layers);
+    lac_model_free_caches(m);
     free(m);
 }
 

@@ -40,7 +40,20 @@ struct lac_model {
     size_t map_size;
     void *owned; /* widened / transposed fp32 data */
     void *owned_extra;
+    /* The tokenizer's read-only tables for this vocabulary (engine/tokenizer.c), built by the
+     * first lac_tokenizer_create and shared by every later one: a compression no longer
+     * rebuilds them. Set once by an atomic compare-and-swap; freed by lac_model_close. The
+     * block starts with its own free function (lac_cache_free_fn), so that a model closes
+     * without the tokenizer's code linked in (the CUDA emulator's build has none). */
+    void *tok_tables;
 };
+
+typedef void (*lac_cache_free_fn)(void *block);
+/* Frees what the model caches for its users (lac_model_close; tests' own models). */
+static inline void lac_model_free_caches(lac_model *m) {
+    if (m->tok_tables) (*(lac_cache_free_fn *)m->tok_tables)(m->tok_tables);
+    m->tok_tables = NULL;
+}
 
 /* Builds an in-memory model with random weights of cfg's shapes (seeded, deterministic,
  * GPT-2-like init: N(0, 0.02) weights, LayerNorm w=1 b=0 plus small noise), with the GPT-2

@@ -56,7 +56,8 @@
 #define TK_SMALL_BPE 48      /* pre-tokens up to this many bytes use the array BPE */
 #define TK_MAX_TOKEN 65536   /* longest vocab token accepted */
 
-#define CACHE_BITS 15
+#define CACHE_BITS 15     /* most slots: 2 MiB */
+#define CACHE_BITS_MIN 8  /* first slots: 16 KiB */
 #define CACHE_KEY 26
 #define CACHE_IDS 8
 #define LONG_CACHE 4 /* pre-tokens longer than CACHE_KEY: a few recent ones (runs repeat) */
@@ -83,22 +84,36 @@ typedef struct cache_slot {
 } cache_slot; /* one cache line */
 _Static_assert(sizeof(cache_slot) == 64, "cache_slot is one 64-byte line");
 
-struct lac_tokenizer {
+/* What a tokenizer only reads, built once per vocabulary: the byte and merge tables and the
+ * compiled pattern (PCRE2's JIT compilation maps executable memory: the dearest part of a
+ * tokenizer's creation). A model keeps its own (lac_tokenizer_create), shared by all its
+ * tokenizers, also across threads: nothing here is written after tables_new, and PCRE2 allows
+ * one compiled pattern to be matched by several threads (each with its own match data). */
+typedef struct tok_tables {
+    lac_cache_free_fn release; /* first: lac_model_free_caches calls it (model.h) */
     lac_vocab v;
     int32_t eot;
     int32_t byte_id[256];
     merge_slot *mt;
     uint32_t mt_bits;
-
     pcre2_code *re;
-    pcre2_match_data *md;
     int jit;
+} tok_tables;
+
+struct lac_tokenizer {
+    const tok_tables *t;
+    tok_tables *own; /* t when the tokenizer owns it (lac_tokenizer_create_from_vocab), or NULL */
+    pcre2_match_data *md;
 
     uint8_t *buf; /* unfinished input */
     size_t n, cap;
     size_t vend; /* buf[0, vend) is known to be complete valid UTF-8 characters */
 
+    /* direct-mapped, 2^cache_bits slots: it starts small and doubles when half full (up to
+     * 2^CACHE_BITS), so that a short text does not pay for clearing 2 MiB */
     cache_slot *cache;
+    uint32_t cache_bits;
+    size_t cache_used;
     struct {
         size_t klen, nids; /* klen 0 = empty */
         uint8_t *key;
@@ -150,18 +165,18 @@ static uint32_t hash64(uint64_t k, uint32_t bits) {
     return (uint32_t)((k * 0x9E3779B97F4A7C15ull) >> (64 - bits));
 }
 
-static inline const merge_slot *merge_find(const lac_tokenizer *tk, int32_t a, int32_t b) {
+static inline const merge_slot *merge_find(const tok_tables *t, int32_t a, int32_t b) {
     uint64_t key = ((uint64_t)(uint32_t)a << 32) | (uint32_t)b;
-    uint32_t mask = (1u << tk->mt_bits) - 1;
-    for (uint32_t i = hash64(key, tk->mt_bits);; i = (i + 1) & mask) {
-        const merge_slot *s = &tk->mt[i];
+    uint32_t mask = (1u << t->mt_bits) - 1;
+    for (uint32_t i = hash64(key, t->mt_bits);; i = (i + 1) & mask) {
+        const merge_slot *s = &t->mt[i];
         if (s->rank == RANK_NONE) return NULL;
         if (s->key == key) return s;
     }
 }
 
 static inline uint32_t pair_rank(const lac_tokenizer *tk, int32_t a, int32_t b, int32_t *id) {
-    const merge_slot *s = merge_find(tk, a, b);
+    const merge_slot *s = merge_find(tk->t, a, b);
     if (!s) {
         *id = -1;
         return RANK_NONE;
@@ -170,8 +185,8 @@ static inline uint32_t pair_rank(const lac_tokenizer *tk, int32_t a, int32_t b, 
     return s->rank;
 }
 
-static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
-    const lac_vocab *v = &tk->v;
+static lac_status build_tables(tok_tables *t, lac_error *err) {
+    const lac_vocab *v = &t->v;
     lac_status st = LAC_OK;
     uint8_t *cat = NULL;
     lac_vocab_map bm = {0};
@@ -182,30 +197,30 @@ static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
         st = lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
         goto done;
     }
-    for (int i = 0; i < 256; i++) tk->byte_id[i] = -1;
+    for (int i = 0; i < 256; i++) t->byte_id[i] = -1;
     for (uint32_t id = 0; id < v->n_tokens; id++) {
-        if ((int32_t)id == tk->eot) continue;
+        if ((int32_t)id == t->eot) continue;
         const uint8_t *p = v->tok_bytes + v->tok_off[id];
         size_t len = v->tok_off[id + 1] - v->tok_off[id];
         if (!len || lac_vocab_map_find(&bm, p, len) >= 0) continue; /* first id wins */
         lac_vocab_map_add(&bm, id);
-        if (len == 1) tk->byte_id[p[0]] = (int32_t)id;
+        if (len == 1) t->byte_id[p[0]] = (int32_t)id;
     }
     for (int b = 0; b < 256; b++)
-        if (tk->byte_id[b] < 0) {
+        if (t->byte_id[b] < 0) {
             st = lac_fail(err, LAC_ERR_FORMAT, "tokenizer: vocab has no token for byte 0x%02x", b);
             goto done;
         }
 
-    tk->mt_bits = 4;
-    while ((1u << tk->mt_bits) < 2u * v->n_merges + 16) tk->mt_bits++;
-    tk->mt = malloc(((size_t)1 << tk->mt_bits) * sizeof *tk->mt);
-    if (!tk->mt) {
+    t->mt_bits = 4;
+    while ((1u << t->mt_bits) < 2u * v->n_merges + 16) t->mt_bits++;
+    t->mt = malloc(((size_t)1 << t->mt_bits) * sizeof *t->mt);
+    if (!t->mt) {
         st = lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
         goto done;
     }
-    for (size_t i = 0; i < ((size_t)1 << tk->mt_bits); i++) tk->mt[i].rank = RANK_NONE;
-    uint32_t mask = (1u << tk->mt_bits) - 1;
+    for (size_t i = 0; i < ((size_t)1 << t->mt_bits); i++) t->mt[i].rank = RANK_NONE;
+    uint32_t mask = (1u << t->mt_bits) - 1;
     for (uint32_t r = 0; r < v->n_merges; r++) {
         uint32_t a = v->merges[2 * (size_t)r], b = v->merges[2 * (size_t)r + 1];
         if (a >= v->n_tokens || b >= v->n_tokens) {
@@ -223,12 +238,12 @@ static lac_status build_tables(lac_tokenizer *tk, lac_error *err) {
             goto done;
         }
         uint64_t key = ((uint64_t)a << 32) | b;
-        uint32_t i = hash64(key, tk->mt_bits);
-        while (tk->mt[i].rank != RANK_NONE && tk->mt[i].key != key) i = (i + 1) & mask;
-        if (tk->mt[i].rank != RANK_NONE) continue; /* a repeated pair keeps its lowest rank */
-        tk->mt[i].key = key;
-        tk->mt[i].rank = r;
-        tk->mt[i].id = (int32_t)id;
+        uint32_t i = hash64(key, t->mt_bits);
+        while (t->mt[i].rank != RANK_NONE && t->mt[i].key != key) i = (i + 1) & mask;
+        if (t->mt[i].rank != RANK_NONE) continue; /* a repeated pair keeps its lowest rank */
+        t->mt[i].key = key;
+        t->mt[i].rank = r;
+        t->mt[i].id = (int32_t)id;
     }
 done:
     lac_vocab_map_free(&bm);
@@ -253,38 +268,88 @@ static lac_status check_vocab(const lac_vocab *v, lac_error *err) {
 
 /* ---- create / free -------------------------------------------------------------------- */
 
-static lac_status tokenizer_new(const lac_vocab *v, int64_t eot, lac_tokenizer **out,
-                                lac_error *err) {
-    if (!out) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no output pointer");
+static void tables_free(tok_tables *t) {
+    if (!t) return;
+    pcre2_code_free(t->re);
+    free(t->mt);
+    free(t);
+}
+
+static void tables_release(void *t) { tables_free(t); }
+
+static lac_status tables_new(const lac_vocab *v, int64_t eot, tok_tables **out, lac_error *err) {
     *out = NULL;
     lac_status st = check_vocab(v, err);
     if (st != LAC_OK) return st;
-    lac_tokenizer *tk = calloc(1, sizeof *tk);
-    if (!tk) return lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
-    tk->v = *v;
-    tk->eot = (eot >= 0 && eot < (int64_t)v->n_tokens) ? (int32_t)eot : -1;
-    st = build_tables(tk, err);
-    if (st != LAC_OK) goto fail;
-
+    tok_tables *t = calloc(1, sizeof *t);
+    if (!t) return lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
+    t->release = tables_release;
+    t->v = *v;
+    t->eot = (eot >= 0 && eot < (int64_t)v->n_tokens) ? (int32_t)eot : -1;
+    st = build_tables(t, err);
+    if (st != LAC_OK) {
+        tables_free(t);
+        return st;
+    }
     int ecode;
     PCRE2_SIZE eoff;
-    tk->re = pcre2_compile((PCRE2_SPTR)k_pattern, PCRE2_ZERO_TERMINATED,
-                           PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &ecode, &eoff, NULL);
-    if (!tk->re) {
+    t->re = pcre2_compile((PCRE2_SPTR)k_pattern, PCRE2_ZERO_TERMINATED,
+                          PCRE2_UTF | PCRE2_UCP | PCRE2_ANCHORED, &ecode, &eoff, NULL);
+    if (!t->re) {
         PCRE2_UCHAR msg[128];
         pcre2_get_error_message(ecode, msg, sizeof msg);
-        st = lac_fail(err, LAC_ERR_UNSUPPORTED, "tokenizer: PCRE2 pattern error at %zu: %s",
-                      (size_t)eoff, (const char *)msg);
-        goto fail;
+        tables_free(t);
+        return lac_fail(err, LAC_ERR_UNSUPPORTED, "tokenizer: PCRE2 pattern error at %zu: %s",
+                        (size_t)eoff, (const char *)msg);
     }
     /* JIT is a speed-up only; the interpreter gives the same matches. */
-    tk->jit = pcre2_jit_compile(tk->re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) == 0;
-    tk->md = pcre2_match_data_create(1, NULL);
+    t->jit = pcre2_jit_compile(t->re, PCRE2_JIT_COMPLETE | PCRE2_JIT_PARTIAL_HARD) == 0;
+    *out = t;
+    return LAC_OK;
+}
 
+/* The model's tables, built on its first tokenizer. Two threads may build them at once: the
+ * first to publish wins and the other frees its copy (a compare-and-swap, no lock: a model
+ * has no mutex, and building twice is harmless). The model is otherwise read-only; the
+ * cache slot is the one field written after loading, and lac_model_close frees it. */
+static lac_status model_tables(const lac_model *m, const tok_tables **out, lac_error *err) {
+    void **slot = (void **)&((lac_model *)m)->tok_tables;
+    tok_tables *t = __atomic_load_n(slot, __ATOMIC_ACQUIRE);
+    if (!t) {
+        lac_status st = tables_new(&m->vocab, m->cfg.eot_token, &t, err);
+        if (st != LAC_OK) return st;
+        void *seen = NULL;
+        if (!__atomic_compare_exchange_n(slot, &seen, t, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+            tables_free(t);
+            t = seen;
+        }
+    }
+    *out = t;
+    return LAC_OK;
+}
+
+static cache_slot *cache_new(uint32_t bits) {
+    const size_t bytes = ((size_t)1 << bits) * sizeof(cache_slot);
+    cache_slot *c = aligned_alloc(64, bytes);
+    if (c) memset(c, 0, bytes);
+    return c;
+}
+
+/* The per-tokenizer state over tables t (owned: freed with the tokenizer). */
+static lac_status tokenizer_new(const tok_tables *t, tok_tables *owned, lac_tokenizer **out,
+                                lac_error *err) {
+    lac_tokenizer *tk = calloc(1, sizeof *tk);
+    if (!tk) {
+        tables_free(owned);
+        return lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
+    }
+    tk->t = t;
+    tk->own = owned;
+    tk->md = pcre2_match_data_create(1, NULL);
     tk->cap = TK_MAX_PRETOKEN + 16 + TK_SLICE;
     tk->buf = malloc(tk->cap);
-    tk->cache = aligned_alloc(64, ((size_t)1 << CACHE_BITS) * sizeof *tk->cache);
-    if (tk->cache) memset(tk->cache, 0, ((size_t)1 << CACHE_BITS) * sizeof *tk->cache);
+    tk->cache_bits = CACHE_BITS_MIN;
+    tk->cache = cache_new(tk->cache_bits);
     tk->sid = malloc(TK_MAX_PRETOKEN * sizeof *tk->sid);
     tk->sprev = malloc(TK_MAX_PRETOKEN * sizeof *tk->sprev);
     tk->snext = malloc(TK_MAX_PRETOKEN * sizeof *tk->snext);
@@ -298,18 +363,17 @@ static lac_status tokenizer_new(const lac_vocab *v, int64_t eot, lac_tokenizer *
     }
     if (!tk->md || !tk->buf || !tk->cache || !tk->sid || !tk->sprev || !tk->snext ||
         !tk->ids_tmp || !tk->heap || !lc_ok) {
-        st = lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
-        goto fail;
+        lac_tokenizer_free(tk);
+        return lac_fail(err, LAC_ERR_NOMEM, "tokenizer: out of memory");
     }
     *out = tk;
     return LAC_OK;
-fail:
-    lac_tokenizer_free(tk);
-    return st;
 }
 
 lac_status lac_tokenizer_create_from_vocab(const lac_vocab *v, lac_tokenizer **out,
                                            lac_error *err) {
+    if (!out) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no output pointer");
+    *out = NULL;
     /* No config here: the end-of-text token is the one spelled "<|endoftext|>", if any. */
     int64_t eot = -1;
     static const char eot_text[] = "<|endoftext|>";
@@ -322,22 +386,25 @@ lac_status lac_tokenizer_create_from_vocab(const lac_vocab *v, lac_tokenizer **o
                 break;
             }
         }
-    return tokenizer_new(v, eot, out, err);
+    tok_tables *t = NULL;
+    lac_status st = tables_new(v, eot, &t, err);
+    if (st != LAC_OK) return st;
+    return tokenizer_new(t, t, out, err);
 }
 
 lac_status lac_tokenizer_create(const lac_model *m, lac_tokenizer **out, lac_error *err) {
-    if (!m) {
-        if (out) *out = NULL;
-        return lac_fail(err, LAC_ERR_ARG, "tokenizer: no model");
-    }
-    return tokenizer_new(&m->vocab, m->cfg.eot_token, out, err);
+    if (!out) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no output pointer");
+    *out = NULL;
+    if (!m) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no model");
+    const tok_tables *t = NULL;
+    lac_status st = model_tables(m, &t, err);
+    if (st != LAC_OK) return st;
+    return tokenizer_new(t, NULL, out, err);
 }
 
 void lac_tokenizer_free(lac_tokenizer *tk) {
     if (!tk) return;
     pcre2_match_data_free(tk->md);
-    pcre2_code_free(tk->re);
-    free(tk->mt);
     free(tk->buf);
     free(tk->cache);
     free(tk->sid);
@@ -349,6 +416,7 @@ void lac_tokenizer_free(lac_tokenizer *tk) {
         free(tk->lc[i].key);
         free(tk->lc[i].ids);
     }
+    tables_free(tk->own);
     free(tk);
 }
 
@@ -359,12 +427,13 @@ void lac_tokenizer_reset(lac_tokenizer *tk) {
 }
 
 const uint8_t *lac_token_bytes(const lac_tokenizer *tk, int32_t id, size_t *len) {
-    if (!tk || id < 0 || (uint32_t)id >= tk->v.n_tokens) {
+    if (!tk || id < 0 || (uint32_t)id >= tk->t->v.n_tokens) {
         if (len) *len = 0;
         return NULL;
     }
-    if (len) *len = tk->v.tok_off[id + 1] - tk->v.tok_off[id];
-    return tk->v.tok_bytes + tk->v.tok_off[id];
+    const lac_vocab *v = &tk->t->v;
+    if (len) *len = v->tok_off[id + 1] - v->tok_off[id];
+    return v->tok_bytes + v->tok_off[id];
 }
 
 void lac_tokens_free(lac_tokens *t) {
@@ -393,7 +462,7 @@ static lac_status tokens_push(lac_tokens *t, const int32_t *ids, size_t k, lac_e
 /* Array BPE for short pre-tokens: O(n^2), tiny constants. */
 static size_t bpe_small(const lac_tokenizer *tk, const uint8_t *s, size_t n, int32_t *ids,
                         uint32_t *rk, int32_t *mid) {
-    for (size_t i = 0; i < n; i++) ids[i] = tk->byte_id[s[i]];
+    for (size_t i = 0; i < n; i++) ids[i] = tk->t->byte_id[s[i]];
     for (size_t i = 0; i + 1 < n; i++) rk[i] = pair_rank(tk, ids[i], ids[i + 1], &mid[i]);
     size_t cnt = n;
     while (cnt > 1) {
@@ -458,7 +527,7 @@ static size_t bpe_heap(lac_tokenizer *tk, const uint8_t *s, size_t n, int32_t *i
     size_t hn = 0;
     int32_t id = -1;
     for (size_t i = 0; i < n; i++) {
-        sid[i] = tk->byte_id[s[i]];
+        sid[i] = tk->t->byte_id[s[i]];
         prv[i] = (int32_t)i - 1;
         nxt[i] = i + 1 < n ? (int32_t)i + 1 : -1;
     }
@@ -518,6 +587,28 @@ static uint32_t cache_hash(const uint8_t *p, size_t n) {
     return (uint32_t)h;
 }
 
+/* Doubles the short pre-token cache, keeping what it holds (a slot's index is the top bits of
+ * its hash). Returns 1 when it grew; 0 at the largest size or when out of memory, which only
+ * costs speed: the cache never changes an id. */
+static int cache_grow(lac_tokenizer *tk) {
+    if (tk->cache_bits >= CACHE_BITS) return 0;
+    const uint32_t bits = tk->cache_bits + 1;
+    cache_slot *c = cache_new(bits);
+    if (!c) return 0;
+    size_t used = 0;
+    for (size_t i = 0; i < ((size_t)1 << tk->cache_bits); i++) {
+        const cache_slot *o = &tk->cache[i];
+        if (!o->klen) continue;
+        c[o->hash >> (32 - bits)] = *o; /* two old slots never meet: one more bit tells them apart */
+        used++;
+    }
+    free(tk->cache);
+    tk->cache = c;
+    tk->cache_bits = bits;
+    tk->cache_used = used;
+    return 1;
+}
+
 /* BPE-merges one pre-token and appends its ids. */
 static lac_status emit(lac_tokenizer *tk, const uint8_t *s, size_t n, lac_tokens *out,
                        lac_error *err) {
@@ -525,7 +616,7 @@ static lac_status emit(lac_tokenizer *tk, const uint8_t *s, size_t n, lac_tokens
     uint32_t h = 0;
     if (n <= CACHE_KEY) {
         h = cache_hash(s, n);
-        slot = &tk->cache[h >> (32 - CACHE_BITS)];
+        slot = &tk->cache[h >> (32 - tk->cache_bits)];
         if (slot->klen == n && slot->hash == h && !memcmp(slot->key, s, n))
             return tokens_push(out, slot->ids, slot->nids, err);
     } else {
@@ -542,6 +633,11 @@ static lac_status emit(lac_tokenizer *tk, const uint8_t *s, size_t n, lac_tokens
         memcpy(tk->lc[i].ids, tk->ids_tmp, k * sizeof *tk->ids_tmp);
     }
     if (slot && k <= CACHE_IDS) {
+        if (!slot->klen) { /* a new entry: past half full, the cache doubles first */
+            if ((tk->cache_used + 1) * 2 > ((size_t)1 << tk->cache_bits) && cache_grow(tk))
+                slot = &tk->cache[h >> (32 - tk->cache_bits)];
+            if (!slot->klen) tk->cache_used++;
+        }
         slot->hash = h;
         slot->klen = (uint8_t)n;
         slot->nids = (uint8_t)k;
@@ -583,8 +679,9 @@ static lac_status process(lac_tokenizer *tk, int final, lac_tokens *out, lac_err
                 partial = !final && utf8_char(buf + vend, n - vend) == 0;
             }
             uint32_t opts = PCRE2_NO_UTF_CHECK | (partial ? PCRE2_PARTIAL_HARD : 0);
-            int rc = tk->jit ? pcre2_jit_match(tk->re, buf + p, send - p, 0, opts, tk->md, NULL)
-                             : pcre2_match(tk->re, buf + p, send - p, 0, opts, tk->md, NULL);
+            const tok_tables *t = tk->t;
+            int rc = t->jit ? pcre2_jit_match(t->re, buf + p, send - p, 0, opts, tk->md, NULL)
+                            : pcre2_match(t->re, buf + p, send - p, 0, opts, tk->md, NULL);
             if (rc == PCRE2_ERROR_PARTIAL) break;
             if (rc >= 0) {
                 len = (size_t)pcre2_get_ovector_pointer(tk->md)[1];

@@ -326,9 +326,16 @@ typedef struct lac_damage {
     uint64_t stream;       /* which concatenated .lacz stream, from 0 */
     uint64_t block;        /* block index within that stream, from 0 */
     uint64_t file_offset;  /* of the block header in the input */
-    uint64_t plain_offset; /* where its plaintext starts in the original (undamaged) output */
-    uint64_t plain_len;    /* bytes of plaintext missing; UINT64_MAX: unknown (a stream with
-                            * several damaged block headers) */
+    uint64_t plain_offset; /* where its plaintext starts in the original (undamaged) output;
+                            * UINT64_MAX: unknown (after a block of unknown length) */
+    uint64_t plain_len;    /* bytes of plaintext missing; UINT64_MAX: unknown (below) */
+    uint64_t out_offset;   /* where they are missing in this output: the bytes written before */
+    /* v2 model blocks store no plaintext length, nor can a damaged v1 block header be trusted
+     * with one: only the stream's footer gives the total. A stream's only such block gets its
+     * length from it; several share it: unknown_len is the bytes they miss together
+     * (UINT64_MAX: the footer is lost too), unknown_blocks how many they are (docs/FORMAT.md,
+     * "Salvage"). Both 0 when plain_len is known. */
+    uint64_t unknown_len, unknown_blocks;
 } lac_damage;
 typedef void (*lac_damage_fn)(void *ctx, const lac_damage *d);
 

@@ -3,6 +3,7 @@
  * trailing bytes) and the pick of the smallest. Damaged payloads are decoded from exact-size
  * heap copies into an output with a guard after it, so any overread or overwrite shows (ASan
  * in the sanitizer build, the guard in both). */
+#include <bzlib.h>
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,32 @@ Test(codecs, deterministic) {
         free(c2.p);
     }
     free(b.p);
+}
+
+/* bzip2's block size level is fitted to the input (coder/codec_bzip2.c), and the payload must
+ * still be bzip2 -9's, header dropped, at every level's edge: runs of 4 equal bytes are the
+ * input that bzip2's first run-length step grows most (by 1.25), so n = 79 920 is the longest
+ * that level 1 holds in one block (99 000 would be two blocks at level 1) and 639 921 the
+ * shortest that gets level 9. */
+Test(codecs, bzip2_fitted_level_is_bzip2_9) {
+    static const size_t sizes[] = {0, 1, 1000, 79920, 79921, 99000, 639920, 639921};
+    uint8_t *in = malloc(639921);
+    cr_assert_not_null(in);
+    for (size_t i = 0; i < 639921; i++) in[i] = (uint8_t)(i / 4 % 251);
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        const size_t n = sizes[k];
+        unsigned cap = (unsigned)(n + n / 8 + 1024);
+        char *want = malloc(cap);
+        cr_assert_not_null(want);
+        cr_assert_eq(BZ2_bzBuffToBuffCompress(want, &cap, (char *)in, (unsigned)n, 9, 0, 0), BZ_OK);
+        blob c = encode(LACZ_METHOD_BZIP2, in, n);
+        cr_assert_eq(c.n + 4, cap, "%zu bytes: payload %zu, bzip2 -9 %u with its header", n, c.n, cap);
+        cr_assert_eq(memcmp(c.p, want + 4, c.n), 0, "%zu bytes: not bzip2 -9's payload", n);
+        round_trip(LACZ_METHOD_BZIP2, in, n);
+        free(want);
+        free(c.p);
+    }
+    free(in);
 }
 
 /* Our raw LZMA2 must not lose to `xz -9e` (which adds its container on top). */

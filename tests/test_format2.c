@@ -514,6 +514,93 @@ Test(format2, salvage_damaged_tag) {
     tmem_free(&t);
 }
 
+/* The plaintext range of record k, learnt by damaging it alone (then its length is known). */
+static void range_of(tmem *z, const rec2 *r, uint64_t *off, uint64_t *len) {
+    reports rep;
+    tmem out;
+    lac_error e;
+    z->p[r->payload] ^= 0x21;
+    lac_status s = salvage(z, &rep, &out, &e);
+    z->p[r->payload] ^= 0x21;
+    cr_assert_eq(s, LAC_ERR_CORRUPT, "%s", e.msg);
+    cr_assert_eq(rep.n, 1);
+    cr_assert_neq(rep.d[0].plain_len, UINT64_MAX);
+    *off = rep.d[0].plain_offset, *len = rep.d[0].plain_len;
+    tmem_free(&out);
+}
+
+/* Two damaged model blocks with a damaged stored block between them. v2 model blocks record no
+ * plaintext length, so the footer's plain_bytes gives only what the two miss together: each
+ * is reported with that total and the count; the first one's range starts where it is known,
+ * the later ones' original offsets are unknown; every report says where the bytes are
+ * missing in the output, in stream order. Without the footer (cut) the total is lost too.
+ * With one of the two, the footer gives its length and every offset. */
+Test(format2, salvage_two_model_blocks) {
+    tmem t = salvage_text();
+    lac_params p = all_methods(16);
+    p.methods = LAC_METHOD_BIT(LAC_METHOD_MODEL); /* and stored: the binary part */
+    tmem z = compress_ok(&p, t.p, t.n, NULL);
+    rec2 r[512];
+    int nr = walk_records(z.p, z.n, 16, r, 512, NULL);
+    int st = 1;
+    while (st < nr && r[st].kind != LACZ2_STORED) st++;
+    /* two intact records after each damaged one: the decoder then knows the damage was in the
+     * payload alone (resync.c) */
+    int k[3] = {1, st, st + 3};
+    cr_assert(st > 3 && st + 4 < nr && r[k[2]].kind == LACZ2_MODEL_FULL, "want model, stored, model");
+    cr_assert_eq(r[1].kind, LACZ2_MODEL_FULL);
+    uint64_t off[3], len[3];
+    for (int i = 0; i < 3; i++) range_of(&z, &r[k[i]], &off[i], &len[i]);
+    reports rep;
+    tmem out;
+    lac_error e;
+    /* one model block and the stored one: the footer gives the model block's length, and so
+     * the stored block's original offset too */
+    for (int i = 0; i < 2; i++) z.p[r[k[i]].payload] ^= 0x21;
+    cr_assert_eq(salvage(&z, &rep, &out, &e), LAC_ERR_CORRUPT, "%s", e.msg);
+    cr_assert_eq(rep.n, 2, "%d reports", rep.n);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(rep.d[i].plain_offset, off[i], "one unknown length: report %d's offset", i);
+        cr_assert_eq(rep.d[i].plain_len, len[i], "one unknown length: report %d's length", i);
+        cr_assert_eq(rep.d[i].unknown_blocks, 0u);
+    }
+    tmem_free(&out);
+    z.p[r[k[2]].payload] ^= 0x21;
+    cr_assert_eq(salvage(&z, &rep, &out, &e), LAC_ERR_CORRUPT, "%s", e.msg);
+    cr_assert_eq(rep.n, 3, "%d reports", rep.n);
+    uint64_t gone = 0;
+    for (int i = 0; i < 3; i++) {
+        const lac_damage *d = &rep.d[i];
+        cr_assert_eq(d->block, (uint64_t)k[i], "report %d is of block %llu", i,
+                     (unsigned long long)d->block);
+        cr_assert_eq(d->file_offset, r[k[i]].off);
+        cr_assert_eq(d->out_offset, off[i] - gone, "report %d: where it is missing in the output", i);
+        cr_assert_eq(d->plain_offset, i ? UINT64_MAX : off[0], "report %d: original offset", i);
+        const int model = i != 1;
+        cr_assert_eq(d->plain_len, model ? UINT64_MAX : len[1], "report %d: length", i);
+        cr_assert_eq(d->unknown_len, model ? len[0] + len[2] : 0, "report %d: total", i);
+        cr_assert_eq(d->unknown_blocks, model ? 2u : 0u, "report %d", i);
+        gone += len[i];
+    }
+    cr_assert_eq(out.n, t.n - gone);
+    for (int i = 0, at = 0; i <= 3; i++) { /* the output is the text without the three ranges */
+        uint64_t from = i ? off[i - 1] + len[i - 1] : 0, to = i < 3 ? off[i] : t.n;
+        cr_assert_eq(memcmp(out.p + at, t.p + from, to - from), 0, "piece %d differs", i);
+        at += (int)(to - from);
+    }
+    tmem_free(&out);
+    /* the footer cut off: the total is unknown too */
+    tmem cut = tmem_copy(z.p, r[nr - 1].off);
+    cr_assert_eq(salvage(&cut, &rep, &out, &e), LAC_ERR_TRUNCATED, "%s", e.msg);
+    cr_assert_eq(rep.n, 3, "%d reports without the footer", rep.n);
+    cr_assert_eq(rep.d[0].unknown_len, UINT64_MAX);
+    cr_assert_eq(rep.d[2].unknown_blocks, 2u);
+    tmem_free(&out);
+    tmem_free(&cut);
+    tmem_free(&z);
+    tmem_free(&t);
+}
+
 /* The last block has no check of its own: the stream check catches its damage, and salvage
  * drops it with its length from the footer. */
 Test(format2, salvage_last_block) {

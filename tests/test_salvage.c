@@ -245,8 +245,10 @@ Test(salvage, damaged_block_header) {
     tmem_free(&t);
 }
 
-/* Two damaged block headers: both skipped, both reported (lengths unknown), the other blocks
- * intact and in order. */
+/* Two damaged block headers: both skipped, both reported, the other blocks intact and in
+ * order. A damaged header's plain_len cannot be trusted, so only the footer's total is known:
+ * each report carries what the two miss together; the first starts where it is known, the
+ * second's original offset is unknown, and both say where the bytes are missing in the output. */
 Test(salvage, two_damaged_block_headers) {
     tmem t = plaintext(), z = compress_text(&t);
     rec_block b[256];
@@ -260,7 +262,15 @@ Test(salvage, two_damaged_block_headers) {
     cr_assert_eq(r.rep.n, 2);
     cr_assert_eq(r.rep.d[0].file_offset, b[k1].off);
     cr_assert_eq(r.rep.d[1].file_offset, b[k2].off);
-    cr_assert_eq(r.rep.d[0].plain_len, UINT64_MAX);
+    for (int i = 0; i < 2; i++) {
+        cr_assert_eq(r.rep.d[i].plain_len, UINT64_MAX, "report %d", i);
+        cr_assert_eq(r.rep.d[i].unknown_len, b[k1].plain_len + b[k2].plain_len, "report %d", i);
+        cr_assert_eq(r.rep.d[i].unknown_blocks, 2u, "report %d", i);
+    }
+    cr_assert_eq(r.rep.d[0].plain_offset, b[k1].plain_off);
+    cr_assert_eq(r.rep.d[1].plain_offset, UINT64_MAX, "after a block of unknown length");
+    cr_assert_eq(r.rep.d[0].out_offset, b[k1].plain_off);
+    cr_assert_eq(r.rep.d[1].out_offset, b[k2].plain_off - b[k1].plain_len);
     tmem want = {0};
     tmem_write(&want, t.p, (size_t)b[k1].plain_off);
     tmem_write(&want, t.p + b[k1 + 1].plain_off, (size_t)(b[k2].plain_off - b[k1 + 1].plain_off));

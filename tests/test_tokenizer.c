@@ -2,6 +2,7 @@
  * The tokenizer is built from the Hugging Face files in $LAC_SHARED/tokenizer/gpt2. */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -627,6 +628,91 @@ Test(tokenizer, create_from_model) {
     free(s);
     lac_error e2 = {0};
     cr_assert_eq(lac_tokenizer_create(NULL, &tk, &e2), LAC_ERR_ARG);
+}
+
+/* Words " a", " b", ..., base 26, n different ones (each a pre-token of its own), twice. */
+static uint8_t *distinct_words(size_t n, size_t *len) {
+    uint8_t *s = malloc(2 * n * 8);
+    cr_assert_not_null(s);
+    size_t k = 0;
+    for (size_t i = 0; i < 2 * n; i++) {
+        s[k++] = ' ';
+        size_t v = i % n;
+        do {
+            s[k++] = (uint8_t)('a' + v % 26);
+            v /= 26;
+        } while (v);
+    }
+    *len = k;
+    return s;
+}
+
+typedef struct tk_job {
+    const lac_model *m;
+    const uint8_t *s;
+    size_t n;
+    lac_tokens ids;
+    lac_status st;
+} tk_job;
+
+static void *tokenize_job(void *arg) { /* no criterion asserts off the main thread */
+    tk_job *j = arg;
+    lac_tokenizer *tk = NULL;
+    lac_error err;
+    j->st = lac_tokenizer_create(j->m, &tk, &err);
+    if (j->st == LAC_OK) j->st = lac_tokenizer_feed(tk, j->s, j->n, 1, &j->ids, &err);
+    lac_tokenizer_free(tk);
+    return NULL;
+}
+
+Test(tokenizer, model_tables_shared_and_cache_grows) {
+    /* 40000 different short pre-tokens: the pre-token cache doubles from its first size to its
+     * largest while they go in, and the second time they come from it; the ids must be those
+     * of the BPE alone (no cache, no pattern) */
+    enum { WORDS = 40000, THREADS = 4 };
+    size_t n;
+    uint8_t *s = distinct_words(WORDS, &n);
+    lac_tokens want = {0};
+    int32_t ids[16];
+    for (size_t p = 0, q; p < n; p = q) {
+        for (q = p + 1; q < n && s[q] != ' '; q++) {}
+        size_t k = lac_tokenizer_bpe(g_tk, s + p, q - p, 1, ids);
+        for (size_t i = 0; i < k; i++) {
+            if (want.n == want.cap) {
+                want.cap = want.cap ? 2 * want.cap : 1024;
+                want.ids = realloc(want.ids, want.cap * sizeof *want.ids);
+                cr_assert_not_null(want.ids);
+            }
+            want.ids[want.n++] = ids[i];
+        }
+    }
+    /* tokenizers of one model, created and run by several threads at once, share one set of
+     * tables: the first creation builds it, the model keeps it until lac_model_close */
+    lac_model *m = small_model(&g_vocab.v, g_vocab.v.n_tokens);
+    cr_assert_null(m->tok_tables, "a fresh model has no tokenizer tables yet");
+    pthread_t th[THREADS];
+    tk_job job[THREADS];
+    for (int i = 0; i < THREADS; i++) {
+        job[i] = (tk_job){.m = m, .s = s, .n = n};
+        cr_assert_eq(pthread_create(&th[i], NULL, tokenize_job, &job[i]), 0);
+    }
+    for (int i = 0; i < THREADS; i++) cr_assert_eq(pthread_join(th[i], NULL), 0);
+    const void *tables = m->tok_tables;
+    cr_assert_not_null(tables, "the model caches its tokenizer tables");
+    for (int i = 0; i < THREADS; i++) {
+        cr_assert_eq(job[i].st, LAC_OK, "thread %d: %s", i, lac_status_name(job[i].st));
+        check_same(&want, &job[i].ids, "distinct words, a thread's tokenizer of the model");
+        lac_tokens_free(&job[i].ids);
+    }
+    tk_job again = {.m = m, .s = s, .n = n};
+    tokenize_job(&again);
+    cr_assert_eq(again.st, LAC_OK);
+    check_same(&want, &again.ids, "distinct words, a later tokenizer of the model");
+    cr_assert_eq(m->tok_tables, tables, "a later tokenizer reuses the model's tables");
+    lac_tokens_free(&again.ids);
+    lac_model_close(m);
+    lac_tokens_free(&want);
+    free(s);
 }
 
 /* ---- errors ------------------------------------------------------------------------------- */

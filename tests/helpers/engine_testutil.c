@@ -95,6 +95,7 @@ void etu_free_model(lac_model *m) {
     if (!m) return;
     free(m->owned);
     free(m->layers);
+    lac_model_free_caches(m);
     free(m);
 }
 
