@@ -1,6 +1,8 @@
 /* forward_avx2.c — AVX2 + FMA kernels of the fast CPU backend (built with -mavx2 -mfma, and
  * -mf16c for matmul_f16 only; selected at run time). Each of the 8 lanes owns one output's
  * fmaf chain (docs/NUMERICS.md §1); register blocks of 4 rows x 3 vectors (24 columns); tails use maskload/maskstore. */
+#include <math.h>
+
 #include "forward_fast.h"
 #include "forward_ops.h"
 #ifdef LAC_FAST_X86
@@ -291,8 +293,88 @@ static void layernorm(const float *x, const float *w, const float *b, int C, flo
                        float *y) {
     lac_layernorm_row(r32_sum, r32_sumsq, x, w, b, C, eps, y);
 }
-static void gelu(float *h, size_t n) { lac_op_gelu(h, n); }
-static void softmax_exp(float *s, int n) { lac_op_softmax_exp(s, n); }
+/* lac_expf (numerics/lac_math.h) on 8 lanes: forward_avx512.c's expf16 with AVX2 operations,
+ * the same operations in the same order, the special cases blended in at the end. */
+static inline __m256 expf8(__m256 x) {
+    const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    const __m256 over = _mm256_cmp_ps(x, _mm256_set1_ps(88.72283935546875f), _CMP_GT_OQ);
+    const __m256 under = _mm256_cmp_ps(x, _mm256_set1_ps(-103.972084045410156f), _CMP_LT_OQ);
+    const __m256 big = _mm256_set1_ps(12582912.0f);
+    const __m256 kf = _mm256_sub_ps(_mm256_fmadd_ps(x, _mm256_set1_ps(1.44269502f), big), big);
+    __m256 r = _mm256_fmadd_ps(kf, _mm256_set1_ps(-0.693147182464599609375f), x);
+    r = _mm256_fmadd_ps(kf, _mm256_set1_ps(1.904654323148236017e-09f), r);
+    __m256 p = _mm256_set1_ps(1.98412698412698413e-04f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.38888888888888889e-03f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.33333333333333333e-03f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.16666666666666667e-02f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.66666666666666667e-01f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+    const __m256i k = _mm256_cvtps_epi32(kf); /* kf is an integer: exact */
+    const __m256i k1 = _mm256_srai_epi32(k, 1); /* floor(k / 2) */
+    const __m256i k2 = _mm256_sub_epi32(k, k1);
+    const __m256i e127 = _mm256_set1_epi32(127);
+    const __m256 s1 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k1, e127), 23));
+    const __m256 s2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(k2, e127), 23));
+    __m256 y = _mm256_mul_ps(_mm256_mul_ps(p, s1), s2);
+    y = _mm256_blendv_ps(y, _mm256_set1_ps(INFINITY), over);
+    y = _mm256_blendv_ps(y, _mm256_setzero_ps(), under);
+    return _mm256_blendv_ps(y, _mm256_add_ps(x, x), nan);
+}
+
+/* lac_tanhf on 8 lanes (both branches computed, then blended), as tanhf16. */
+static inline __m256 tanhf8(__m256 x) {
+    const __m256 sign = _mm256_castsi256_ps(_mm256_set1_epi32((int)0x80000000u));
+    const __m256 a = _mm256_andnot_ps(sign, x);
+    const __m256 nan = _mm256_cmp_ps(x, x, _CMP_UNORD_Q);
+    const __m256 tiny = _mm256_cmp_ps(a, _mm256_set1_ps(2.44140625e-4f), _CMP_LT_OQ);
+    const __m256 one = _mm256_cmp_ps(a, _mm256_set1_ps(9.0f), _CMP_GE_OQ);
+    const __m256 poly = _mm256_cmp_ps(a, _mm256_set1_ps(0.55f), _CMP_LT_OQ);
+    const __m256 a2 = _mm256_mul_ps(a, a);
+    __m256 p = _mm256_set1_ps(5.9002744094558598e-04f);
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(-1.4558343870513183e-03f));
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(3.5921280365724810e-03f));
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(-8.8632355299021966e-03f));
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(2.1869488536155203e-02f));
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(-5.3968253968253968e-02f));
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(1.3333333333333333e-01f));
+    p = _mm256_fmadd_ps(p, a2, _mm256_set1_ps(-3.3333333333333333e-01f));
+    const __m256 yp = _mm256_fmadd_ps(_mm256_mul_ps(a, a2), p, a);
+    const __m256 one_v = _mm256_set1_ps(1.0f);
+    const __m256 e = expf8(_mm256_add_ps(a, a));
+    const __m256 ye = _mm256_sub_ps(one_v, _mm256_div_ps(_mm256_set1_ps(2.0f), _mm256_add_ps(e, one_v)));
+    __m256 y = _mm256_blendv_ps(ye, yp, poly);
+    y = _mm256_blendv_ps(y, one_v, one);
+    /* y >= 0: setting x's sign bit gives -y where x < 0 */
+    y = _mm256_or_ps(y, _mm256_and_ps(x, sign));
+    y = _mm256_blendv_ps(y, x, tiny);
+    return _mm256_blendv_ps(y, _mm256_add_ps(x, x), nan);
+}
+
+static void gelu(float *h, size_t n) {
+    size_t k = 0;
+    const __m256 c0 = _mm256_set1_ps(0.044715f), c1 = _mm256_set1_ps(0.7978845608028654f);
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    for (; k + 8 <= n; k += 8) {
+        const __m256 x = _mm256_loadu_ps(h + k);
+        const __m256 x3 = _mm256_mul_ps(_mm256_mul_ps(x, x), x);
+        const __m256 u = _mm256_add_ps(x, _mm256_mul_ps(c0, x3));
+        const __m256 v = _mm256_mul_ps(c1, u);
+        const __m256 y = _mm256_mul_ps(_mm256_mul_ps(half, x), _mm256_add_ps(one, tanhf8(v)));
+        _mm256_storeu_ps(h + k, y);
+    }
+    lac_op_gelu(h + k, n - k);
+}
+
+static void softmax_exp(float *s, int n) {
+    float mx = s[0];
+    for (int j = 1; j < n; j++) mx = s[j] > mx ? s[j] : mx;
+    const __m256 m = _mm256_set1_ps(mx);
+    int j = 0;
+    for (; j + 8 <= n; j += 8) _mm256_storeu_ps(s + j, expf8(_mm256_sub_ps(_mm256_loadu_ps(s + j), m)));
+    for (; j < n; j++) s[j] = lac_expf(s[j] - mx);
+}
 
 const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
