@@ -8,6 +8,11 @@
 
 static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : (__mmask16)((1u << n) - 1u); }
 
+/* m[v] for nv vectors covering the next `left` lanes: full, partial, then empty */
+static inline void lane_masks(int left, int nv, __mmask16 *m) {
+    for (int v = 0; v < nv; v++) m[v] = left - 16 * v <= 0 ? 0 : tail_mask(left - 16 * v);
+}
+
 /* W[i..i+15] widened to fp32 (F16: W16 holds IEEE halves, widened exactly by vcvtph2ps);
  * lanes outside the mask read as 0 and are never stored. */
 static inline __attribute__((always_inline)) __m512
@@ -246,10 +251,7 @@ static void scores(const float *q, const float *Kb, int hd, int nj, float scale,
     for (; j + 128 <= nj; j += 128) scores_nv(8, q, Kb, hd, scale, s, j, NULL);
     if (j == nj) return;
     __mmask16 m[8];
-    for (int v = 0; v < 8; v++) {
-        const int left = nj - j - 16 * v;
-        m[v] = left <= 0 ? 0 : tail_mask(left);
-    }
+    lane_masks(nj - j, 8, m);
     if (nj - j <= 64) scores_nv(4, q, Kb, hd, scale, s, j, m);
     else scores_nv(8, q, Kb, hd, scale, s, j, m);
 }
@@ -263,10 +265,7 @@ static inline __attribute__((always_inline)) void
 wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv, int nj,
            int hd, const float *S, float *const *o) {
     __mmask16 m[4];
-    for (int v = 0; v < 4; v++) {
-        const int left = hd - 16 * v;
-        m[v] = left <= 0 ? 0 : tail_mask(left);
-    }
+    lane_masks(hd, 4, m);
     __m512 a[4][4];
     _Pragma("GCC unroll 4")
     for (int h = 0; h < NH; h++)
@@ -299,10 +298,7 @@ static void wsum_wide(const float *e, const float *Vc, int ldv, int nj, int hd, 
     for (int d0 = 0; d0 < hd; d0 += 64) {
         const int nv = (hd - d0 + 15) / 16 < 4 ? (hd - d0 + 15) / 16 : 4;
         __mmask16 m[4];
-        for (int v = 0; v < 4; v++) {
-            const int left = hd - d0 - 16 * v;
-            m[v] = left <= 0 ? 0 : tail_mask(left);
-        }
+        lane_masks(hd - d0, 4, m);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         const float *vp = Vc + d0;
         for (int j = 0; j < nj; j++, vp += ldv) {
@@ -351,10 +347,7 @@ scores_rows_nr(const int NR, const float *const *q, const float *Kb, int hd, int
     const size_t bs = lac_key_block(hd);
     for (int j = 0; j < njmax; j += 64) {
         __mmask16 m[4];
-        for (int v = 0; v < 4; v++) {
-            const int left = njmax - j - 16 * v;
-            m[v] = left <= 0 ? 0 : tail_mask(left);
-        }
+        lane_masks(njmax - j, 4, m);
         __m512 a[6][4];
         _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++)
@@ -398,10 +391,7 @@ static inline __attribute__((always_inline)) void
 wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, const int *nj,
              int hd, const float *S, float *const *o) {
     __mmask16 m[4];
-    for (int v = 0; v < 4; v++) {
-        const int left = hd - 16 * v;
-        m[v] = left <= 0 ? 0 : tail_mask(left);
-    }
+    lane_masks(hd, 4, m);
     __m512 a[6][4];
     _Pragma("GCC unroll 6")
     for (int r = 0; r < NR; r++)
