@@ -425,8 +425,9 @@ static lac_status chunk_quantized(lac_engine *e, const int *done, void *ctx, lac
         const int n = e->cnt[b];
         if (n >= 4 && e->n_threads > 1) { /* (no OpenMP region for a step's single row) */
 #pragma omp parallel for schedule(dynamic, 1) num_threads(e->n_threads)
-            for (int i = 0; i < n; i++)
-                quantize_one(e, o, done, b, i, e->qrows + (size_t)omp_get_thread_num() * V);
+            for (int i = 0; i < n; i++) /* (whole rows into o->freqs need no scratch row) */
+                quantize_one(e, o, done, b, i,
+                             e->qrows ? e->qrows + (size_t)omp_get_thread_num() * V : NULL);
         } else {
             for (int i = 0; i < n; i++) quantize_one(e, o, done, b, i, e->qrows);
         }

@@ -176,8 +176,8 @@ typedef struct fast_state {
     unsigned char *pk_f16;
     void *pk_mem;
     int pk_rows;
-    /* per layer, per stream: the keys per head in blocks of 16 positions (key_floats), then
-     * the values [n_ctx][C] */
+    /* per layer, per stream: each head's keys in blocks of LAC_KEY_BLOCK positions
+     * (key_floats, lac_key_at), then the values [n_ctx][C] */
     float *kv;
     float *x, *a, *qkv, *att, *h;
     float *s; /* [n_threads][LAC_ATT_ROWS][n_ctx] attention scores */
@@ -438,6 +438,17 @@ static float *rows_of(fast_state *s, float *base, int R, int ld) {
     return base;
 }
 
+/* Row r's stream's cache in layer kvl: its keys (returned; each head's head_keys floats
+ * apart) and its values (*vc) */
+static const float *row_cache(const fast_state *s, const float *kvl, size_t kv_stream, int r,
+                              size_t *head_keys, const float **vc) {
+    const lac_model_config *c = &s->m->cfg;
+    const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
+    *head_keys = key_floats(c) / c->n_head;
+    *vc = kt + key_floats(c);
+    return kt;
+}
+
 /* Attention of nh (<= LAC_ATT_HEADS) heads from h0 for row r: scores against the row's cached
  * keys, softmax, the weighted sums of values into s->att (thread `thread`'s scratch scores).
  * Heads together let wsum_n keep more chains in flight and read each value row once; each
@@ -446,10 +457,9 @@ static void attend_heads(const fast_state *s, const float *kvl, size_t kv_stream
                          int r, int h0, int nh, int thread) {
     const lac_model_config *c = &s->m->cfg;
     const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
-    const size_t head_keys = key_floats(c) / c->n_head;
     const lac_fast_kernels *kr = s->kr;
-    const float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-    const float *vc = kt + key_floats(c);
+    size_t head_keys;
+    const float *vc, *kt = row_cache(s, kvl, kv_stream, r, &head_keys, &vc);
     const int nj = s->row_pos[r] + 1;
     const float *e[LAC_ATT_HEADS], *v[LAC_ATT_HEADS];
     float S[LAC_ATT_HEADS], *o[LAC_ATT_HEADS];
@@ -475,10 +485,9 @@ static void attend_rows_head(const fast_state *s, const float *kvl, size_t kv_st
                              float scale, int r0, int nr, int hh, int thread) {
     const lac_model_config *c = &s->m->cfg;
     const int C = (int)c->n_embd, hd = C / (int)c->n_head, NCTX = (int)c->n_ctx;
-    const size_t head_keys = key_floats(c) / c->n_head;
     const lac_fast_kernels *kr = s->kr;
-    const float *kt = kvl + (size_t)s->row_stream[r0] * kv_stream;
-    const float *vc = kt + key_floats(c);
+    size_t head_keys;
+    const float *vc, *kt = row_cache(s, kvl, kv_stream, r0, &head_keys, &vc);
     const float *q[LAC_ATT_ROWS] = {0}, *e[LAC_ATT_ROWS] = {0};
     float *sc[LAC_ATT_ROWS] = {0}, *o[LAC_ATT_ROWS] = {0}, S[LAC_ATT_ROWS] = {0};
     int nj[LAC_ATT_ROWS] = {0};
