@@ -142,7 +142,7 @@ typedef void (*matmul_f16_fn)(const float *, int, int, int, const uint16_t *, in
                               const float *, float *const *, int, int);
 static matmul_f16_fn pick_head_f16(const lac_model *m, const lac_fast_kernels *kr) {
     const char *env = getenv("LAC_F16_HEAD");
-    if (!m->wte_t_f16 || !kr->matmul_f16 || (env && !strcmp(env, "0"))) return NULL;
+    if (!m->wte16 || !kr->matmul_f16 || (env && !strcmp(env, "0"))) return NULL;
 #ifdef LAC_FAST_X86
     if (kr == &lac_fast_avx2 && !cpu_has_f16c()) return NULL;
 #endif
@@ -167,7 +167,10 @@ typedef struct att_item {
 typedef struct fast_state {
     const lac_model *m;
     const lac_fast_kernels *kr;
-    matmul_f16_fn head_f16; /* the LM head on m->wte_t_f16, or NULL: matmul on m->wte_t */
+    matmul_f16_fn head_f16; /* the LM head on wte_t_f16, or NULL: matmul on wte_t */
+    /* the unpacked LM head, [C][V] (lac_model_wte_t*): only when calls can bypass pk */
+    const float *wte_t;
+    const uint16_t *wte_t_f16;
     int n_streams, max_rows, n_threads;
     /* Packed weights (forward_fast.h, matmul_pk), or NULL: per layer attn, proj, fc, fcproj,
      * then the LM head, each fp32 or (F16 files) halves. Calls of at most pk_rows rows read
@@ -236,21 +239,22 @@ static void fast_destroy(void *st) {
     free(s);
 }
 
-/* Packs W[K][N] (fp32 W32, or little-endian halves in W16b / host halves in W16) into
- * ceil(N/P) groups of [K][P] (P = the kernels' pack), the last group zero-padded; dst holds
- * floats or halves (f16). */
-static void pack_groups(void *dst, int f16, const float *W32, const uint8_t *W16b,
-                        const uint16_t *W16, int K, int N, int P, int n_threads) {
+/* Packs W[K][N] (fp32 W32, or little-endian halves in W16b) into ceil(N/P) groups of [K][P]
+ * (P = the kernels' pack), the last group zero-padded; dst holds floats or halves (f16).
+ * src_t: the source holds W transposed, [N][K] (the LM head: wte is [V][C]). */
+static void pack_groups(void *dst, int f16, const float *W32, const uint8_t *W16b, int src_t,
+                        int K, int N, int P, int n_threads) {
     const int G = (N + P - 1) / P;
 #pragma omp parallel for schedule(static) num_threads(n_threads) if ((double)K * N > (1 << 20))
     for (int g = 0; g < G; g++)
         for (int k = 0; k < K; k++)
             for (int i = 0; i < P; i++) {
                 const int n = P * g + i;
-                const size_t at = ((size_t)g * K + k) * P + (size_t)i, src = (size_t)k * N + n;
+                const size_t at = ((size_t)g * K + k) * P + (size_t)i;
+                const size_t src = src_t ? (size_t)n * K + k : (size_t)k * N + n;
                 if (f16) {
                     uint16_t h = 0;
-                    if (n < N) h = W16 ? W16[src] : (uint16_t)(W16b[2 * src] | W16b[2 * src + 1] << 8);
+                    if (n < N) h = (uint16_t)(W16b[2 * src] | W16b[2 * src + 1] << 8);
                     ((uint16_t *)dst)[at] = h;
                 } else {
                     ((float *)dst)[at] = n < N ? W32[src] : 0.0f;
@@ -305,13 +309,13 @@ static int pack_weights(fast_state *s) {
         const uint8_t *w16[4] = {w->attn_w16, w->proj_w16, w->fc_w16, w->fcproj_w16};
         for (int j = 0; j < 4; j++) {
             void *d = base + off[4 * l + j];
-            pack_groups(d, layers16, w32[j], w16[j], NULL, sh[j].K, sh[j].N, P, s->n_threads);
+            pack_groups(d, layers16, w32[j], w16[j], 0, sh[j].K, sh[j].N, P, s->n_threads);
             s->pk[4 * l + j] = d;
             s->pk_f16[4 * l + j] = (unsigned char)layers16;
         }
     }
     void *d = base + off[4 * L];
-    pack_groups(d, head16, m->wte_t, NULL, m->wte_t_f16, C, V, P, s->n_threads);
+    pack_groups(d, head16, m->wte, m->wte16, 1, C, V, P, s->n_threads);
     s->pk[4 * L] = d;
     s->pk_f16[4 * L] = (unsigned char)head16;
     const char *rows = getenv("LAC_PACK_ROWS");
@@ -353,6 +357,16 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     if (pack_weights(s)) {
         fast_destroy(s);
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: packed weights)");
+    }
+    if (!s->pk || s->pk_rows < opt->max_rows) { /* some LM head calls read [C][V] */
+        if (s->head_f16)
+            s->wte_t_f16 = lac_model_wte_t_f16(m);
+        else
+            s->wte_t = lac_model_wte_t(m);
+        if (!s->wte_t && !s->wte_t_f16) {
+            fast_destroy(s);
+            return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: LM head)");
+        }
     }
     const int l16 = s->pk && s->pk_f16[0];
     snprintf(s->name, sizeof s->name, "cpu-%s%s%s%s (%d thread%s)", s->kr->isa,
@@ -616,10 +630,10 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     }
     /* the LM head: reading W is most of a decoding step's time; halves read half the bytes */
     if (s->head_f16)
-        mm_tiles(s, s->a, R, C, NULL, m->wte_t_f16, V, NULL, s->yrow, 4 * (int)c->n_layer,
+        mm_tiles(s, s->a, R, C, NULL, s->wte_t_f16, V, NULL, s->yrow, 4 * (int)c->n_layer,
                  EPI_NONE);
     else
-        mm(s, s->a, R, C, m->wte_t, V, NULL, s->yrow, 4 * (int)c->n_layer, EPI_NONE);
+        mm(s, s->a, R, C, s->wte_t, V, NULL, s->yrow, 4 * (int)c->n_layer, EPI_NONE);
     return LAC_OK;
 }
 

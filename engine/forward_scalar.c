@@ -19,6 +19,7 @@ typedef struct scalar_state {
     float *s;                    /* [n_ctx] attention scores */
     int *row_pos;                /* [max_rows] position of each row */
     int *row_stream;             /* [max_rows] stream of each row */
+    const float *wte_t;          /* [C][V] the LM head (lac_model_wte_t) */
 } scalar_state;
 
 /* R32 row sums (§1), LayerNorm (§3) and GELU (§4) are numerics/lac_ops.h. */
@@ -82,8 +83,9 @@ static lac_status scalar_create(const lac_model *m, const lac_engine_options *op
     s->s = malloc((size_t)c->n_ctx * sizeof(float));
     s->row_pos = malloc(R * sizeof(int));
     s->row_stream = malloc(R * sizeof(int));
+    s->wte_t = lac_model_wte_t(m);
     if (!s->kv || !s->x || !s->a || !s->qkv || !s->att || !s->h || !s->s || !s->row_pos ||
-        !s->row_stream) {
+        !s->row_stream || !s->wte_t) {
         scalar_destroy(s);
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (scalar: %zu MiB of KV cache)",
                         kv * sizeof(float) >> 20);
@@ -175,7 +177,7 @@ static lac_status scalar_forward(void *st, const int32_t *const *tokens, const i
         for (int i = 0; i < counts[b]; i++, r++) {
             float *a = s->a + (size_t)r * C;
             layernorm(s->x + (size_t)r * C, m->lnf_w, m->lnf_b, C, c->ln_eps, a);
-            linear(a, m->wte_t, NULL, C, V, logits[b] + (size_t)i * V);
+            linear(a, s->wte_t, NULL, C, V, logits[b] + (size_t)i * V);
         }
     return LAC_OK;
 }

@@ -498,22 +498,18 @@ static lac_status load_tensors(const uint8_t *img, const char *label, const lacm
     const lac_model_config *c = &m->cfg;
     const uint8_t *h = img, *dir = img + sec->off_dir;
     const uint32_t storage = (uint32_t)c->storage, n_tensors = sec->n_tensors;
-    const uint32_t V = c->vocab_size, C = c->n_embd;
-    const uint64_t n_params = m->n_params, off_data = sec->off_data;
+    const uint64_t n_params = m->n_params;
     const size_t esz = lacm_dtype_size(storage);
-    /* memory: one owned block = widened copies (16-bit storage only), wte_t, then (F16 only)
-     * wte_t in its 16-bit form for the CPU's LM head */
+    /* memory: one owned block of widened copies (16-bit storage only); wte_t is built on
+     * first use (lac_model_wte_t) */
     m->layers = calloc(c->n_layer, sizeof *m->layers);
     uint64_t n_wide = storage != LAC_DTYPE_F32 ? n_params : 0;
-    const int head_f16 = storage == LAC_DTYPE_F16;
-    float *own = malloc((size_t)(n_wide + (uint64_t)V * C) * sizeof(float) +
-                        (head_f16 ? (size_t)V * C * sizeof(uint16_t) : 0));
+    float *own = n_wide ? malloc((size_t)n_wide * sizeof(float)) : NULL;
     m->owned = own;
-    if (!m->layers || !own)
+    if (!m->layers || (n_wide && !own))
         return lac_fail(err, LAC_ERR_NOMEM, "%s: out of memory for %llu parameters", label,
                         (unsigned long long)n_params);
-    float *wide = own, *wte_t = own + n_wide;
-    uint16_t *wte_t_f16 = head_f16 ? (uint16_t *)(wte_t + (size_t)V * C) : NULL;
+    float *wide = own;
 
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (!ctx || !EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) || !lacm_hash_prefix(ctx, c, &m->vocab)) {
@@ -591,15 +587,43 @@ static lac_status load_tensors(const uint8_t *img, const char *label, const lacm
     }
     m->lnf_w = ptrs[n_tensors - 2];
     m->lnf_b = ptrs[n_tensors - 1];
+    if (storage == LAC_DTYPE_F16) m->wte16 = raw[0]; /* tensor 0 is wte, [V][C] */
     free(ptrs);
     free(raw);
-    transpose(m->wte, wte_t, V, C);
-    m->wte_t = wte_t;
-    if (wte_t_f16) { /* tensor 0 is wte, [V][C], at off_data */
-        transpose_u16(img + off_data, wte_t_f16, V, C);
-        m->wte_t_f16 = wte_t_f16;
-    }
     return LAC_OK;
+}
+
+/* Publishes a derived array built on first use into *slot (the first thread wins; a loser
+ * frees its copy) and records it in *built for lac_model_free_caches. */
+static const void *publish(const void **slot, void **built, void *mine) {
+    const void *seen = NULL;
+    if (!mine) return NULL;
+    if (!__atomic_compare_exchange_n(slot, &seen, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        free(mine);
+        return seen;
+    }
+    *built = mine;
+    return mine;
+}
+
+const float *lac_model_wte_t(const lac_model *m) {
+    lac_model *w = (lac_model *)m; /* the model is read-only but for its caches */
+    const float *t = __atomic_load_n(&w->wte_t, __ATOMIC_ACQUIRE);
+    if (t) return t;
+    const uint32_t V = m->cfg.vocab_size, C = m->cfg.n_embd;
+    float *mine = malloc((size_t)V * C * sizeof(float));
+    if (mine) transpose(m->wte, mine, V, C);
+    return publish((const void **)&w->wte_t, &w->wte_t_built, mine);
+}
+
+const uint16_t *lac_model_wte_t_f16(const lac_model *m) {
+    lac_model *w = (lac_model *)m;
+    const uint16_t *t = __atomic_load_n(&w->wte_t_f16, __ATOMIC_ACQUIRE);
+    if (t || !m->wte16) return t;
+    const uint32_t V = m->cfg.vocab_size, C = m->cfg.n_embd;
+    uint16_t *mine = malloc((size_t)V * C * sizeof(uint16_t));
+    if (mine) transpose_u16(m->wte16, mine, V, C);
+    return publish((const void **)&w->wte_t_f16, &w->wte_t_f16_built, mine);
 }
 
 lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_model *m,

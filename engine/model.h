@@ -5,6 +5,7 @@
 #define LAC_MODEL_H
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "lac.h"
 #include "vocab.h"
 
@@ -24,9 +25,14 @@ typedef struct lac_layer_weights {
 struct lac_model {
     lac_model_config cfg;
     const float *wte;          /* [V][C] token embeddings (also the tied LM head) */
-    const float *wte_t;        /* [C][V] transposed copy of wte, for the LM head matmul */
-    /* [C][V] the same values in their stored F16 form (F16 files only, else NULL): a decoding
-     * step on the CPU is bound by reading the LM head, and widening in registers is exact */
+    /* F16 files only (else NULL): wte as stored in the file image, [V][C] little-endian halves
+     * (each widens exactly to wte's value): the CPU's packed LM head is built from these */
+    const uint8_t *wte16;
+    /* [C][V] wte transposed, and (F16 files) the same in halves: read them through
+     * lac_model_wte_t / lac_model_wte_t_f16, which build them on first use. Most engines never
+     * do (the CPU's packed head is built from wte / wte16): 51 MiB and 80 ms of a lac-tiny
+     * load that a one-block file does not pay. */
+    const float *wte_t;
     const uint16_t *wte_t_f16;
     const float *wpe;          /* [n_ctx][C] */
     lac_layer_weights *layers; /* [n_layer] */
@@ -38,8 +44,9 @@ struct lac_model {
     /* storage owned by model.c */
     void *map;
     size_t map_size;
-    void *owned; /* widened / transposed fp32 data */
+    void *owned; /* widened fp32 data */
     void *owned_extra;
+    void *wte_t_built, *wte_t_f16_built; /* what lac_model_wte_t* built (else NULL) */
     /* The tokenizer's read-only tables for this vocabulary (engine/tokenizer.c), built by the
      * first lac_tokenizer_create and shared by every later one: a compression no longer
      * rebuilds them. Set once by an atomic compare-and-swap; freed by lac_model_close. The
@@ -53,7 +60,16 @@ typedef void (*lac_cache_free_fn)(void *block);
 static inline void lac_model_free_caches(lac_model *m) {
     if (m->tok_tables) (*(lac_cache_free_fn *)m->tok_tables)(m->tok_tables);
     m->tok_tables = NULL;
+    free(m->wte_t_built);
+    free(m->wte_t_f16_built);
+    m->wte_t_built = m->wte_t_f16_built = NULL;
 }
+
+/* wte transposed, [C][V], built on the first call and kept with the model (two threads may
+ * build it at once: the first to publish wins, as for tok_tables). NULL: out of memory. */
+const float *lac_model_wte_t(const lac_model *m);
+/* The same in the file's halves (F16 files; NULL for other storage or out of memory). */
+const uint16_t *lac_model_wte_t_f16(const lac_model *m);
 
 /* Builds an in-memory model with random weights of cfg's shapes (seeded, deterministic,
  * GPT-2-like init: N(0, 0.02) weights, LayerNorm w=1 b=0 plus small noise), with the GPT-2

@@ -170,6 +170,11 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
         return lac_fail(err, LAC_ERR_NOMEM, "cuda: out of host memory");
     }
 
+    const float *wte_t_host = lac_model_wte_t(m); /* built on first use (model.h) */
+    if (!wte_t_host) {
+        state_free(s);
+        return lac_fail(err, LAC_ERR_NOMEM, "cuda: out of host memory (LM head)");
+    }
     lac_status rc = LAC_OK;
 #define STEP(call, what)                                                                       \
     do {                                                                                       \
@@ -200,7 +205,7 @@ lac_status cuda_create(const lac_model *m, const lac_engine_options *opt, void *
             cur += al(C * ldv);
             if (e == cudaSuccess) e = cudaMemset(d, 0, C * ldv * sizeof(float));
             if (e == cudaSuccess)
-                e = cudaMemcpy2D(d, ldv * sizeof(float), m->wte_t, V * sizeof(float),
+                e = cudaMemcpy2D(d, ldv * sizeof(float), wte_t_host, V * sizeof(float),
                                  V * sizeof(float), C, cudaMemcpyHostToDevice);
             s->wte_t = d;
         }

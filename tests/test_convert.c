@@ -86,9 +86,11 @@ static void check_model(const lac_model *m, const hf_ckpt_opts *o, lac_dtype sto
     }
     check_values(m->lnf_w, 2 + 12 * L, C, "lnf_w");
     check_values(m->lnf_b, 3 + 12 * L, C, "lnf_b");
+    const float *wte_t = lac_model_wte_t(m);
+    cr_assert_not_null(wte_t);
     for (uint32_t v = 0; v < V; v++)
         for (uint32_t k = 0; k < C; k++)
-            if (m->wte_t[(size_t)k * V + v] != m->wte[(size_t)v * C + k])
+            if (wte_t[(size_t)k * V + v] != m->wte[(size_t)v * C + k])
                 cr_assert_fail("wte_t[%u][%u] is not wte[%u][%u]", k, v, v, k);
 }
 

@@ -636,16 +636,30 @@ static void f16_all_isas(const lac_model *m, const int32_t *tk, int n) {
     free(ref);
 }
 
-/* wte_t_f16 holds exactly wte_t's values */
+/* wte16 and wte_t_f16 hold exactly wte's and wte_t's values; a packed engine builds neither
+ * transposed copy (model.h: they are made on first use) */
 static void f16_copy_is_exact(const lac_model *m) {
     const size_t V = m->cfg.vocab_size, C = m->cfg.n_embd;
-    cr_assert(m->wte_t_f16, "F16 model without wte_t_f16");
+    cr_assert(m->wte16, "F16 model without wte16");
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 1, .n_streams = 1};
+    lac_engine *e;
+    lac_error err;
+    cr_assert_eq(lac_engine_create(m, &o, &e, &err), LAC_OK, "%s", err.msg);
+    if (strstr(lac_engine_device_name(e), "+packed"))
+        cr_expect(!m->wte_t && !m->wte_t_f16, "a packed engine built the transposed head");
+    lac_engine_free(e);
+    const uint16_t *t16 = lac_model_wte_t_f16(m);
+    const float *t = lac_model_wte_t(m);
+    cr_assert(t16 && t, "out of memory");
     size_t bad = 0;
     for (size_t i = 0; i < V * C; i++) {
-        const float w = lacm_f16_to_f32(m->wte_t_f16[i]);
-        bad += memcmp(&w, &m->wte_t[i], sizeof w) != 0;
+        const float w = lacm_f16_to_f32(t16[i]);
+        const float u = lacm_f16_to_f32((uint16_t)(m->wte16[2 * i] | m->wte16[2 * i + 1] << 8));
+        bad += memcmp(&w, &t[i], sizeof w) != 0;
+        bad += memcmp(&u, &m->wte[i], sizeof u) != 0;
+        bad += t[(i % C) * V + i / C] != m->wte[i];
     }
-    cr_expect(bad == 0, "%zu of %zu wte_t_f16 values are not wte_t's", bad, V * C);
+    cr_expect(bad == 0, "%zu of %zu wte16 / wte_t_f16 / wte_t values are not wte's", bad, V * C);
 }
 
 /* a random F16 model of odd shapes: V = 1001 leaves tails after every ISA's panels and
@@ -675,7 +689,8 @@ Test(engine_f16_head, other_storage_has_no_f16_copy) {
         lac_model *m;
         lac_error err;
         cr_assert_eq(lac_model_create_random(&cfg, 5, NULL, &m, &err), LAC_OK, "%s", err.msg);
-        cr_expect(m->wte_t_f16 == NULL, "storage %d has wte_t_f16", (int)dt[i]);
+        cr_expect(m->wte16 == NULL && lac_model_wte_t_f16(m) == NULL, "storage %d has halves",
+                  (int)dt[i]);
         cr_expect(!f16_head_taken(m));
         lac_model_close(m);
     }
