@@ -2,6 +2,7 @@
  * decode_blocks.c, resync.c, list.c, container.c, container2.c, codecs.c; docs/FORMAT.md) and of
  * raw messages (coder/raw.c): lac_list and lac_decompress over an in-memory reader, with the
  * tiny random model of fuzz_common.h (1 layer, 8 wide, 300-token synthetic vocabulary).
+ * The writer has its own target, fuzz_compress.
  *
  * Input: byte 0 = mode, byte 1 = parameter byte, then the body.
  *   mode bit 0: rewrite the check fields of the body before decoding (v1: stream header, block
@@ -10,10 +11,8 @@
  *   mode bit 1: salvage
  *   mode bit 2: two streams (blocks decoded in lock-step)
  *   mode bit 3: short reads (1 + param % 7 bytes per read call)
- *   mode bit 4: round trip instead: compress the body (block_tokens 1 + param % 16) and
- *               decompress it; the result must equal the body. The writer's methods: param
- *               bit 6 the model alone, else param bits 4-5: every method (0, the default),
- *               or the model and one classic choice (lzma2; brotli; zstd and bzip2)
+ *   mode bit 4: unused (round trips, compress then decompress, are fuzz_compress's: a round
+ *               trip costs as much as ten decoder inputs)
  * Checks, besides ASan/UBSan/leaks, hangs and the error-message rules: lac_decompress succeeds
  * only if lac_list succeeds and then writes exactly the listed plaintext size; a failure writes
  * no more than 2^24 bytes per record read; test mode (no writer) agrees with a real writer. */
@@ -99,49 +98,6 @@ static void params(lac_params *p, uint8_t mode) {
     p->salvage = (mode & 2) != 0;
 }
 
-/* The methods a round trip's writer may use (mode bit 4 above). Each classic encoder at full
- * effort allocates a few hundred kB to 1.4 MB of tables, all fresh pages under ASan (its large
- * allocations are mmapped each time): trying all four on every round trip was half of the
- * target's time. Each still meets every round trip whose param picks it, and all four together
- * (lacz_codec_best's whole pick, the default) a quarter of those with the classic codecs. */
-static unsigned roundtrip_methods(uint8_t prm) {
-    static const unsigned one[4] = {0, LAC_METHOD_BIT(LAC_METHOD_LZMA2),
-                                    LAC_METHOD_BIT(LAC_METHOD_BROTLI),
-                                    LAC_METHOD_BIT(LAC_METHOD_ZSTD) |
-                                        LAC_METHOD_BIT(LAC_METHOD_BZIP2)};
-    if (prm & 0x40) return LAC_METHOD_BIT(LAC_METHOD_MODEL); /* the model's blocks */
-    const unsigned k = (prm >> 4) & 3u;
-    return k ? LAC_METHOD_BIT(LAC_METHOD_MODEL) | one[k] : 0; /* 0: every method */
-}
-
-static void roundtrip(const lac_model *m, uint8_t mode, uint8_t prm, const uint8_t *x, size_t n) {
-    lac_params p;
-    params(&p, mode);
-    p.salvage = 0;
-    p.raw = (mode & 32) != 0;
-    p.methods = roundtrip_methods(prm);
-    p.block_tokens = 1u + prm % 16u;
-    fuzz_reader r = {x, n, 0, (mode & 8) ? 1u + prm % 7u : 0};
-    fuzz_writer packed = {{0}, 0};
-    lac_error err;
-    lac_stats st;
-    lac_status s = lac_compress(m, &p, fuzz_read, &r, fuzz_write, &packed, &st, &err);
-    fuzz_check_error(s, &err);
-    if (s) FUZZ_FAIL("compress failed on %zu bytes: %s", n, err.msg);
-    fuzz_reader r2 = {packed.out.p, packed.out.n, 0, r.step};
-    fuzz_writer plain = {{0}, n};
-    s = lac_decompress(m, &p, fuzz_read, &r2, fuzz_write, &plain, &st, &err);
-    if (s) FUZZ_FAIL("decompress of a fresh file failed: %s", err.msg);
-    if (plain.out.n != n || (n && memcmp(plain.out.p, x, n))) FUZZ_FAIL("round trip differs");
-    lac_file_info info;
-    fuzz_reader r3 = {packed.out.p, packed.out.n, 0, 0};
-    s = p.raw ? LAC_OK : lac_list(fuzz_read, &r3, &info, &err);
-    if (!p.raw && (s || info.plain_bytes != n || info.packed_bytes != packed.out.n))
-        FUZZ_FAIL("list of a fresh file: %s", s ? err.msg : "sizes differ");
-    free(packed.out.p);
-    free(plain.out.p);
-}
-
 /* raw decoding: a writer that raises the interrupt flag after RAW_OUT_MAX bytes (garbage may
  * decode to a long text before its end; a decoded token costs as much as a whole small input,
  * and what lies beyond a few hundred tokens is the same loop again) */
@@ -164,12 +120,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     uint8_t *body = malloc(n ? n : 1); /* exact size: ASan sees over-reads */
     if (!body) abort();
     memcpy(body, data + 2, n);
-    if (mode & 16) {
-        if (n > 2048) n = 2048;
-        roundtrip(m, mode, prm, body, n);
-        free(body);
-        return 0;
-    }
     if (mode & 32) { /* a raw message: anything decodes to something, and ends */
         lac_params p;
         params(&p, mode);

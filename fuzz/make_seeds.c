@@ -166,10 +166,10 @@ static void lacz2_seeds(void) {
     free(f.p);
     pre[0] = 32; /* raw decoding of the body */
     put("fuzz_lacz", "v2_raw_decode", pre, 2, t, 24);
-    pre[0] = 32 | 16, pre[1] = 0x40;
-    put("fuzz_lacz", "v2_raw_roundtrip", pre, 2, t, strlen(t));
+    pre[0] = 32 | 16, pre[1] = 0x40; /* fuzz_compress: a raw message, the model alone */
+    put("fuzz_compress", "v2_raw_roundtrip", pre, 2, t, strlen(t));
     pre[0] = 16, pre[1] = 0x40 | 3;
-    put("fuzz_lacz", "v2_roundtrip_model", pre, 2, t, strlen(t));
+    put("fuzz_compress", "v2_roundtrip_model", pre, 2, t, strlen(t));
     g_version = 1;
 }
 
@@ -200,10 +200,10 @@ static void lacz_seeds(void) {
     compress("", 0, FUZZ_BLOCK_TOKENS, &f);
     put("fuzz_lacz", "empty", pre, 2, f.p, f.n);
     free(f.p);
-    pre[0] = 16, pre[1] = 5; /* round trip of the body */
-    put("fuzz_lacz", "roundtrip_text", pre, 2, texts[2], strlen(texts[2]));
+    pre[0] = 16, pre[1] = 5; /* fuzz_compress (bit 4 is unused there) */
+    put("fuzz_compress", "roundtrip_text", pre, 2, texts[2], strlen(texts[2]));
     pre[0] = 16 | 8 | 4, pre[1] = 2;
-    put("fuzz_lacz", "roundtrip_mixed", pre, 2, texts[3], strlen(texts[3]));
+    put("fuzz_compress", "roundtrip_mixed", pre, 2, texts[3], strlen(texts[3]));
 }
 
 /* ---- fuzz_codecs ------------------------------------------------------------------------ */

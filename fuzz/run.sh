@@ -5,18 +5,19 @@
 # committed seeds are never modified). Prints the executions per target; exits 1 if any target
 # found a crash, leak, hang or failed check (the reproducer is kept under
 # build-fuzz/fuzz-artifacts/<target>/). Needs clang and libclang-rt-14-dev
-# (scripts/install-deps.sh --fuzz). CI runs `fuzz/run.sh 60`.
+# (scripts/install-deps.sh --fuzz). CI runs `fuzz/run.sh 50`.
 set -uo pipefail
 secs=${1:-60}
 shift || true
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=${LAC_FUZZ_BUILD:-$src/build-fuzz}
-all=(fuzz_model fuzz_safetensors fuzz_tokenizer fuzz_lacz fuzz_rangecoder fuzz_quantize fuzz_codecs)
+all=(fuzz_model fuzz_safetensors fuzz_tokenizer fuzz_lacz fuzz_compress fuzz_rangecoder fuzz_quantize
+     fuzz_codecs)
 [ $# -gt 0 ] && targets=("$@") || targets=("${all[@]}")
 jobs=${LAC_FUZZ_JOBS:-2}
 
 declare -A max_len=([fuzz_model]=32768 [fuzz_safetensors]=8192 [fuzz_tokenizer]=8192
-                    [fuzz_lacz]=8192 [fuzz_rangecoder]=4096 [fuzz_quantize]=65536
+                    [fuzz_lacz]=8192 [fuzz_compress]=2050 [fuzz_rangecoder]=4096 [fuzz_quantize]=65536
                     [fuzz_codecs]=8192)
 
 command -v clang >/dev/null || { echo "fuzz/run.sh: clang not found (scripts/install-deps.sh --fuzz)" >&2; exit 2; }

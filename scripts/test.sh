@@ -39,8 +39,8 @@ step "tests under ASan + UBSan (label ci, quick sizes)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 LAC_TEST_QUICK=1 ctest --test-dir build-san -L ci --output-on-failure -j"$jobs" | tee build-san/ctest-ci.log
 
-step "fuzzers (ASan + UBSan, 60 s per target, two at a time)"
-fuzz/run.sh 60
+step "fuzzers (ASan + UBSan, 50 s per target, two at a time)"
+fuzz/run.sh 50
 
 # One closing line over both ctest runs (the fuzzers' table is above it). ctest counts a
 # skipped test (exit status 77: a GPU test without a GPU, a check that could not run here) as
