@@ -158,11 +158,24 @@ static matmul_f16_fn pick_head_f16(const lac_model *m, const lac_fast_kernels *k
 /* Fewer multiply-adds than this in one operation: run it on the calling thread. */
 #define LAC_PAR_MIN_FMA (1 << 20)
 
+/* Row groups (row_groups below): at most this many (one per thread), taken by calls whose
+ * streams have at most LAC_GROUP_MAX_ROWS rows each and at least LAC_GROUP_MIN_ROWS rows a
+ * group */
+#define LAC_MAX_ROW_GROUPS 64
+#define LAC_GROUP_MAX_ROWS 8
+#define LAC_GROUP_MIN_ROWS 4
+
 /* ---- the backend -------------------------------------------------------------------------- */
 /* Attention work of one thread: rows r0 .. r0 + nr - 1, heads h0 .. h0 + nh - 1 */
 typedef struct att_item {
     int r0, nr, h0, nh;
 } att_item;
+
+/* The rows [r0, r1) of a call that one pass of the layers works on, and how: spread over the
+ * team (thread < 0), or all on the calling thread, number `thread` (row groups, below) */
+typedef struct row_span {
+    int r0, r1, thread;
+} row_span;
 
 typedef struct fast_state {
     const lac_model *m;
@@ -179,6 +192,7 @@ typedef struct fast_state {
     unsigned char *pk_f16;
     void *pk_mem;
     int pk_rows;
+    int row_groups; /* 0 off, 1 when they pay, 2 always (LAC_ROW_GROUPS: "0", unset, "1") */
     /* per layer, per stream: each head's keys in blocks of LAC_KEY_BLOCK positions
      * (key_floats, lac_key_at), then the values [n_ctx][C] */
     float *kv;
@@ -335,6 +349,10 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
     s->max_rows = opt->max_rows;
     s->n_threads = opt->n_threads > 0 ? opt->n_threads : omp_get_max_threads();
     if (s->n_threads < 1) s->n_threads = 1;
+    {
+        const char *g = getenv("LAC_ROW_GROUPS");
+        s->row_groups = !g || !*g ? 1 : !strcmp(g, "0") ? 0 : 2;
+    }
     const size_t R = (size_t)opt->max_rows, C = c->n_embd;
     const size_t kv = (size_t)c->n_layer * (size_t)opt->n_streams * kv_floats(c);
     s->kv = big_alloc(kv * sizeof(float));
@@ -382,10 +400,10 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
 enum { EPI_NONE, EPI_GELU, EPI_RESIDUAL };
 
 /* Tile t of mm_tiles: columns of panel t / nr, rows of chunk t % nr; then the epilogue:
- * GELU of the outputs, or the residual stream s->x += the outputs. */
+ * GELU of the outputs, or the residual stream res (rows of N floats) += the outputs. */
 static void mm_tile(const fast_state *s, const float *X, int R, int K, const float *W,
                     const uint16_t *W16, int N, const float *bias, float *const *Y,
-                    const void *Wp, int pf16, int nr, int t, int epi) {
+                    const void *Wp, int pf16, int nr, int t, int epi, float *res) {
     const int P = s->kr->panel, RC = 64;
     const int p = t / nr, rc = t % nr;
     const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
@@ -400,56 +418,63 @@ static void mm_tile(const fast_state *s, const float *X, int R, int K, const flo
         for (int r = r0; r < r1; r++) s->kr->gelu(Y[r] + n0, (size_t)(n1 - n0));
     if (epi == EPI_RESIDUAL)
         for (int r = r0; r < r1; r++) {
-            float *x = s->x + (size_t)r * N;
+            float *x = res + (size_t)r * N;
             for (int n = n0; n < n1; n++) x[n] = x[n] + Y[r][n];
         }
 }
 
-/* Y rows = X[R][K] x W[K][N] (+ bias), tiles of (panel columns x 64 rows) over the threads,
- * each followed by the epilogue epi (EPI_RESIDUAL: N is the residual width C).
+/* Rows sp of Y = X[R][K] x W[K][N] (+ bias) (X and s->yrow indexed by the call's rows),
+ * tiles of (panel columns x 64 rows) over the threads (sp->thread < 0) or all on the calling
+ * one, each followed by the epilogue epi (EPI_RESIDUAL: N is the residual width C, s->x).
  * W is fp32 (W16 NULL) or, for the LM head, halves in W16 (W NULL) read by s->head_f16.
  * Small products (a decoding step's layers) are not worth waking the team, and they do not
  * enter the OpenMP runtime at all: an if(0) region still costs a serialized region per call
  * (libomp allocates for each), which is most of a tiny model's decoding step. */
-static void mm_tiles(const fast_state *s, const float *X, int R, int K, const float *W,
-                     const uint16_t *W16, int N, const float *bias, float *const *Y, int pki,
+static void mm_tiles(const fast_state *s, const row_span *sp, const float *X, int K,
+                     const float *W, const uint16_t *W16, int N, const float *bias, int pki,
                      int epi) {
+    const int R = sp->r1 - sp->r0;
+    float *const *Y = s->yrow + sp->r0;
+    float *res = epi == EPI_RESIDUAL ? s->x + (size_t)sp->r0 * N : NULL;
+    X += (size_t)sp->r0 * K;
     const void *Wp = s->pk && R <= s->pk_rows ? s->pk[pki] : NULL;
     const int pf16 = Wp ? s->pk_f16[pki] : 0;
     const int P = s->kr->panel, RC = 64;
     const int np = (N + P - 1) / P, nr = (R + RC - 1) / RC;
     const int tiles = np * nr;
-    if (tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
+    if (sp->thread < 0 && tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
 #pragma omp parallel for schedule(static) num_threads(s->n_threads)
         for (int t = 0; t < tiles; t++)
-            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi);
+            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi, res);
     } else {
         for (int t = 0; t < tiles; t++)
-            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi);
+            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi, res);
     }
 }
 
-static void mm(const fast_state *s, const float *X, int R, int K, const float *W, int N,
-               const float *bias, float *const *Y, int pki, int epi) {
-    mm_tiles(s, X, R, K, W, NULL, N, bias, Y, pki, epi);
+static void mm(const fast_state *s, const row_span *sp, const float *X, int K, const float *W,
+               int N, const float *bias, int pki, int epi) {
+    mm_tiles(s, sp, X, K, W, NULL, N, bias, pki, epi);
 }
 
-static void layernorm_rows(const fast_state *s, const float *X, int R, const float *w,
-                           const float *b, float *Y) {
+/* Y rows = LayerNorm(X rows), rows sp (both [R][C], indexed by the call's rows) */
+static void layernorm_rows(const fast_state *s, const row_span *sp, const float *X,
+                           const float *w, const float *b, float *Y) {
     const int C = (int)s->m->cfg.n_embd;
     const float eps = s->m->cfg.ln_eps;
     const lac_fast_kernels *kr = s->kr;
-    if (R >= 16 && s->n_threads > 1) { /* (no OpenMP region for small ones: see mm_tiles) */
+    const int r0 = sp->r0, r1 = sp->r1;
+    if (sp->thread < 0 && r1 - r0 >= 16 && s->n_threads > 1) { /* (see mm_tiles) */
 #pragma omp parallel for schedule(static) num_threads(s->n_threads)
-        for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
+        for (int r = r0; r < r1; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
     } else {
-        for (int r = 0; r < R; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
+        for (int r = r0; r < r1; r++) kr->layernorm(X + (size_t)r * C, w, b, C, eps, Y + (size_t)r * C);
     }
 }
 
-static float *rows_of(fast_state *s, float *base, int R, int ld) {
-    for (int r = 0; r < R; r++) s->yrow[r] = base + (size_t)r * ld;
-    return base;
+/* s->yrow[r] = row r of base (rows of ld floats), for rows sp */
+static void rows_of(fast_state *s, const row_span *sp, float *base, int ld) {
+    for (int r = sp->r0; r < sp->r1; r++) s->yrow[r] = base + (size_t)r * ld;
 }
 
 /* Row r's stream's cache in layer kvl: its keys (returned; each head's head_keys floats
@@ -527,42 +552,115 @@ static void attend_item(const fast_state *s, const float *kvl, size_t kv_stream,
         attend_heads(s, kvl, kv_stream, scale, it->r0, it->h0, it->nh, thread);
 }
 
-/* The work items of a layer's attention into s->items: runs of up to LAC_ATT_ROWS rows of one
- * stream at consecutive positions (a prefill) one head each, when the kernels have
- * scores_rows; lone rows (decoding steps) LAC_ATT_HEADS heads each. Returns the count. */
-static int attention_items(fast_state *s, int R) {
+/* The work items of a layer's attention for rows sp into items (room for H per row): runs of
+ * up to LAC_ATT_ROWS rows of one stream at consecutive positions (a prefill) one head each,
+ * when the kernels have scores_rows; lone rows (decoding steps) LAC_ATT_HEADS heads each.
+ * Returns the count. */
+static int attention_items(const fast_state *s, const row_span *sp, att_item *items) {
     const lac_model_config *c = &s->m->cfg;
     const int H = (int)c->n_head, hd = (int)(c->n_embd / c->n_head);
     const int multi = s->kr->scores_rows && hd <= s->kr->rows_max_hd;
+    const int R = sp->r1;
     int n = 0;
-    for (int r = 0; r < R;) {
+    for (int r = sp->r0; r < R;) {
         int nr = 1;
         while (multi && nr < LAC_ATT_ROWS && r + nr < R &&
                s->row_stream[r + nr] == s->row_stream[r] && s->row_pos[r + nr] == s->row_pos[r] + nr)
             nr++;
         if (nr > 1)
-            for (int h = 0; h < H; h++) s->items[n++] = (att_item){r, nr, h, 1};
+            for (int h = 0; h < H; h++) items[n++] = (att_item){r, nr, h, 1};
         else
             for (int h = 0; h < H; h += LAC_ATT_HEADS)
-                s->items[n++] = (att_item){r, 1, h, H - h < LAC_ATT_HEADS ? H - h : LAC_ATT_HEADS};
+                items[n++] = (att_item){r, 1, h, H - h < LAC_ATT_HEADS ? H - h : LAC_ATT_HEADS};
         r += nr;
     }
     return n;
 }
 
-/* Attention of every row and head of one layer */
-static void attend_rows(fast_state *s, const float *kvl, size_t kv_stream, float scale, int R) {
-    const int C = (int)s->m->cfg.n_embd;
-    const int work = attention_items(s, R);
+/* Attention of every head of rows sp in one layer (items: s->items from row r0 on) */
+static void attend_rows(const fast_state *s, const row_span *sp, const float *kvl,
+                        size_t kv_stream, float scale) {
+    const int C = (int)s->m->cfg.n_embd, H = (int)s->m->cfg.n_head;
+    att_item *items = s->items + (size_t)sp->r0 * H;
+    const int work = attention_items(s, sp, items);
     double att_fma = 0;
-    for (int r = 0; r < R; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
-    if (work > 1 && att_fma >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
+    for (int r = sp->r0; r < sp->r1; r++) att_fma += 2.0 * (s->row_pos[r] + 1) * C;
+    if (sp->thread < 0 && work > 1 && att_fma >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
 #pragma omp parallel for schedule(dynamic, 1) num_threads(s->n_threads)
         for (int t = 0; t < work; t++)
-            attend_item(s, kvl, kv_stream, scale, &s->items[t], omp_get_thread_num());
+            attend_item(s, kvl, kv_stream, scale, &items[t], omp_get_thread_num());
     } else {
-        for (int t = 0; t < work; t++) attend_item(s, kvl, kv_stream, scale, &s->items[t], 0);
+        const int th = sp->thread < 0 ? 0 : sp->thread;
+        for (int t = 0; t < work; t++) attend_item(s, kvl, kv_stream, scale, &items[t], th);
     }
+}
+
+/* k (transposed per head, lac_key_at) and v of rows sp into their streams' caches in kvl */
+static void kv_write(const fast_state *s, const row_span *sp, float *kvl) {
+    const lac_model_config *c = &s->m->cfg;
+    const int C = (int)c->n_embd, H = (int)c->n_head, hd = C / H;
+    const size_t kv_stream = kv_floats(c), head_keys = key_floats(c) / c->n_head;
+    for (int r = sp->r0; r < sp->r1; r++) {
+        float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
+        float *vc = kt + key_floats(c);
+        const float *qkv = s->qkv + (size_t)r * 3 * C;
+        const int p = s->row_pos[r];
+        for (int h = 0; h < H; h++) {
+            float *kb = kt + h * head_keys;
+            for (int d = 0; d < hd; d++) kb[lac_key_at(hd, p, d)] = qkv[C + h * hd + d];
+        }
+        memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
+    }
+}
+
+/* Transformer block l for rows sp (the residual stream s->x) */
+static void layer_rows(fast_state *s, const row_span *sp, int l) {
+    const lac_model_config *c = &s->m->cfg;
+    const lac_layer_weights *w = &s->m->layers[l];
+    const int C = (int)c->n_embd, NI = (int)c->n_inner;
+    const size_t kv_stream = kv_floats(c);
+    float *kvl = s->kv + (size_t)l * s->n_streams * kv_stream;
+    const float scale = 1.0f / sqrtf((float)(C / (int)c->n_head));
+    layernorm_rows(s, sp, s->x, w->ln1_w, w->ln1_b, s->a);
+    rows_of(s, sp, s->qkv, 3 * C);
+    mm(s, sp, s->a, C, w->attn_w, 3 * C, w->attn_b, 4 * l, EPI_NONE);
+    kv_write(s, sp, kvl);
+    attend_rows(s, sp, kvl, kv_stream, scale);
+    rows_of(s, sp, s->a, C);
+    mm(s, sp, s->att, C, w->proj_w, C, w->proj_b, 4 * l + 1, EPI_RESIDUAL);
+    layernorm_rows(s, sp, s->x, w->ln2_w, w->ln2_b, s->a);
+    rows_of(s, sp, s->h, NI);
+    mm(s, sp, s->a, C, w->fc_w, NI, w->fc_b, 4 * l + 2, EPI_GELU);
+    rows_of(s, sp, s->a, C);
+    mm(s, sp, s->h, NI, w->fcproj_w, C, w->fcproj_b, 4 * l + 3, EPI_RESIDUAL);
+}
+
+/* Row groups: a call whose streams have few rows each (decoding steps, short speculative
+ * runs) runs its transformer blocks as one group of streams per thread, each thread through
+ * all layers on its own, with no barrier until the LM head, which all threads then share by
+ * columns. Attention in such calls reads every cached key and value once from memory while
+ * the matmuls are bound by arithmetic: threads that do not wait for each other overlap the
+ * two. Each row's operations are the same either way (batch invariance, docs/NUMERICS.md).
+ * Fills bounds[0..g] (rows, split between streams) and returns g, or 1: one pass over all rows
+ * on the team. LAC_ROW_GROUPS=0 turns them off, =1 on for every call of 2+ streams (tests). */
+static int row_groups(const fast_state *s, const int *counts, int R, int *bounds) {
+    int g = s->n_threads < LAC_MAX_ROW_GROUPS ? s->n_threads : LAC_MAX_ROW_GROUPS;
+    int streams = 0, most = 0;
+    for (int b = 0; b < s->n_streams; b++) {
+        streams += counts[b] > 0;
+        most = counts[b] > most ? counts[b] : most;
+    }
+    if (s->row_groups == 0 || g < 2 || streams < 2) return 1;
+    if (s->row_groups == 1 && (most > LAC_GROUP_MAX_ROWS || R < LAC_GROUP_MIN_ROWS * g)) return 1;
+    if (g > streams) g = streams;
+    bounds[0] = 0;
+    int t = 1, r = 0;
+    for (int b = 0; b < s->n_streams && t < g; b++) {
+        r += counts[b];
+        if ((long)r * g >= (long)R * t) bounds[t++] = r;
+    }
+    while (t <= g) bounds[t++] = R;
+    return g;
 }
 
 static lac_status fast_forward(void *st, const int32_t *const *tokens, const int *counts,
@@ -571,11 +669,7 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     fast_state *s = st;
     const lac_model *m = s->m;
     const lac_model_config *c = &m->cfg;
-    const int C = (int)c->n_embd, H = (int)c->n_head, hd = C / H, NI = (int)c->n_inner;
-    const int V = (int)c->vocab_size, B = s->n_streams;
-    const float scale = 1.0f / sqrtf((float)hd);
-    const size_t kv_stream = kv_floats(c), head_keys = key_floats(c) / c->n_head;
-
+    const int C = (int)c->n_embd, V = (int)c->vocab_size, B = s->n_streams;
     int R = 0;
     for (int b = 0; b < B; b++)
         for (int i = 0; i < counts[b]; i++) {
@@ -595,34 +689,21 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
             }
     }
 
-    for (int l = 0; l < (int)c->n_layer; l++) {
-        const lac_layer_weights *w = &m->layers[l];
-        float *kvl = s->kv + (size_t)l * B * kv_stream;
-        layernorm_rows(s, s->x, R, w->ln1_w, w->ln1_b, s->a);
-        rows_of(s, s->qkv, R, 3 * C);
-        mm(s, s->a, R, C, w->attn_w, 3 * C, w->attn_b, s->yrow, 4 * l, EPI_NONE);
-        /* k (transposed per head) and v into the caches */
-        for (int r = 0; r < R; r++) {
-            float *kt = kvl + (size_t)s->row_stream[r] * kv_stream;
-            float *vc = kt + key_floats(c);
-            const float *qkv = s->qkv + (size_t)r * 3 * C;
-            const int p = s->row_pos[r];
-            for (int h = 0; h < H; h++) {
-                float *kb = kt + h * head_keys;
-                for (int d = 0; d < hd; d++) kb[lac_key_at(hd, p, d)] = qkv[C + h * hd + d];
-            }
-            memcpy(vc + (size_t)p * C, qkv + 2 * C, (size_t)C * sizeof(float));
+    int bounds[LAC_MAX_ROW_GROUPS + 1];
+    const int groups = row_groups(s, counts, R, bounds);
+    if (groups > 1) {
+#pragma omp parallel num_threads(groups)
+        {
+            const int t = omp_get_thread_num();
+            const row_span sp = {bounds[t], bounds[t + 1], t};
+            for (int l = 0; l < (int)c->n_layer; l++) layer_rows(s, &sp, l);
         }
-        attend_rows(s, kvl, kv_stream, scale, R);
-        rows_of(s, s->a, R, C);
-        mm(s, s->att, R, C, w->proj_w, C, w->proj_b, s->yrow, 4 * l + 1, EPI_RESIDUAL);
-        layernorm_rows(s, s->x, R, w->ln2_w, w->ln2_b, s->a);
-        rows_of(s, s->h, R, NI);
-        mm(s, s->a, R, C, w->fc_w, NI, w->fc_b, s->yrow, 4 * l + 2, EPI_GELU);
-        rows_of(s, s->a, R, C);
-        mm(s, s->h, R, NI, w->fcproj_w, C, w->fcproj_b, s->yrow, 4 * l + 3, EPI_RESIDUAL);
+    } else {
+        const row_span sp = {0, R, -1};
+        for (int l = 0; l < (int)c->n_layer; l++) layer_rows(s, &sp, l);
     }
-    layernorm_rows(s, s->x, R, m->lnf_w, m->lnf_b, s->a);
+    const row_span all = {0, R, -1};
+    layernorm_rows(s, &all, s->x, m->lnf_w, m->lnf_b, s->a);
     {
         int r = 0;
         for (int b = 0; b < B; b++)
@@ -630,10 +711,9 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     }
     /* the LM head: reading W is most of a decoding step's time; halves read half the bytes */
     if (s->head_f16)
-        mm_tiles(s, s->a, R, C, NULL, s->wte_t_f16, V, NULL, s->yrow, 4 * (int)c->n_layer,
-                 EPI_NONE);
+        mm_tiles(s, &all, s->a, C, NULL, s->wte_t_f16, V, NULL, 4 * (int)c->n_layer, EPI_NONE);
     else
-        mm(s, s->a, R, C, s->wte_t, V, NULL, s->yrow, 4 * (int)c->n_layer, EPI_NONE);
+        mm(s, &all, s->a, C, s->wte_t, V, NULL, 4 * (int)c->n_layer, EPI_NONE);
     return LAC_OK;
 }
 

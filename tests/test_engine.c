@@ -128,6 +128,25 @@ static void fast_all(const char *isa) {
     unsetenv("LAC_CPU_ISA");
 }
 
+/* Row groups (forward_fast.c row_groups: each thread takes some streams through all layers):
+ * forced on for every call of 2+ streams, and off, each against the scalar prefill; chunks of
+ * 19 rows put a stream's consecutive rows (multi-row attention) inside a group */
+Test(engine_random, fast_row_groups) {
+    const char *mode[2] = {"1", "0"};
+    const int th[2] = {2, 3}, chunk[3] = {1, 5, 19};
+    char what[96];
+    for (int g = 0; g < 2; g++) {
+        setenv("LAC_ROW_GROUPS", mode[g], 1);
+        for (int t = 0; t < 2; t++)
+            for (int c = 0; c < 3; c++) {
+                snprintf(what, sizeof what, "LAC_ROW_GROUPS=%s, %d threads, B=7, chunks of %d",
+                         mode[g], th[t], chunk[c]);
+                expect_same(LAC_DEVICE_CPU, th[t], 7, 5, chunk[c], other, what);
+            }
+    }
+    unsetenv("LAC_ROW_GROUPS");
+}
+
 Test(engine_random, fast_best_isa) { fast_all("best"); }
 Test(engine_random, fast_avx2) { fast_all("avx2"); }
 Test(engine_random, fast_generic) { fast_all("generic"); }
