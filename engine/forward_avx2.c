@@ -176,7 +176,8 @@ matmul_p8_any(const int F16, const float *X, int ldx, int R, int K, const void *
 
 /* f16 != 0 needs F16C (checked by forward_fast.c before packing halves) */
 static void matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
-                      const float *bias, float *const *Y, int n0, int n1) {
+                      const float *bias, float *const *Y, int n0, int n1, float *wide) {
+    (void)wide; /* wide_cols = 0 */
     if (f16) matmul_p8_any(1, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
     else matmul_p8_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
 }

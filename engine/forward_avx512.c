@@ -118,23 +118,31 @@ static inline __attribute__((always_inline)) __m512 load_p(const int F16, const 
     return _mm512_loadu_ps((const float *)Wp + i);
 }
 
-/* NR rows x NV groups (16 columns each) from column n (a multiple of 16); columns >= N (the
- * padding of the last group) are computed from zeros and never stored. PF (one row, or the
- * first row block of many): each k also prefetches the same k of the next NV groups, which
- * the next call or block reads, so the short group streams (8 KB for K = 256 halves) do not
- * each start cold. */
+/* NR rows x NV groups (16 columns each) from column n (a multiple of 16) of the packed
+ * weights whose first group for this block is at Wg; columns >= N (the padding of the last
+ * group) are computed from zeros and never stored. PF (one row, or the first row block of
+ * many): each k also prefetches the same k of the next NV groups, which the next call or block
+ * reads, so the short group streams (8 KB for K = 256 halves) do not each start cold.
+ * wout (halves only): the block's weights widened to fp32 are also stored there, as NV packed
+ * groups [NV][K][16], for the next row blocks to read (matmul_pk_any). Each output line of Y is
+ * prefetched for writing first: the rows of the LM head's logits lie 200 KB apart, and their
+ * stores otherwise wait for each line's read from memory at the end of the block (measured on a
+ * Xeon: 0.55 -> 0.62 of the FMA peak for the LM head of a 256-row prefill). */
 static inline __attribute__((always_inline)) void
 mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int ldx, int K,
-    const void *Wp, int N, const float *bias, float *const *Y, int n) {
+    const void *Wg, float *wout, int N, const float *bias, float *const *Y, int n) {
     __m512 acc[6][8];
     _Pragma("GCC unroll 8")
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 8")
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+        for (int v = 0; v < NV; v++) {
+            acc[r][v] = _mm512_setzero_ps();
+            if (n + 16 * v < N) __builtin_prefetch(Y[r] + n + 16 * v, 1, 3);
+        }
     const size_t es = F16 ? 2 : 4, gsb = (size_t)K * 16 * es; /* bytes per group */
     /* pointers stepped through k (not indices recomputed per row): the six row reads are
      * then base + ldx * {0..3} and base4 + ldx * {0, 1}, all in registers */
-    const char *wk = (const char *)Wp + (size_t)(n / 16) * gsb;
+    const char *wk = (const char *)Wg;
     const char *next = wk + (size_t)NV * gsb;
     const float *x0 = X, *x4 = X + (size_t)4 * ldx;
     const size_t ld = (size_t)ldx;
@@ -142,6 +150,9 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
         __m512 wv[8];
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++) wv[v] = load_p(F16, wk + v * gsb, 0);
+        if (F16 && wout)
+            _Pragma("GCC unroll 8")
+            for (int v = 0; v < NV; v++) _mm512_storeu_ps(wout + ((size_t)v * K + k) * 16, wv[v]);
         if (PF && (!F16 || !(k & 1)))
             _Pragma("GCC unroll 8")
             for (int v = 0; v < NV; v++) _mm_prefetch(next + v * gsb, _MM_HINT_T0);
@@ -166,53 +177,68 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
     }
 }
 
-#define MKP_CALL(NRR, NV, PF) \
-    mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
-/* rows r .. r + nr - 1 (nr <= 6) of one column block */
-#define MKP_NR(NV, PF)                                                                      \
+/* mkp on the packed array Wp (group n / 16), or on the widened block in `wide` (fp32) */
+#define MKP_CALL(NRR, NV, PF)                                                               \
+    mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K,                                      \
+        (const char *)Wp + (size_t)(n / 16) * K * 16 * (F16 ? 2 : 4), NULL, N, bias, Y + r, n)
+#define MKP_WIDEN(NRR) mkp(1, NRR, 4, 1, X + (size_t)r * ldx, ldx, K,                       \
+                           (const uint16_t *)Wp + (size_t)(n / 16) * K * 16, wide, N, bias, Y + r, n)
+#define MKP_WIDE(NRR) mkp(0, NRR, 4, 0, X + (size_t)r * ldx, ldx, K, wide, NULL, N, bias, Y + r, n)
+/* rows r .. r + nr - 1 (nr <= 6) of one column block: CALL(6) .. CALL(1) */
+#define MKP_NR(CALL)                                                                        \
     switch (nr) {                                                                           \
-    case 6: MKP_CALL(6, NV, PF); break;                                                     \
-    case 5: MKP_CALL(5, NV, PF); break;                                                     \
-    case 4: MKP_CALL(4, NV, PF); break;                                                     \
-    case 3: MKP_CALL(3, NV, PF); break;                                                     \
-    case 2: MKP_CALL(2, NV, PF); break;                                                     \
-    case 1: MKP_CALL(1, NV, PF); break;                                                     \
+    case 6: CALL(6); break;                                                                 \
+    case 5: CALL(5); break;                                                                 \
+    case 4: CALL(4); break;                                                                 \
+    case 3: CALL(3); break;                                                                 \
+    case 2: CALL(2); break;                                                                 \
+    case 1: CALL(1); break;                                                                 \
     default: break;                                                                         \
     }
+#define MKP_PF4(NRR) MKP_CALL(NRR, 4, 1)
+#define MKP_NP4(NRR) MKP_CALL(NRR, 4, 0)
+#define MKP_PF1(NRR) MKP_CALL(NRR, 1, 1)
+#define MKP_NP1(NRR) MKP_CALL(NRR, 1, 0)
 /* all rows of one column block, in ceil(R / 6) blocks of as equal sizes as can be (19 rows:
  * 5 + 5 + 5 + 4, not 6 + 6 + 6 + 1, whose last block has four chains: too few for two FMA
- * pipes); the first block prefetches the next column block */
-#define MKP_ROWS(NV)                                                                        \
+ * pipes); the first block (FIRST) prefetches the next column block, the others are REST */
+#define MKP_ROWS(FIRST, REST)                                                               \
     do {                                                                                    \
         const int nblk = (R + 5) / 6, small = R / nblk, big = R % nblk;                     \
         for (int b = 0, r = 0; b < nblk; b++) {                                             \
             const int nr = small + (b < big);                                               \
             if (b == 0) {                                                                   \
-                MKP_NR(NV, 1)                                                               \
+                MKP_NR(FIRST)                                                               \
             } else {                                                                        \
-                MKP_NR(NV, 0)                                                               \
+                MKP_NR(REST)                                                                \
             }                                                                               \
             r += nr;                                                                        \
         }                                                                                   \
     } while (0)
 
+/* Calls of at least this many rows on halves, given scratch, widen each column block once
+ * (its first row block) and read it as fp32 in the others (see forward_fast.h) */
+#define LAC_WIDEN_MIN_ROWS 12
+
 static inline __attribute__((always_inline)) void
 matmul_pk_any(const int F16, const float *X, int ldx, int R, int K, const void *Wp, int N,
-              const float *bias, float *const *Y, int n0, int n1) {
+              const float *bias, float *const *Y, int n0, int n1, float *wide) {
     int n = n0;
     if (R == 1) { /* one row: eight chains and streams in flight, the next ones prefetched */
         const int r = 0;
         for (; n + 128 <= n1; n += 128) MKP_CALL(1, 8, 1);
         for (; n + 64 <= n1; n += 64) MKP_CALL(1, 4, 1);
     }
-    for (; n + 64 <= n1; n += 64) MKP_ROWS(4);
-    for (; n < n1; n += 16) MKP_ROWS(1);
+    if (F16 && wide && R >= LAC_WIDEN_MIN_ROWS)
+        for (; n + 64 <= n1; n += 64) MKP_ROWS(MKP_WIDEN, MKP_WIDE);
+    for (; n + 64 <= n1; n += 64) MKP_ROWS(MKP_PF4, MKP_NP4);
+    for (; n < n1; n += 16) MKP_ROWS(MKP_PF1, MKP_NP1);
 }
 
 static void matmul_pk(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
-                      const float *bias, float *const *Y, int n0, int n1) {
-    if (f16) matmul_pk_any(1, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
-    else matmul_pk_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
+                      const float *bias, float *const *Y, int n0, int n1, float *wide) {
+    if (f16) matmul_pk_any(1, X, ldx, R, K, Wp, N, bias, Y, n0, n1, wide);
+    else matmul_pk_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1, NULL);
 }
 
 /* NV vectors of scores from position j (a multiple of 16; keys in blocks of 128 positions,
@@ -581,7 +607,7 @@ static void softmax_exp(float *s, int n) {
 
 const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
-    .matmul_pk = matmul_pk, .pack = 16,
+    .matmul_pk = matmul_pk, .pack = 16, .wide_cols = 64,
     .scores = scores, .wsum = wsum, .wsum_n = wsum_n,
     .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = 64,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,

@@ -56,8 +56,9 @@ static void g_matmul_f16(const float *X, int ldx, int R, int K, const uint16_t *
 
 /* packed weights (forward_fast.h): 16 outputs = two groups of 8 at a time, same chains */
 static void g_matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
-                        const float *bias, float *const *Y, int n0, int n1) {
+                        const float *bias, float *const *Y, int n0, int n1, float *wide) {
     enum { NB = 16 };
+    (void)wide; /* wide_cols = 0 */
     (void)N; /* n1 <= N: the padding is never read */
     const size_t gs = (size_t)K * 8;
     for (int r = 0; r < R; r++) {
@@ -193,6 +194,13 @@ typedef struct fast_state {
     void *pk_mem;
     int pk_rows;
     int row_groups; /* 0 off, 1 when they pay, 2 always (LAC_ROW_GROUPS: "0", unset, "1") */
+    /* Scratch for matmul_pk's widened blocks (f16_widen_pays): wide_floats floats per thread,
+     * or NULL: the kernels read the halves in every row block */
+    float *wide;
+    size_t wide_floats;
+    int wide_call; /* this call passes `wide`: a prefill (a stream with more than
+                    * LAC_GROUP_MAX_ROWS rows); decoding steps read the halves (measured: a
+                    * 19-block file decoded 4% slower widened, compression 6% faster) */
     /* per layer, per stream: each head's keys in blocks of LAC_KEY_BLOCK positions
      * (key_floats, lac_key_at), then the values [n_ctx][C] */
     float *kv;
@@ -250,6 +258,7 @@ static void fast_destroy(void *st) {
     free(s->pk);
     free(s->pk_f16);
     free(s->pk_mem);
+    free(s->wide);
     free(s);
 }
 
@@ -337,6 +346,35 @@ static int pack_weights(fast_state *s) {
     return 0;
 }
 
+/* Whether matmuls on packed halves should widen each block of columns once into fp32 scratch
+ * (forward_fast.h, matmul_pk's `wide`) rather than in every row block's registers. On Intel cores vcvtph2ps takes the two FMA ports
+ * (uops.info: p0 + p5 for a zmm): measured on a 2-vCPU Xeon (Emerald Rapids), 64 rows x 256 x
+ * 768 ran at 0.63 of the FMA peak on halves and 0.86 on fp32. AMD's cores
+ * convert on other pipes (a Zen 5 VM reached 0.89-0.95 on halves), so they read the halves.
+ * LAC_WIDEN_F16=0/1 overrides (A/B timing, tests). Only speed changes: a half widens exactly. */
+static int f16_widen_pays(void) {
+    const char *env = getenv("LAC_WIDEN_F16");
+    if (env && *env) return strcmp(env, "0") != 0;
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    return __builtin_cpu_is("intel");
+#else
+    return 0;
+#endif
+}
+
+/* s->wide for packed F16 weights, when f16_widen_pays. Returns 0, or -1 when out of memory. */
+static int alloc_wide(fast_state *s) {
+    const lac_model_config *c = &s->m->cfg;
+    int any16 = 0;
+    for (int i = 0; s->pk && i <= 4 * (int)c->n_layer; i++) any16 |= s->pk_f16[i];
+    if (!any16 || !s->kr->wide_cols || !f16_widen_pays()) return 0;
+    const size_t K = c->n_inner > c->n_embd ? c->n_inner : c->n_embd;
+    s->wide_floats = K * (size_t)s->kr->wide_cols;
+    s->wide = malloc((size_t)s->n_threads * s->wide_floats * sizeof(float));
+    return s->wide ? 0 : -1;
+}
+
 static lac_status fast_create(const lac_model *m, const lac_engine_options *opt, void **out,
                               const char **name, lac_error *err) {
     const lac_model_config *c = &m->cfg;
@@ -372,7 +410,7 @@ static lac_status fast_create(const lac_model *m, const lac_engine_options *opt,
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: %zu MiB of KV cache)",
                         kv * sizeof(float) >> 20);
     }
-    if (pack_weights(s)) {
+    if (pack_weights(s) || alloc_wide(s)) {
         fast_destroy(s);
         return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory (cpu: packed weights)");
     }
@@ -403,13 +441,16 @@ enum { EPI_NONE, EPI_GELU, EPI_RESIDUAL };
  * GELU of the outputs, or the residual stream res (rows of N floats) += the outputs. */
 static void mm_tile(const fast_state *s, const float *X, int R, int K, const float *W,
                     const uint16_t *W16, int N, const float *bias, float *const *Y,
-                    const void *Wp, int pf16, int nr, int t, int epi, float *res) {
+                    const void *Wp, int pf16, int nr, int t, int epi, float *res, int slot) {
     const int P = s->kr->panel, RC = 64;
     const int p = t / nr, rc = t % nr;
     const int n0 = p * P, n1 = n0 + P < N ? n0 + P : N;
     const int r0 = rc * RC, r1 = r0 + RC < R ? r0 + RC : R;
-    if (Wp)
-        s->kr->matmul_pk(X + (size_t)r0 * K, K, r1 - r0, K, Wp, pf16, N, bias, Y + r0, n0, n1);
+    if (Wp) {
+        float *wide = pf16 && s->wide_call ? s->wide + (size_t)slot * s->wide_floats : NULL;
+        s->kr->matmul_pk(X + (size_t)r0 * K, K, r1 - r0, K, Wp, pf16, N, bias, Y + r0, n0, n1,
+                         wide);
+    }
     else if (W16)
         s->head_f16(X + (size_t)r0 * K, K, r1 - r0, K, W16, N, bias, Y + r0, n0, n1);
     else
@@ -445,10 +486,12 @@ static void mm_tiles(const fast_state *s, const row_span *sp, const float *X, in
     if (sp->thread < 0 && tiles > 1 && (double)R * K * N >= LAC_PAR_MIN_FMA && s->n_threads > 1) {
 #pragma omp parallel for schedule(static) num_threads(s->n_threads)
         for (int t = 0; t < tiles; t++)
-            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi, res);
+            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi, res,
+                    omp_get_thread_num());
     } else {
+        const int slot = sp->thread >= 0 ? sp->thread : 0;
         for (int t = 0; t < tiles; t++)
-            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi, res);
+            mm_tile(s, X, R, K, W, W16, N, bias, Y, Wp, pf16, nr, t, epi, res, slot);
     }
 }
 
@@ -678,6 +721,8 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
             R++;
         }
     if (R == 0) return LAC_OK;
+    s->wide_call = 0;
+    for (int b = 0; b < B && s->wide; b++) s->wide_call |= counts[b] > LAC_GROUP_MAX_ROWS;
     {
         int r = 0;
         for (int b = 0; b < B; b++)

@@ -35,10 +35,15 @@ typedef struct lac_fast_kernels {
     /* matmul on packed weights: Wp holds W[K][N] as ceil(N/pack) groups of [K][pack] columns
      * (group g = columns pack*g .. pack*g+pack-1, the last one zero-padded), fp32 (f16 = 0) or
      * IEEE halves (f16 = 1, widened exactly in registers); n0 is a multiple of pack. Same chains
-     * and bits as matmul. NULL: not available (forward_fast.c does not pack). */
+     * and bits as matmul. NULL: not available (forward_fast.c does not pack).
+     * wide: NULL, or scratch of K * wide_cols floats: then a call on halves with enough rows
+     * widens each block of wide_cols columns once, while its first rows are computed, and the
+     * other rows read the fp32 copy (the same values, so the same bits). Worth it where
+     * widening takes the FMA ports (forward_fast.c, f16_widen_pays). */
     void (*matmul_pk)(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,
-                      const float *bias, float *const *Y, int n0, int n1);
+                      const float *bias, float *const *Y, int n0, int n1, float *wide);
     int pack; /* columns per group of packed weights: one vector (8 for AVX2, 16 for AVX-512) */
+    int wide_cols; /* columns matmul_pk widens at once, or 0: it ignores `wide` */
     /* s[j] = chain_d(q[d], key j's channel d) * scale, for j < nj, d < hd. Kb holds one head's
      * keys in blocks of LAC_KEY_BLOCK positions, [ceil(n_ctx/128)][hd][128] with blocks
      * lac_key_block(hd) floats apart: key j's channel d at lac_key_at(hd, j, d). */

@@ -640,6 +640,13 @@ static void f16_all_isas(const lac_model *m, const int32_t *tk, int n) {
         f16_expect_fast(m, tk, n, ref, f16_isas[i]);
     }
     unsetenv("LAC_CPU_ISA");
+    /* halves widened once per block of columns in prefills (forward_fast.c f16_widen_pays:
+     * Intel's cores by default), forced on and off on any CPU */
+    setenv("LAC_WIDEN_F16", "1", 1);
+    f16_expect_fast(m, tk, n, ref, "LAC_WIDEN_F16=1");
+    setenv("LAC_WIDEN_F16", "0", 1);
+    f16_expect_fast(m, tk, n, ref, "LAC_WIDEN_F16=0");
+    unsetenv("LAC_WIDEN_F16");
     setenv("LAC_F16_LAYERS", "0", 1);
     f16_expect_fast(m, tk, n, ref, "LAC_F16_LAYERS=0 packed fp32 layers");
     unsetenv("LAC_F16_LAYERS");
