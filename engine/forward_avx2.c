@@ -119,7 +119,11 @@ mkp(const int F16, const int NR, const int NV, const float *X, int ldx, int K, c
     _Pragma("GCC unroll 6")
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 6")
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm256_setzero_ps();
+        for (int v = 0; v < NV; v++) {
+            acc[r][v] = _mm256_setzero_ps();
+            /* each output line prefetched for writing (see forward_avx512.c mkp) */
+            if (n + 8 * v < N) __builtin_prefetch(Y[r] + n + 8 * v, 1, 3);
+        }
     const size_t gs = (size_t)K * 8;
     size_t w = (size_t)(n / 8) * gs;
     for (int k = 0; k < K; k++, w += 8) {
