@@ -10,7 +10,8 @@
  *    ISA measured again right after that line (a VM's host lends and takes back cycles within
  *    minutes: a peak from the start of the run made fractions of up to 1.01); for B = 1 also
  *    the bandwidth bound: bytes of weights one step reads (at the width the engine reads them)
- *    over the triad bandwidth measured right after, and the fraction of that bound reached.
+ *    over the bandwidth of a triad of the same bytes measured right after (the caches', where
+ *    they hold the weights), and the fraction of that bound reached; the memory's triad too.
  * Tab-separated lines: "kind name threads B value unit fraction note". */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -194,12 +195,17 @@ static int engine_runs(const char *name, const char *path, int T, const int *Bs,
             printf("step\t%s\t%d\t%d\t%.2f\tGFLOP/s\t%.3f\t%.1f tok/s; %s; peak %.1f\n", name, T,
                    B, fl / t / 1e9, fl / t / 1e9 / pk, B / t, dev, pk);
             if (B == 1) {
-                const double bw = triad(T, quick ? (8u << 20) : (32u << 20));
-                const double bound = step_bytes(c, dev) / (bw * 1e9);
+                /* the bound: the step's bytes over a triad of the same size (three arrays of
+                 * step_bytes / 3: where the caches hold the weights, as a 260 MB L3 does, that is
+                 * the caches' bandwidth, not the memory's), and the memory's triad for reference */
+                const double sb = step_bytes(c, dev);
+                const double bw = triad(T, (size_t)(sb / 12));
+                const double bw_mem = triad(T, quick ? (8u << 20) : (32u << 20));
+                const double bound = sb / (bw * 1e9);
                 printf("step-bw\t%s\t%d\t1\t%.2f\tGB/s\t%.3f\t%.1f MB/step, bound %.1f tok/s; "
-                       "triad %.1f GB/s\n",
-                       name, T, step_bytes(c, dev) / t / 1e9, bound / t, step_bytes(c, dev) / 1e6,
-                       1.0 / bound, bw);
+                       "triad %.1f GB/s over %.0f MB (%.1f GB/s over %.0f MB)\n",
+                       name, T, sb / t / 1e9, bound / t, sb / 1e6, 1.0 / bound, bw, sb / 1e6, bw_mem,
+                       (quick ? 3.0 * (8u << 20) : 3.0 * (32u << 20)) * 4 / 1e6);
             }
         }
         fflush(stdout);
