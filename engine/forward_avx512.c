@@ -1,6 +1,8 @@
 /* forward_avx512.c — AVX-512F kernels of the fast CPU backend (built with -mavx512f -mfma,
  * selected at run time). Each of the 16 lanes owns one output's fmaf chain (docs/NUMERICS.md
  * §1); register blocks of 6 rows x 4 vectors (64 columns); tails use lane masks. */
+#include <string.h>
+
 #include "forward_fast.h"
 #include "forward_ops.h"
 #ifdef LAC_FAST_X86
@@ -11,6 +13,160 @@ static inline __mmask16 tail_mask(int n) { return n >= 16 ? (__mmask16)0xffff : 
 /* m[v] for nv vectors covering the next `left` lanes: full, partial, then empty */
 static inline void lane_masks(int left, int nv, __mmask16 *m) {
     for (int v = 0; v < nv; v++) m[v] = left - 16 * v <= 0 ? 0 : tail_mask(left - 16 * v);
+}
+
+/* ---- value sums near the subnormal range ----------------------------------------------------
+ * A value sum's chain a = fmaf(e[j], v[j], a) starts at 0, and the softmax weights e[j] of
+ * far-off keys can be subnormal (1% of them in a lac-tiny prefill, most before a row's first
+ * normal one, so that row's first sums are subnormal too). Intel cores take a microcode assist
+ * of ~125 cycles for a multiply or FMA with a subnormal multiplicand or result, or a subnormal
+ * addend of a nonzero product (measured on a Xeon, Emerald Rapids: 45-54 ns against 0.55; adds,
+ * compares, and subnormal products that vanish into a normal sum cost nothing), which made the
+ * value sums 3-4x slower there. AMD's cores have no such assist.
+ * So such stretches run scaled by 2^48 (fma_scaled), where none of these numbers is subnormal,
+ * and give fmaf's bits: scaling by a power of two is exact, normal results round to 24 bits at
+ * either scale, and results that are subnormal at scale 1 (on the grid of 2^-149) are rounded
+ * on the grid of 2^-101 by adding 2^-78, whose binade has that grid, to the addend (exact),
+ * and subtracting it from the rounded sum (exact). Subnormal floats are scaled from their
+ * integer mantissas, and results that are subnormal at scale 1 are built from theirs. */
+#define LAC_SUB_BITS 0x00800000u /* 2^-126: below it (and above 0) a float is subnormal */
+
+/* bit i: e[i] is subnormal, for i < n <= 64 */
+static inline uint64_t sub_mask(const float *e, int n) {
+    uint64_t m = 0;
+    for (int i = 0; i < n; i += 16) {
+        const __mmask16 lm = tail_mask(n - i);
+        const __m512i b = _mm512_and_si512(_mm512_maskz_loadu_epi32(lm, e + i),
+                                           _mm512_set1_epi32(0x7fffffff));
+        const __mmask16 t = _mm512_mask_cmplt_epu32_mask(
+            lm, _mm512_sub_epi32(b, _mm512_set1_epi32(1)), _mm512_set1_epi32(LAC_SUB_BITS - 1));
+        m |= (uint64_t)t << i;
+    }
+    return m;
+}
+
+static inline uint32_t f2u(float x) {
+    uint32_t b;
+    memcpy(&b, &x, sizeof b);
+    return b;
+}
+static inline int is_sub(float e) { return (f2u(e) & 0x7fffffffu) - 1u < LAC_SUB_BITS - 1u; }
+
+/* e * 2^48 for one weight, exactly */
+static inline float scale_up1(float e) {
+    const uint32_t b = f2u(e);
+    if (b & 0x7f800000u) return e * 0x1p48f;
+    const float m = (float)(int32_t)(b & 0x7fffffu) * 0x1p-101f;
+    return (b >> 31) ? -m : m;
+}
+
+/* x * 2^48 on 16 lanes, exactly (|x| < 2^80) */
+static inline __m512 scale_up(__m512 x) {
+    const __m512i b = _mm512_castps_si512(x);
+    const __mmask16 sub = _mm512_testn_epi32_mask(b, _mm512_set1_epi32(0x7f800000));
+    const __m512 n = _mm512_mul_ps(_mm512_maskz_mov_ps((__mmask16)~sub, x), _mm512_set1_ps(0x1p48f));
+    const __m512 m = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_and_si512(b, _mm512_set1_epi32(0x7fffff))),
+                                   _mm512_set1_ps(0x1p-101f));
+    const __m512i ms = _mm512_or_si512(_mm512_castps_si512(m),
+                                       _mm512_and_si512(b, _mm512_set1_epi32((int)0x80000000u)));
+    return _mm512_mask_blend_ps(sub, n, _mm512_castsi512_ps(ms));
+}
+
+/* x * 2^-48 on 16 lanes, x a float times 2^48, exactly: normal results by the multiply, ones
+ * below 2^-126 (|x| < 2^-78) from the integer x * 2^101 */
+static inline __m512 scale_down(__m512 x) {
+    const __m512 ax = _mm512_abs_ps(x);
+    const __mmask16 lo = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p-78f), _CMP_LT_OQ);
+    const __m512 n = _mm512_mul_ps(_mm512_maskz_mov_ps((__mmask16)~lo, x), _mm512_set1_ps(0x1p-48f));
+    const __m512i r = _mm512_cvtps_epi32(_mm512_mul_ps(_mm512_maskz_mov_ps(lo, ax), _mm512_set1_ps(0x1p101f)));
+    const __m512i rs = _mm512_or_si512(r, _mm512_and_si512(_mm512_castps_si512(x),
+                                                           _mm512_set1_epi32((int)0x80000000u)));
+    return _mm512_mask_blend_ps(lo, n, _mm512_castsi512_ps(rs));
+}
+
+/* lanes in (0, 2^-52) at scale 2^48: the next plain FMA might meet a subnormal */
+static inline int scaled_small(__m512 as) {
+    const __m512 ax = _mm512_abs_ps(as);
+    return (_mm512_cmp_ps_mask(ax, _mm512_set1_ps(0x1p-52f), _CMP_LT_OQ) &
+            _mm512_cmp_ps_mask(ax, _mm512_setzero_ps(), _CMP_NEQ_UQ)) != 0;
+}
+
+/* x's sign bit on y (AVX-512F has no float and/or) */
+static inline __m512 or_sign(__m512 y, __m512 x) {
+    return _mm512_castsi512_ps(_mm512_or_si512(
+        _mm512_castps_si512(y),
+        _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u))));
+}
+
+/* fmaf(e, v, a) * 2^48 from es = e * 2^48 and as = a * 2^48 (see above) */
+static inline __m512 fma_scaled(__m512 es, __m512 v, __m512 as, float e) {
+    const __m512 c1 = _mm512_fmadd_ps(es, v, as);
+    const __m512 ac = _mm512_abs_ps(c1);
+    const __mmask16 low = _mm512_cmp_ps_mask(ac, _mm512_set1_ps(0x1p-78f), _CMP_LT_OQ) &
+                          _mm512_cmp_ps_mask(ac, _mm512_setzero_ps(), _CMP_NEQ_UQ);
+    if (!low) return c1; /* a normal result (or zero): 24 bits at either scale */
+    /* subnormal at scale 1: round on the grid of 2^-101 (c1's sign is the exact sum's) */
+    const __m512 C = or_sign(_mm512_set1_ps(0x1p-78f), c1), t = _mm512_add_ps(as, C);
+    __m512 c2 = _mm512_sub_ps(_mm512_fmadd_ps(es, v, t), C);
+    c2 = _mm512_mask_mov_ps(c2, _mm512_cmp_ps_mask(c2, _mm512_setzero_ps(), _CMP_EQ_OQ),
+                            or_sign(c2, c1)); /* a zero keeps the sum's sign */
+    /* t = as + C is exact below 2^-77 (a multiple of 2^-101 there); larger addends (a
+     * cancellation) take the hardware's fmaf at scale 1 (and its assist) */
+    const __mmask16 far = low & _mm512_cmp_ps_mask(_mm512_abs_ps(t), _mm512_set1_ps(0x1p-77f), _CMP_GE_OQ);
+    const __m512 r = _mm512_mask_blend_ps(low, c1, c2);
+    if (!far) return r;
+    return _mm512_mask_blend_ps(far, r, scale_up(_mm512_fmadd_ps(_mm512_set1_ps(e), v, scale_down(as))));
+}
+/* Positions j0 .. j1 - 1 of nr value sums (row r: weights e[r], values V[r] rows ldv apart,
+ * accumulators a[r], chain ending at nj[r]), each row by the plain FMA except where a weight
+ * is subnormal or the row's sums are small (bit r of small: they run scaled, fma_scaled);
+ * returns small. Out of line, so that the plain loops keep their accumulators in registers. */
+static __attribute__((noinline)) int
+wsum_checked(int nr, const float *const *e, const float *const *V, int ldv, const int *nj,
+             int j0, int j1, const __mmask16 *m, __m512 (*a)[4], int small) {
+    for (int r = 0; r < nr; r++) {
+        const int end = j1 < nj[r] ? j1 : nj[r];
+        int sc = small >> r & 1; /* a[r] holds the sums * 2^48 */
+        if (sc)
+            for (int v = 0; v < 4; v++) a[r][v] = scale_up(a[r][v]);
+        for (int j = j0; j < end; j++) {
+            const float *vp = V[r] + (size_t)j * ldv;
+            const float ej = e[r][j];
+            if (!sc && !is_sub(ej)) {
+                const __m512 eb = _mm512_set1_ps(ej);
+                for (int v = 0; v < 4; v++)
+                    a[r][v] = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[v], vp + 16 * v), a[r][v]);
+                continue;
+            }
+            if (!sc)
+                for (int v = 0; v < 4; v++) a[r][v] = scale_up(a[r][v]);
+            const __m512 es = _mm512_set1_ps(scale_up1(ej));
+            int still = 0;
+            for (int v = 0; v < 4; v++) {
+                a[r][v] = fma_scaled(es, _mm512_maskz_loadu_ps(m[v], vp + 16 * v), a[r][v], ej);
+                still |= scaled_small(a[r][v]);
+            }
+            sc = still;
+            if (!sc)
+                for (int v = 0; v < 4; v++) a[r][v] = scale_down(a[r][v]);
+        }
+        if (sc)
+            for (int v = 0; v < 4; v++) a[r][v] = scale_down(a[r][v]);
+        small = (small & ~(1 << r)) | sc << r;
+    }
+    return small;
+}
+
+/* Bit r: row r's chain starts (at its first nonzero weight) with a weight below 2^-100, so
+ * its first sums may be subnormal: it starts scaled (wsum_checked) */
+static inline int small_starts(int nr, const float *const *e, const int *nj) {
+    int small = 0;
+    for (int r = 0; r < nr; r++) {
+        int j = 0;
+        while (j < nj[r] && e[r][j] == 0.0f) j++;
+        if (j < nj[r] && (f2u(e[r][j]) & 0x7fffffffu) < 0x0d800000u) small |= 1 << r;
+    }
+    return small;
 }
 
 /* W[i..i+15] widened to fp32 (F16: W16 holds IEEE halves, widened exactly by vcvtph2ps);
@@ -298,16 +454,39 @@ wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv,
         _Pragma("GCC unroll 4")
         for (int v = 0; v < 4; v++) a[h][v] = _mm512_setzero_ps();
     const int full = hd == 64;
-    for (int j = 0; j < nj; j++) {
-        _Pragma("GCC unroll 4")
-        for (int h = 0; h < NH; h++) {
-            const __m512 eb = _mm512_set1_ps(e[h][j]);
-            const float *vp = Vc[h] + (size_t)j * ldv;
+    /* in blocks of 64 positions: this plain loop unless a weight is subnormal or a sum small
+     * (bit h of small: left by wsum_checked; the plain FMAs leave no small sums) */
+    int small;
+    {
+        const int njs[4] = {nj, nj, nj, nj};
+        small = small_starts(NH, e, njs);
+    }
+    for (int j0 = 0; j0 < nj; j0 += 64) {
+        const int j1 = nj - j0 < 64 ? nj : j0 + 64;
+        uint64_t tm = 0;
+        for (int h = 0; h < NH; h++) tm |= sub_mask(e[h] + j0, j1 - j0);
+        if (tm || small) {
+            __m512 spill[6][4];
+            const int njs[4] = {nj, nj, nj, nj};
+            for (int h = 0; h < NH; h++)
+                for (int v = 0; v < 4; v++) spill[h][v] = a[h][v];
+            const __mmask16 mc[4] = {m[0], m[1], m[2], m[3]}; /* (m stays in registers) */
+            small = wsum_checked(NH, e, Vc, ldv, njs, j0, j1, mc, spill, small);
+            for (int h = 0; h < NH; h++)
+                for (int v = 0; v < 4; v++) a[h][v] = spill[h][v];
+            continue;
+        }
+        for (int j = j0; j < j1; j++) {
             _Pragma("GCC unroll 4")
-            for (int v = 0; v < 4; v++)
-                a[h][v] = _mm512_fmadd_ps(eb, full ? _mm512_loadu_ps(vp + 16 * v)
-                                                   : _mm512_maskz_loadu_ps(m[v], vp + 16 * v),
-                                          a[h][v]);
+            for (int h = 0; h < NH; h++) {
+                const __m512 eb = _mm512_set1_ps(e[h][j]);
+                const float *vp = Vc[h] + (size_t)j * ldv;
+                _Pragma("GCC unroll 4")
+                for (int v = 0; v < 4; v++)
+                    a[h][v] = _mm512_fmadd_ps(eb, full ? _mm512_loadu_ps(vp + 16 * v)
+                                                       : _mm512_maskz_loadu_ps(m[v], vp + 16 * v),
+                                              a[h][v]);
+            }
         }
     }
     _Pragma("GCC unroll 4")
@@ -327,7 +506,7 @@ static void wsum_wide(const float *e, const float *Vc, int ldv, int nj, int hd, 
         lane_masks(hd - d0, 4, m);
         __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
         const float *vp = Vc + d0;
-        for (int j = 0; j < nj; j++, vp += ldv) {
+        for (int j = 0; j < nj; j++, vp += ldv) { /* (no GPT-2 has hd > 64: plain FMAs) */
             const __m512 eb = _mm512_set1_ps(e[j]);
             a0 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[0], vp), a0);
             if (nv > 1) a1 = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[1], vp + 16), a1);
@@ -423,28 +602,40 @@ wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, cons
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 4")
         for (int v = 0; v < 4; v++) a[r][v] = _mm512_setzero_ps();
-    const int njmin = nj[0], njmax = nj[NR - 1];
-    for (int j = 0; j < njmin; j++) { /* every row */
-        const float *vp = Vc + (size_t)j * ldv;
-        __m512 vv[4];
-        _Pragma("GCC unroll 4")
-        for (int v = 0; v < 4; v++) vv[v] = _mm512_maskz_loadu_ps(m[v], vp + 16 * v);
-        _Pragma("GCC unroll 6")
-        for (int r = 0; r < NR; r++) {
-            const __m512 eb = _mm512_set1_ps(e[r][j]);
-            _Pragma("GCC unroll 4")
-            for (int v = 0; v < 4; v++) a[r][v] = _mm512_fmadd_ps(eb, vv[v], a[r][v]);
+    const int njmin = nj[0], njmax = nj[NR - 1], full = hd == 64;
+    const float *Vr[6] = {Vc, Vc, Vc, Vc, Vc, Vc};
+    __m512 spill[6][4];
+    int small = small_starts(NR, e, nj); /* (see wsum_heads) */
+    /* every row's positions in blocks of 64, then the later rows' last ones (j1 = njmax) */
+    for (int j0 = 0, j1; j0 < njmax; j0 = j1) {
+        j1 = j0 < njmin ? (njmin - j0 < 64 ? njmin : j0 + 64) : njmax;
+        uint64_t tm = 0;
+        for (int r = 0; r < NR && j0 < njmin; r++) tm |= sub_mask(e[r] + j0, j1 - j0);
+        if (tm || small || j0 >= njmin) {
+            _Pragma("GCC unroll 6")
+            for (int r = 0; r < NR; r++)
+                _Pragma("GCC unroll 4")
+                for (int v = 0; v < 4; v++) spill[r][v] = a[r][v];
+            const __mmask16 mc[4] = {m[0], m[1], m[2], m[3]}; /* (m stays in registers) */
+            small = wsum_checked(NR, e, Vr, ldv, nj, j0, j1, mc, spill, small);
+            _Pragma("GCC unroll 6")
+            for (int r = 0; r < NR; r++)
+                _Pragma("GCC unroll 4")
+                for (int v = 0; v < 4; v++) a[r][v] = spill[r][v];
+            continue;
         }
-    }
-    for (int j = njmin; j < njmax; j++) { /* the later rows' last keys */
-        const float *vp = Vc + (size_t)j * ldv;
-        _Pragma("GCC unroll 6")
-        for (int r = 0; r < NR; r++) {
-            if (j >= nj[r]) continue; /* row r's chain ended at nj[r] */
-            const __m512 eb = _mm512_set1_ps(e[r][j]);
+        for (int j = j0; j < j1; j++) { /* every row */
+            const float *vp = Vc + (size_t)j * ldv;
+            __m512 vv[4];
             _Pragma("GCC unroll 4")
             for (int v = 0; v < 4; v++)
-                a[r][v] = _mm512_fmadd_ps(eb, _mm512_maskz_loadu_ps(m[v], vp + 16 * v), a[r][v]);
+                vv[v] = full ? _mm512_loadu_ps(vp + 16 * v) : _mm512_maskz_loadu_ps(m[v], vp + 16 * v);
+            _Pragma("GCC unroll 6")
+            for (int r = 0; r < NR; r++) {
+                const __m512 eb = _mm512_set1_ps(e[r][j]);
+                _Pragma("GCC unroll 4")
+                for (int v = 0; v < 4; v++) a[r][v] = _mm512_fmadd_ps(eb, vv[v], a[r][v]);
+            }
         }
     }
     _Pragma("GCC unroll 6")

@@ -181,6 +181,98 @@ static void check_matmul(const lac_fast_kernels *kr) {
     cr_expect(memcmp(Y, Z, sizeof Y) == 0, "%s matmul differs from the chain", kr->isa);
 }
 
+/* ---- value sums with weights and sums near the subnormal range (forward_avx512.c runs those
+ * stretches scaled, to spare Intel's microcode assists): every kernel against the fmaf chain */
+enum { WJ = 300, WD = 64, WLD = 256 };
+static float wv_vals[WJ * WLD], we_rows[6][WJ];
+
+static uint64_t wrng = 77;
+static float wuni(void) { /* [0, 1) */
+    wrng = wrng * 6364136223846793005ull + 1442695040888963407ull;
+    return (float)((double)(wrng >> 11) * 0x1p-53);
+}
+
+/* weight row pattern p: subnormal or tiny starts, zeros, softmax-like spreads down to 0 */
+static void weight_row(float *e, int p) {
+    for (int j = 0; j < WJ; j++) {
+        const float u = wuni();
+        switch (p % 6) {
+        case 0: e[j] = j < 100 ? u * 0x1p-130f : u; break;             /* subnormal start */
+        case 1: e[j] = j < 7 ? 0.0f : j < 40 ? u * 1e-35f : u; break;  /* zeros, then tiny */
+        case 2: e[j] = lac_expf(-u * 120.0f); break;                    /* normal .. 0 */
+        case 3: e[j] = j % 17 == 5 ? u * 0x1p-140f : u * 0.1f; break;   /* sporadic */
+        case 4: e[j] = j == 0 ? 1.0f : j == 1 ? 1.0f : u * 0x1p-128f; break; /* cancel, then tiny */
+        default: e[j] = u < 0.5f ? u * 0x1p-149f * 64.0f : u * 0x1p-110f; break;
+        }
+    }
+}
+
+static void value_rows(void) {
+    for (int j = 0; j < WJ; j++)
+        for (int d = 0; d < WLD; d++) {
+            const float u = wuni() * 2.0f - 1.0f;
+            float v = u;
+            if (d % 23 == 7) v = u * 1e-30f;   /* tiny normal */
+            if (d % 29 == 3) v = 0.0f;
+            if (j == 1) v = -wv_vals[d];      /* cancels position 0 (pattern 4) */
+            wv_vals[(size_t)j * WLD + d] = v;
+        }
+}
+
+static void wsum_ref(const float *e, const float *V, int nj, float S, float *o) {
+    for (int d = 0; d < WD; d++) {
+        float acc = 0.0f;
+        for (int j = 0; j < nj; j++) acc = fmaf(e[j], V[(size_t)j * WLD + d], acc);
+        o[d] = acc / S;
+    }
+}
+
+static void check_wsum(const lac_fast_kernels *kr) {
+    value_rows();
+    float got[6][WD], want[6][WD];
+    for (int p = 0; p < 12; p++) {
+        for (int r = 0; r < 6; r++) weight_row(we_rows[r], p + r);
+        const int nj0 = 250 + p;
+        const float S = p % 2 ? 1.0f : 3.0f;
+        /* one row */
+        kr->wsum(we_rows[0], wv_vals + 64, WLD, nj0, WD, S, got[0]);
+        wsum_ref(we_rows[0], wv_vals + 64, nj0, S, want[0]);
+        cr_expect(memcmp(got[0], want[0], sizeof got[0]) == 0, "%s wsum, pattern %d", kr->isa, p);
+        const float *e[6], *vc[6];
+        float Ss[6], *o[6];
+        int nj[6];
+        for (int r = 0; r < 6; r++)
+            e[r] = we_rows[r], vc[r] = wv_vals + 64 * (r % 4), Ss[r] = S, o[r] = got[r], nj[r] = nj0 + r;
+        if (kr->wsum_n)
+            for (int nh = 1; nh <= 4; nh++) {
+                kr->wsum_n(nh, e, vc, WLD, nj0, WD, Ss, o);
+                for (int h = 0; h < nh; h++) {
+                    wsum_ref(e[h], vc[h], nj0, S, want[h]);
+                    cr_expect(memcmp(got[h], want[h], sizeof got[h]) == 0,
+                              "%s wsum_n %d heads, head %d, pattern %d", kr->isa, nh, h, p);
+                }
+            }
+        if (kr->wsum_rows)
+            for (int nr = 2; nr <= 6; nr++) {
+                kr->wsum_rows(e, nr, wv_vals, WLD, nj, WD, Ss, o);
+                for (int r = 0; r < nr; r++) {
+                    wsum_ref(e[r], wv_vals, nj[r], S, want[r]);
+                    cr_expect(memcmp(got[r], want[r], sizeof got[r]) == 0,
+                              "%s wsum_rows %d rows, row %d, pattern %d", kr->isa, nr, r, p);
+                }
+            }
+    }
+}
+
+Test(math, value_sums_near_subnormals_match_the_chain) {
+    check_wsum(&lac_fast_generic);
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_wsum(&lac_fast_avx2);
+    if (__builtin_cpu_supports("avx512f")) check_wsum(&lac_fast_avx512);
+#endif
+}
+
 Test(math, fast_kernels_match_scalar_formulas) {
     check_kernels(&lac_fast_generic);
 #ifdef LAC_FAST_X86
