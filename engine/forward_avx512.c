@@ -22,8 +22,9 @@ static inline void lane_masks(int left, int nv, __mmask16 *m) {
  * of ~125 cycles for a multiply or FMA with a subnormal multiplicand or result, or a subnormal
  * addend of a nonzero product (measured on a Xeon, Emerald Rapids: 45-54 ns against 0.55; adds,
  * compares, and subnormal products that vanish into a normal sum cost nothing), which made the
- * value sums 3-4x slower there. AMD's cores have no such assist.
- * So such stretches run scaled by 2^48 (fma_scaled), where none of these numbers is subnormal,
+ * prefill's value sums 3-4x slower there. AMD's cores have no such assist.
+ * So in prefills (wsum_rows; decoding steps wait on memory instead) such stretches run scaled
+ * by 2^48 (fma_scaled), where none of these numbers is subnormal,
  * and give fmaf's bits: scaling by a power of two is exact, normal results round to 24 bits at
  * either scale, and results that are subnormal at scale 1 (on the grid of 2^-149) are rounded
  * on the grid of 2^-101 by adding 2^-78, whose binade has that grid, to the addend (exact),
@@ -454,39 +455,18 @@ wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv,
         _Pragma("GCC unroll 4")
         for (int v = 0; v < 4; v++) a[h][v] = _mm512_setzero_ps();
     const int full = hd == 64;
-    /* in blocks of 64 positions: this plain loop unless a weight is subnormal or a sum small
-     * (bit h of small: left by wsum_checked; the plain FMAs leave no small sums) */
-    int small;
-    {
-        const int njs[4] = {nj, nj, nj, nj};
-        small = small_starts(NH, e, njs);
-    }
-    for (int j0 = 0; j0 < nj; j0 += 64) {
-        const int j1 = nj - j0 < 64 ? nj : j0 + 64;
-        uint64_t tm = 0;
-        for (int h = 0; h < NH; h++) tm |= sub_mask(e[h] + j0, j1 - j0);
-        if (tm || small) {
-            __m512 spill[6][4];
-            const int njs[4] = {nj, nj, nj, nj};
-            for (int h = 0; h < NH; h++)
-                for (int v = 0; v < 4; v++) spill[h][v] = a[h][v];
-            const __mmask16 mc[4] = {m[0], m[1], m[2], m[3]}; /* (m stays in registers) */
-            small = wsum_checked(NH, e, Vc, ldv, njs, j0, j1, mc, spill, small);
-            for (int h = 0; h < NH; h++)
-                for (int v = 0; v < 4; v++) a[h][v] = spill[h][v];
-            continue;
-        }
-        for (int j = j0; j < j1; j++) {
+    /* (plain FMAs: in decoding steps these sums wait on their values' reads from memory, and
+     * the subnormal checks of wsum_rows_nr measured 3-8% slower here, not faster) */
+    for (int j = 0; j < nj; j++) {
+        _Pragma("GCC unroll 4")
+        for (int h = 0; h < NH; h++) {
+            const __m512 eb = _mm512_set1_ps(e[h][j]);
+            const float *vp = Vc[h] + (size_t)j * ldv;
             _Pragma("GCC unroll 4")
-            for (int h = 0; h < NH; h++) {
-                const __m512 eb = _mm512_set1_ps(e[h][j]);
-                const float *vp = Vc[h] + (size_t)j * ldv;
-                _Pragma("GCC unroll 4")
-                for (int v = 0; v < 4; v++)
-                    a[h][v] = _mm512_fmadd_ps(eb, full ? _mm512_loadu_ps(vp + 16 * v)
-                                                       : _mm512_maskz_loadu_ps(m[v], vp + 16 * v),
-                                              a[h][v]);
-            }
+            for (int v = 0; v < 4; v++)
+                a[h][v] = _mm512_fmadd_ps(eb, full ? _mm512_loadu_ps(vp + 16 * v)
+                                                   : _mm512_maskz_loadu_ps(m[v], vp + 16 * v),
+                                          a[h][v]);
         }
     }
     _Pragma("GCC unroll 4")
