@@ -200,12 +200,13 @@ static int engine_runs(const char *name, const char *path, int T, const int *Bs,
                  * the caches' bandwidth, not the memory's), and the memory's triad for reference */
                 const double sb = step_bytes(c, dev);
                 const double bw = triad(T, (size_t)(sb / 12));
-                const double bw_mem = triad(T, quick ? (8u << 20) : (32u << 20));
+                const size_t mem_n = quick ? (8u << 20) : (32u << 20); /* floats an array */
+                const double bw_mem = triad(T, mem_n);
                 const double bound = sb / (bw * 1e9);
                 printf("step-bw\t%s\t%d\t1\t%.2f\tGB/s\t%.3f\t%.1f MB/step, bound %.1f tok/s; "
                        "triad %.1f GB/s over %.0f MB (%.1f GB/s over %.0f MB)\n",
                        name, T, sb / t / 1e9, bound / t, sb / 1e6, 1.0 / bound, bw, sb / 1e6, bw_mem,
-                       (quick ? 3.0 * (8u << 20) : 3.0 * (32u << 20)) * 4 / 1e6);
+                       12.0 * (double)mem_n / 1e6);
             }
         }
         fflush(stdout);

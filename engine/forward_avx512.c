@@ -1,8 +1,6 @@
 /* forward_avx512.c — AVX-512F kernels of the fast CPU backend (built with -mavx512f -mfma,
  * selected at run time). Each of the 16 lanes owns one output's fmaf chain (docs/NUMERICS.md
  * §1); register blocks of 6 rows x 4 vectors (64 columns); tails use lane masks. */
-#include <string.h>
-
 #include "forward_fast.h"
 #include "forward_ops.h"
 #ifdef LAC_FAST_X86
@@ -30,7 +28,8 @@ static inline void lane_masks(int left, int nv, __mmask16 *m) {
  * on the grid of 2^-101 by adding 2^-78, whose binade has that grid, to the addend (exact),
  * and subtracting it from the rounded sum (exact). Subnormal floats are scaled from their
  * integer mantissas, and results that are subnormal at scale 1 are built from theirs. */
-#define LAC_SUB_BITS 0x00800000u /* 2^-126: below it (and above 0) a float is subnormal */
+#define LAC_SUB_BITS 0x00800000u   /* 2^-126: below it (and above 0) a float is subnormal */
+#define LAC_SMALL_BITS 0x0d800000u /* 2^-100: a chain starting below it starts scaled */
 
 /* bit i: e[i] is subnormal, for i < n <= 64 */
 static inline uint64_t sub_mask(const float *e, int n) {
@@ -46,16 +45,11 @@ static inline uint64_t sub_mask(const float *e, int n) {
     return m;
 }
 
-static inline uint32_t f2u(float x) {
-    uint32_t b;
-    memcpy(&b, &x, sizeof b);
-    return b;
-}
-static inline int is_sub(float e) { return (f2u(e) & 0x7fffffffu) - 1u < LAC_SUB_BITS - 1u; }
+static inline int is_sub(float e) { return (lac_f2u(e) & 0x7fffffffu) - 1u < LAC_SUB_BITS - 1u; }
 
 /* e * 2^48 for one weight, exactly */
 static inline float scale_up1(float e) {
-    const uint32_t b = f2u(e);
+    const uint32_t b = lac_f2u(e);
     if (b & 0x7f800000u) return e * 0x1p48f;
     const float m = (float)(int32_t)(b & 0x7fffffu) * 0x1p-101f;
     return (b >> 31) ? -m : m;
@@ -118,6 +112,7 @@ static inline __m512 fma_scaled(__m512 es, __m512 v, __m512 as, float e) {
     if (!far) return r;
     return _mm512_mask_blend_ps(far, r, scale_up(_mm512_fmadd_ps(_mm512_set1_ps(e), v, scale_down(as))));
 }
+
 /* Positions j0 .. j1 - 1 of nr value sums (row r: weights e[r], values V[r] rows ldv apart,
  * accumulators a[r], chain ending at nj[r]), each row by the plain FMA except where a weight
  * is subnormal or the row's sums are small (bit r of small: they run scaled, fma_scaled);
@@ -165,7 +160,7 @@ static inline int small_starts(int nr, const float *const *e, const int *nj) {
     for (int r = 0; r < nr; r++) {
         int j = 0;
         while (j < nj[r] && e[r][j] == 0.0f) j++;
-        if (j < nj[r] && (f2u(e[r][j]) & 0x7fffffffu) < 0x0d800000u) small |= 1 << r;
+        if (j < nj[r] && (lac_f2u(e[r][j]) & 0x7fffffffu) < LAC_SMALL_BITS) small |= 1 << r;
     }
     return small;
 }
@@ -585,7 +580,7 @@ wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, cons
     const int njmin = nj[0], njmax = nj[NR - 1], full = hd == 64;
     const float *Vr[6] = {Vc, Vc, Vc, Vc, Vc, Vc};
     __m512 spill[6][4];
-    int small = small_starts(NR, e, nj); /* (see wsum_heads) */
+    int small = small_starts(NR, e, nj); /* ("value sums near the subnormal range", above) */
     /* every row's positions in blocks of 64, then the later rows' last ones (j1 = njmax) */
     for (int j0 = 0, j1; j0 < njmax; j0 = j1) {
         j1 = j0 < njmin ? (njmin - j0 < 64 ? njmin : j0 + 64) : njmax;

@@ -351,10 +351,10 @@ static int pack_weights(fast_state *s) {
 }
 
 /* Whether matmuls on packed halves should widen each block of columns once into fp32 scratch
- * (forward_fast.h, matmul_pk's `wide`) rather than in every row block's registers. On Intel cores vcvtph2ps takes the two FMA ports
- * (uops.info: p0 + p5 for a zmm): measured on a 2-vCPU Xeon (Emerald Rapids), 64 rows x 256 x
- * 768 ran at 0.63 of the FMA peak on halves and 0.86 on fp32. AMD's cores
- * convert on other pipes (a Zen 5 VM reached 0.89-0.95 on halves), so they read the halves.
+ * (forward_fast.h, matmul_pk's `wide`) rather than in every row block's registers. On Intel
+ * cores vcvtph2ps takes the two FMA ports: measured on a 2-vCPU Xeon (Emerald Rapids), 64 rows
+ * x 256 x 768 ran at 0.63 of the FMA peak on halves and 0.86 on fp32. AMD's cores convert on
+ * other pipes (a Zen 5 VM reached 0.89-0.95 on halves), so they read the halves.
  * LAC_WIDEN_F16=0/1 overrides (A/B timing, tests). Only speed changes: a half widens exactly. */
 static int f16_widen_pays(void) {
     const char *env = getenv("LAC_WIDEN_F16");
