@@ -1,6 +1,7 @@
 /* forward_avx512.c — AVX-512F kernels of the fast CPU backend (built with -mavx512f -mfma,
  * selected at run time). Each of the 16 lanes owns one output's fmaf chain (docs/NUMERICS.md
  * §1); register blocks of 6 rows x 4 vectors (64 columns); tails use lane masks. */
+#include <stdlib.h>
 #include "forward_fast.h"
 #include "forward_ops.h"
 #ifdef LAC_FAST_X86
@@ -283,8 +284,8 @@ static inline __attribute__((always_inline)) __m512 load_p(const int F16, const 
 static inline __attribute__((always_inline)) void
 mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int ldx, int K,
     const void *Wg, float *wout, int N, const float *bias, float *const *Y, int n) {
-    __m512 acc[6][8];
-    _Pragma("GCC unroll 8")
+    __m512 acc[14][8]; /* NR x NV <= 28 of them used */
+    _Pragma("GCC unroll 14")
     for (int r = 0; r < NR; r++)
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++) {
@@ -292,13 +293,14 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
             if (n + 16 * v < N) __builtin_prefetch(Y[r] + n + 16 * v, 1, 3);
         }
     const size_t es = F16 ? 2 : 4, gsb = (size_t)K * 16 * es; /* bytes per group */
-    /* pointers stepped through k (not indices recomputed per row): the six row reads are
-     * then base + ldx * {0..3} and base4 + ldx * {0, 1}, all in registers */
+    /* pointers stepped through k (not indices recomputed per row): the row reads are then
+     * base + ldx * {0..3} for four bases (rows 0, 4, 8, 12), all in registers */
     const char *wk = (const char *)Wg;
     const char *next = wk + (size_t)NV * gsb;
-    const float *x0 = X, *x4 = X + (size_t)4 * ldx;
+    const size_t l4 = (size_t)4 * ldx;
+    const float *x0 = X, *x4 = X + l4, *x8 = X + 2 * l4, *x12 = X + 3 * l4;
     const size_t ld = (size_t)ldx;
-    for (int k = 0; k < K; k++, wk += 16 * es, next += 16 * es, x0++, x4++) {
+    for (int k = 0; k < K; k++, wk += 16 * es, next += 16 * es, x0++, x4++, x8++, x12++) {
         __m512 wv[8];
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++) wv[v] = load_p(F16, wk + v * gsb, 0);
@@ -308,9 +310,10 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
         if (PF && (!F16 || !(k & 1)))
             _Pragma("GCC unroll 8")
             for (int v = 0; v < NV; v++) _mm_prefetch(next + v * gsb, _MM_HINT_T0);
-        _Pragma("GCC unroll 8")
+        _Pragma("GCC unroll 14")
         for (int r = 0; r < NR; r++) {
-            const __m512 xb = _mm512_set1_ps(r < 4 ? x0[r * ld] : x4[(r - 4) * ld]);
+            const float *xr = r < 4 ? x0 : r < 8 ? x4 : r < 12 ? x8 : x12;
+            const __m512 xb = _mm512_set1_ps(xr[(r % 4) * ld]);
             _Pragma("GCC unroll 8")
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(xb, wv[v], acc[r][v]);
         }
@@ -321,7 +324,7 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
         if (col >= N) break;
         const __mmask16 mv = tail_mask(N - col);
         const __m512 bv = bias ? _mm512_maskz_loadu_ps(mv, bias + col) : _mm512_setzero_ps();
-        _Pragma("GCC unroll 8")
+        _Pragma("GCC unroll 14")
         for (int r = 0; r < NR; r++) {
             const __m512 o = bias ? _mm512_add_ps(acc[r][v], bv) : acc[r][v];
             _mm512_mask_storeu_ps(Y[r] + col, mv, o);
@@ -333,9 +336,9 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
 #define MKP_CALL(NRR, NV, PF)                                                               \
     mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K,                                      \
         (const char *)Wp + (size_t)(n / 16) * K * 16 * (F16 ? 2 : 4), NULL, N, bias, Y + r, n)
-#define MKP_WIDEN(NRR) mkp(1, NRR, 4, 1, X + (size_t)r * ldx, ldx, K,                       \
+#define MKP_WIDEN(NRR) mkp(1, NRR, 2, 1, X + (size_t)r * ldx, ldx, K,                       \
                            (const uint16_t *)Wp + (size_t)(n / 16) * K * 16, wide, N, bias, Y + r, n)
-#define MKP_WIDE(NRR) mkp(0, NRR, 4, 0, X + (size_t)r * ldx, ldx, K, wide, NULL, N, bias, Y + r, n)
+#define MKP_WIDE(NRR) mkp(0, NRR, 2, 0, X + (size_t)r * ldx, ldx, K, wide, NULL, N, bias, Y + r, n)
 /* rows r .. r + nr - 1 (nr <= 6) of one column block: CALL(6) .. CALL(1) */
 #define MKP_NR(CALL)                                                                        \
     switch (nr) {                                                                           \
@@ -347,28 +350,50 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
     case 1: CALL(1); break;                                                                 \
     default: break;                                                                         \
     }
+/* the same for nr <= 14 */
+#define MKP_NR14(CALL)                                                                      \
+    switch (nr) {                                                                           \
+    case 14: CALL(14); break;                                                               \
+    case 13: CALL(13); break;                                                               \
+    case 12: CALL(12); break;                                                               \
+    case 11: CALL(11); break;                                                               \
+    case 10: CALL(10); break;                                                               \
+    case 9: CALL(9); break;                                                                 \
+    case 8: CALL(8); break;                                                                 \
+    case 7: CALL(7); break;                                                                 \
+    default: MKP_NR(CALL)                                                                   \
+    }
 #define MKP_PF4(NRR) MKP_CALL(NRR, 4, 1)
 #define MKP_NP4(NRR) MKP_CALL(NRR, 4, 0)
+#define MKP_PF2(NRR) MKP_CALL(NRR, 2, 1)
+#define MKP_NP2(NRR) MKP_CALL(NRR, 2, 0)
 #define MKP_PF1(NRR) MKP_CALL(NRR, 1, 1)
 #define MKP_NP1(NRR) MKP_CALL(NRR, 1, 0)
-/* all rows of one column block, in ceil(R / 6) blocks of as equal sizes as can be (19 rows:
- * 5 + 5 + 5 + 4, not 6 + 6 + 6 + 1, whose last block has four chains: too few for two FMA
- * pipes); the first block (FIRST) prefetches the next column block, the others are REST */
-#define MKP_ROWS(FIRST, REST)                                                               \
+/* all rows of one column block, in ceil(R / H) blocks of as equal sizes as can be (19 rows,
+ * H = 6: 5 + 5 + 5 + 4, not 6 + 6 + 6 + 1, whose last block has four chains: too few for two
+ * FMA pipes), each through SWITCH (MKP_NR or MKP_NR14); the first block (FIRST) prefetches the
+ * next column block, the others are REST */
+#define MKP_ROWS(H, SWITCH, FIRST, REST)                                                    \
     do {                                                                                    \
-        const int nblk = (R + 5) / 6, small = R / nblk, big = R % nblk;                     \
+        const int nblk = (R + (H) - 1) / (H), small = R / nblk, big = R % nblk;             \
         for (int b = 0, r = 0; b < nblk; b++) {                                             \
             const int nr = small + (b < big);                                               \
             if (b == 0) {                                                                   \
-                MKP_NR(FIRST)                                                               \
+                SWITCH(FIRST)                                                               \
             } else {                                                                        \
-                MKP_NR(REST)                                                                \
+                SWITCH(REST)                                                                \
             }                                                                               \
             r += nr;                                                                        \
         }                                                                                   \
     } while (0)
 
-/* Calls of at least this many rows on halves, given scratch, widen each column block once
+/* Calls of at least this many rows run tall blocks: up to 14 rows x 2 vectors (28 chains),
+ * where 6 x 4 needs a weight load (and on halves a conversion, which takes an FMA port on
+ * Intel's cores) for every 6 FMAs, 14 x 2 one for every 14. Measured on a 2-vCPU Xeon
+ * (model 167 as the guest reports it, AMX, 2 MiB L2), 1 thread, the same run: 32 x 256 x 1024 on halves 107 -> 120
+ * GFLOP/s, on fp32 117 -> 131; the LM head's 64 x 256 x 50,257 105 -> 117. */
+#define LAC_TALL_MIN_ROWS 7
+/* Calls of at least this many rows on halves, given scratch, widen each 32-column block once
  * (its first row block) and read it as fp32 in the others (see forward_fast.h) */
 #define LAC_WIDEN_MIN_ROWS 12
 
@@ -382,9 +407,11 @@ matmul_pk_any(const int F16, const float *X, int ldx, int R, int K, const void *
         for (; n + 64 <= n1; n += 64) MKP_CALL(1, 4, 1);
     }
     if (F16 && wide && R >= LAC_WIDEN_MIN_ROWS)
-        for (; n + 64 <= n1; n += 64) MKP_ROWS(MKP_WIDEN, MKP_WIDE);
-    for (; n + 64 <= n1; n += 64) MKP_ROWS(MKP_PF4, MKP_NP4);
-    for (; n < n1; n += 16) MKP_ROWS(MKP_PF1, MKP_NP1);
+        for (; n + 32 <= n1; n += 32) MKP_ROWS(14, MKP_NR14, MKP_WIDEN, MKP_WIDE);
+    if (R >= LAC_TALL_MIN_ROWS)
+        for (; n + 32 <= n1; n += 32) MKP_ROWS(14, MKP_NR14, MKP_PF2, MKP_NP2);
+    for (; n + 64 <= n1; n += 64) MKP_ROWS(6, MKP_NR, MKP_PF4, MKP_NP4);
+    for (; n < n1; n += 16) MKP_ROWS(6, MKP_NR, MKP_PF1, MKP_NP1);
 }
 
 static void matmul_pk(const float *X, int ldx, int R, int K, const void *Wp, int f16, int N,

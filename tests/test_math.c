@@ -127,6 +127,7 @@ Test(math, tanh_specials) {
  * bits of the scalar formulas, specials included. */
 #include "forward_fast.h"
 #include "forward_ops.h"
+#include "model_file.h"
 
 static void check_matmul(const lac_fast_kernels *kr);
 static void check_kernels(const lac_fast_kernels *kr) {
@@ -179,6 +180,61 @@ static void check_matmul(const lac_fast_kernels *kr) {
             Z[r * N + n] = acc + bias[n];
         }
     cr_expect(memcmp(Y, Z, sizeof Y) == 0, "%s matmul differs from the chain", kr->isa);
+}
+
+/* The packed matmul (matmul_pk) against the plain chain, for every row count from 1 to 40 (the
+ * kernels pick their register blocks by rows: one row, 6 x 4, 14 x 2 tall blocks, balanced
+ * splits), fp32 and halves, with and without the widening scratch, on column ranges that leave
+ * vector and group tails (N = 150: 4 x 32 + 16 + 6 columns) */
+static void check_matmul_pk(const lac_fast_kernels *kr) {
+    enum { RMAX = 40, K = 70, N = 150 };
+    const int P = kr->pack, G = (N + P - 1) / P;
+    static float X[RMAX * K], W[K * N], bias[N], Y[RMAX * N], Z[RMAX * N], wide[K * 64];
+    static float W32p[K * 160];
+    static uint16_t W16p[K * 160];
+    uint64_t s = 11;
+    for (int i = 0; i < RMAX * K; i++) X[i] = (float)((int)((s = s * 6364136223846793005ull + 1) >> 40) % 2001 - 1000) / 997.0f;
+    /* weights that halves hold exactly, so one reference serves both widths */
+    for (int i = 0; i < K * N; i++) W[i] = (float)((int)((s = s * 6364136223846793005ull + 1) >> 40) % 2001 - 1000) / 1024.0f;
+    for (int i = 0; i < N; i++) bias[i] = (float)i / 7.0f - 5.0f;
+    for (int g = 0; g < G; g++)
+        for (int k = 0; k < K; k++)
+            for (int j = 0; j < P; j++) {
+                const int n = g * P + j;
+                const float w = n < N ? W[k * N + n] : 0.0f;
+                W32p[((size_t)g * K + k) * P + j] = w;
+                W16p[((size_t)g * K + k) * P + j] = lacm_f32_to_f16(w);
+            }
+    for (int r = 0; r < RMAX; r++)
+        for (int n = 0; n < N; n++) {
+            float acc = 0.0f;
+            for (int k = 0; k < K; k++) acc = fmaf(X[r * K + k], W[k * N + n], acc);
+            Z[r * N + n] = acc + bias[n];
+        }
+    const int split = 3 * P; /* two calls: [0, split) and [split, N) */
+    for (int R = 1; R <= RMAX; R++)
+        for (int v = 0; v < 3; v++) {
+            float *rows[RMAX];
+            for (int r = 0; r < R; r++) rows[r] = Y + (size_t)r * N;
+            memset(Y, 0xff, sizeof Y);
+            const int f16 = v > 0;
+            const void *Wp = f16 ? (const void *)W16p : (const void *)W32p;
+            float *scratch = v == 2 && kr->wide_cols ? wide : NULL;
+            kr->matmul_pk(X, K, R, K, Wp, f16, N, bias, rows, 0, split, scratch);
+            kr->matmul_pk(X, K, R, K, Wp, f16, N, bias, rows, split, N, scratch);
+            cr_expect(memcmp(Y, Z, (size_t)R * N * sizeof(float)) == 0,
+                      "%s matmul_pk, %d rows, %s%s, differs from the chain", kr->isa, R,
+                      f16 ? "halves" : "fp32", scratch ? ", widened" : "");
+        }
+}
+
+Test(math, packed_matmul_matches_the_chain) {
+    check_matmul_pk(&lac_fast_generic);
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_matmul_pk(&lac_fast_avx2);
+    if (__builtin_cpu_supports("avx512f")) check_matmul_pk(&lac_fast_avx512);
+#endif
 }
 
 /* ---- value sums with weights and sums near the subnormal range (forward_avx512.c runs those
