@@ -1,6 +1,8 @@
 /* forward_avx2.c — AVX2 + FMA kernels of the fast CPU backend (built with -mavx2 -mfma, and
  * -mf16c for matmul_f16 only; selected at run time). Each of the 8 lanes owns one output's
- * fmaf chain (docs/NUMERICS.md §1); register blocks of 4 rows x 3 vectors (24 columns); tails use maskload/maskstore. */
+ * fmaf chain (docs/NUMERICS.md §1); matmul register blocks of 4 rows x 3 vectors (24 columns),
+ * attention blocks of 8 chains or of 6 rows x 2 vectors; tails use maskload/maskstore. */
+#include <limits.h>
 #include <math.h>
 
 #include "forward_fast.h"
@@ -186,72 +188,187 @@ static void matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, int
     else matmul_p8_any(0, X, ldx, R, K, Wp, N, bias, Y, n0, n1);
 }
 
-/* keys in blocks of 128 positions (forward_fast.h): a pass of 32 positions lies in one block,
- * four vectors of each channel's row; the rest in passes of 16, the last partial one masked */
-static void scores(const float *q, const float *Kb, int hd, int nj, float scale, float *s) {
-    const __m256 sc = _mm256_set1_ps(scale);
-    const size_t bs = lac_key_block(hd); /* floats from block to block */
-    int j = 0;
-    for (; j + 32 <= nj; j += 32) {
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
-        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
-            const __m256 qb = _mm256_set1_ps(q[d]);
-            a0 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k), a0);
-            a1 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 8), a1);
-            a2 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 16), a2);
-            a3 = _mm256_fmadd_ps(qb, _mm256_loadu_ps(k + 24), a3);
-        }
-        _mm256_storeu_ps(s + j, _mm256_mul_ps(a0, sc));
-        _mm256_storeu_ps(s + j + 8, _mm256_mul_ps(a1, sc));
-        _mm256_storeu_ps(s + j + 16, _mm256_mul_ps(a2, sc));
-        _mm256_storeu_ps(s + j + 24, _mm256_mul_ps(a3, sc));
+/* ---- attention. Masks for the vectors of a stretch of `left` lanes: m[v] covers lanes
+ * 8v .. 8v + 7 (all, some or none; a masked-off load reads 0 and cannot fault). */
+static inline void lane_masks(int left, int nv, __m256i *m) {
+    for (int v = 0; v < nv; v++) m[v] = left - 8 * v <= 0 ? _mm256_setzero_si256() : tail_mask(left - 8 * v);
+}
+
+/* NV vectors of scores from position j (NV = 8: 64 positions, half a key block): eight
+ * chains keep both FMA pipes busy (latency 4); m: NULL, or the masks of a last partial pass */
+static inline __attribute__((always_inline)) void
+scores_nv(const int NV, const float *q, const float *Kb, int hd, float scale, float *s, int j,
+          const __m256i *m) {
+    __m256 a[8];
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) a[v] = _mm256_setzero_ps();
+    const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(hd) + j % LAC_KEY_BLOCK;
+    for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
+        const __m256 qb = _mm256_set1_ps(q[d]);
+        /* a decoding step reads every cached key once: 4 KiB ahead asked for now */
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v += 2) _mm_prefetch((const char *)(k + 8 * LAC_KEY_BLOCK + 8 * v), _MM_HINT_T0);
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v++)
+            a[v] = _mm256_fmadd_ps(qb, m ? _mm256_maskload_ps(k + 8 * v, m[v])
+                                         : _mm256_loadu_ps(k + 8 * v), a[v]);
     }
-    for (; j < nj; j += 16) { /* 16 positions (j a multiple of 16: one block), perhaps fewer */
-        const __m256i m0 = tail_mask(nj - j), m1 = tail_mask(nj - j - 8 > 0 ? nj - j - 8 : 0);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0;
-        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
-        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
-            const __m256 qb = _mm256_set1_ps(q[d]);
-            a0 = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k, m0), a0);
-            a1 = _mm256_fmadd_ps(qb, _mm256_maskload_ps(k + 8, m1), a1);
-        }
-        _mm256_maskstore_ps(s + j, m0, _mm256_mul_ps(a0, sc));
-        _mm256_maskstore_ps(s + j + 8, m1, _mm256_mul_ps(a1, sc));
+    const __m256 sc = _mm256_set1_ps(scale);
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) {
+        if (m) _mm256_maskstore_ps(s + j + 8 * v, m[v], _mm256_mul_ps(a[v], sc));
+        else _mm256_storeu_ps(s + j + 8 * v, _mm256_mul_ps(a[v], sc));
+    }
+}
+
+/* keys in blocks of 128 positions (forward_fast.h): passes of 64 positions, one half block
+ * each; the rest (< 64) in one masked pass of 2, 4 or 8 vectors */
+static void scores(const float *q, const float *Kb, int hd, int nj, float scale, float *s) {
+    int j = 0;
+    for (; j + 64 <= nj; j += 64) scores_nv(8, q, Kb, hd, scale, s, j, NULL);
+    if (j == nj) return;
+    __m256i m[8];
+    lane_masks(nj - j, 8, m);
+    if (nj - j <= 16) scores_nv(2, q, Kb, hd, scale, s, j, m);
+    else if (nj - j <= 32) scores_nv(4, q, Kb, hd, scale, s, j, m);
+    else scores_nv(8, q, Kb, hd, scale, s, j, m);
+}
+
+/* o[d0 ..] for up to 64 channels (NV vectors, m: NULL = all, or their masks), one chain per
+ * channel over j in order: eight chains for GPT-2's heads of 64 */
+static inline __attribute__((always_inline)) void
+wsum_nv(const int NV, const float *e, const float *Vc, int ldv, int nj, float S, float *o,
+        const __m256i *m) {
+    __m256 a[8];
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) a[v] = _mm256_setzero_ps();
+    const float *vp = Vc;
+    for (int j = 0; j < nj; j++, vp += ldv) {
+        const __m256 eb = _mm256_set1_ps(e[j]);
+        _Pragma("GCC unroll 8")
+        for (int v = 0; v < NV; v++)
+            a[v] = _mm256_fmadd_ps(eb, m ? _mm256_maskload_ps(vp + 8 * v, m[v])
+                                         : _mm256_loadu_ps(vp + 8 * v), a[v]);
+    }
+    const __m256 sv = _mm256_set1_ps(S);
+    _Pragma("GCC unroll 8")
+    for (int v = 0; v < NV; v++) {
+        if (m) _mm256_maskstore_ps(o + 8 * v, m[v], _mm256_div_ps(a[v], sv));
+        else _mm256_storeu_ps(o + 8 * v, _mm256_div_ps(a[v], sv));
     }
 }
 
 static void wsum(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o) {
-    const __m256 sv = _mm256_set1_ps(S);
-    for (int d0 = 0; d0 < hd; d0 += 32) {
-        __m256i m[4];
-        for (int v = 0; v < 4; v++) {
-            const int left = hd - d0 - 8 * v;
-            m[v] = left <= 0 ? _mm256_setzero_si256() : tail_mask(left);
+    for (int d0 = 0; d0 < hd; d0 += 64) {
+        if (hd - d0 >= 64) {
+            wsum_nv(8, e, Vc + d0, ldv, nj, S, o + d0, NULL);
+            continue;
         }
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        __m256i m[8];
+        lane_masks(hd - d0, 8, m);
+        wsum_nv(8, e, Vc + d0, ldv, nj, S, o + d0, m);
+    }
+}
+
+/* ---- attention of up to 6 consecutive rows of one stream (a prefill), one head, in register
+ * blocks of NR rows x 2 vectors (12 accumulators of 16): each key and value vector is read
+ * once for all rows instead of once a row (a head's keys outgrow L1 at 64 positions). Row r
+ * has nj[r] = nj[0] + r keys; the chains are those of scores / wsum, row by row. */
+static inline __attribute__((always_inline)) void
+scores_rows_nr(const int NR, const float *const *q, const float *Kb, int hd, int njmax,
+               float scale, float *const *s) {
+    const __m256 sc = _mm256_set1_ps(scale);
+    const size_t bs = lac_key_block(hd);
+    for (int j = 0; j < njmax; j += 16) { /* 16 positions a pass, within one key block */
+        __m256i m[2];
+        lane_masks(njmax - j, 2, m);
+        __m256 a[6][2];
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
+        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
+        const int full = njmax - j >= 16;
+        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
+            const __m256 k0 = full ? _mm256_loadu_ps(k) : _mm256_maskload_ps(k, m[0]), k1 = full ? _mm256_loadu_ps(k + 8) : _mm256_maskload_ps(k + 8, m[1]);
+            _Pragma("GCC unroll 6")
+            for (int r = 0; r < NR; r++) {
+                const __m256 qb = _mm256_set1_ps(q[r][d]);
+                a[r][0] = _mm256_fmadd_ps(qb, k0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(qb, k1, a[r][1]);
+            }
+        }
+        /* scores past a row's own nj are written too (its scratch holds n_ctx) and never read */
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            _mm256_maskstore_ps(s[r] + j, m[0], _mm256_mul_ps(a[r][0], sc));
+            _mm256_maskstore_ps(s[r] + j + 8, m[1], _mm256_mul_ps(a[r][1], sc));
+        }
+    }
+}
+
+static void scores_rows(const float *const *q, int nr, const float *Kb, int hd, const int *nj,
+                        float scale, float *const *s) {
+    const int njmax = nj[nr - 1]; /* consecutive positions: the last row has the most */
+    switch (nr) {
+    case 6: scores_rows_nr(6, q, Kb, hd, njmax, scale, s); break;
+    case 5: scores_rows_nr(5, q, Kb, hd, njmax, scale, s); break;
+    case 4: scores_rows_nr(4, q, Kb, hd, njmax, scale, s); break;
+    case 3: scores_rows_nr(3, q, Kb, hd, njmax, scale, s); break;
+    case 2: scores_rows_nr(2, q, Kb, hd, njmax, scale, s); break;
+    default: scores(q[0], Kb, hd, nj[0], scale, s[0]); break;
+    }
+}
+
+/* 16 channels from d0 of NR rows' value sums: every row's positions j < nj[0], then the
+ * later rows' last ones (row r has nj[0] + r), each chain j in order */
+static inline __attribute__((always_inline)) void
+wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, const int *nj,
+             int hd, const float *S, float *const *o) {
+    for (int d0 = 0; d0 < hd; d0 += 16) {
+        __m256i m[2];
+        lane_masks(hd - d0, 2, m);
+        __m256 a[6][2];
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
         const float *vp = Vc + d0;
-        if (hd - d0 >= 32) {
-            for (int j = 0; j < nj; j++, vp += ldv) {
-                const __m256 eb = _mm256_set1_ps(e[j]);
-                a0 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp), a0);
-                a1 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp + 8), a1);
-                a2 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp + 16), a2);
-                a3 = _mm256_fmadd_ps(eb, _mm256_loadu_ps(vp + 24), a3);
-            }
-        } else {
-            for (int j = 0; j < nj; j++, vp += ldv) {
-                const __m256 eb = _mm256_set1_ps(e[j]);
-                a0 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp, m[0]), a0);
-                a1 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp + 8, m[1]), a1);
-                a2 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp + 16, m[2]), a2);
-                a3 = _mm256_fmadd_ps(eb, _mm256_maskload_ps(vp + 24, m[3]), a3);
+        int j = 0;
+        const int full = hd - d0 >= 16;
+        for (; j < nj[0]; j++, vp += ldv) {
+            const __m256 v0 = full ? _mm256_loadu_ps(vp) : _mm256_maskload_ps(vp, m[0]), v1 = full ? _mm256_loadu_ps(vp + 8) : _mm256_maskload_ps(vp + 8, m[1]);
+            _Pragma("GCC unroll 6")
+            for (int r = 0; r < NR; r++) {
+                const __m256 eb = _mm256_set1_ps(e[r][j]);
+                a[r][0] = _mm256_fmadd_ps(eb, v0, a[r][0]);
+                a[r][1] = _mm256_fmadd_ps(eb, v1, a[r][1]);
             }
         }
-        _mm256_maskstore_ps(o + d0, m[0], _mm256_div_ps(a0, sv));
-        _mm256_maskstore_ps(o + d0 + 8, m[1], _mm256_div_ps(a1, sv));
-        _mm256_maskstore_ps(o + d0 + 16, m[2], _mm256_div_ps(a2, sv));
-        _mm256_maskstore_ps(o + d0 + 24, m[3], _mm256_div_ps(a3, sv));
+        for (; j < nj[NR - 1]; j++, vp += ldv) {
+            const __m256 v0 = _mm256_maskload_ps(vp, m[0]), v1 = _mm256_maskload_ps(vp + 8, m[1]);
+            _Pragma("GCC unroll 6")
+            for (int r = 1; r < NR; r++)
+                if (j < nj[r]) {
+                    const __m256 eb = _mm256_set1_ps(e[r][j]);
+                    a[r][0] = _mm256_fmadd_ps(eb, v0, a[r][0]);
+                    a[r][1] = _mm256_fmadd_ps(eb, v1, a[r][1]);
+                }
+        }
+        _Pragma("GCC unroll 6")
+        for (int r = 0; r < NR; r++) {
+            const __m256 sv = _mm256_set1_ps(S[r]);
+            _mm256_maskstore_ps(o[r] + d0, m[0], _mm256_div_ps(a[r][0], sv));
+            _mm256_maskstore_ps(o[r] + d0 + 8, m[1], _mm256_div_ps(a[r][1], sv));
+        }
+    }
+}
+
+static void wsum_rows(const float *const *e, int nr, const float *Vc, int ldv, const int *nj,
+                      int hd, const float *S, float *const *o) {
+    switch (nr) {
+    case 6: wsum_rows_nr(6, e, Vc, ldv, nj, hd, S, o); break;
+    case 5: wsum_rows_nr(5, e, Vc, ldv, nj, hd, S, o); break;
+    case 4: wsum_rows_nr(4, e, Vc, ldv, nj, hd, S, o); break;
+    case 3: wsum_rows_nr(3, e, Vc, ldv, nj, hd, S, o); break;
+    case 2: wsum_rows_nr(2, e, Vc, ldv, nj, hd, S, o); break;
+    default: wsum(e[0], Vc, ldv, nj[0], hd, S[0], o[0]); break;
     }
 }
 
@@ -385,6 +502,7 @@ const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_p8, .pack = 8,
     .scores = scores, .wsum = wsum,
+    .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = INT_MAX, /* (16-channel passes: any head width) */
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };

@@ -229,10 +229,57 @@ __attribute__((target("arch=x86-64-v4"))) static uint64_t w12_v4(uint32_t *f, ui
     return W;
 }
 
+/* step 1 on 2 x 8 lanes: lane j of (lo, hi) holds the plain loop's lm[j] (as max_v4) */
+__attribute__((target("arch=x86-64-v3"))) static float max_v3(const float *z, uint32_t V) {
+    __m256 lo = _mm256_set1_ps(-INFINITY), hi = lo;
+    uint32_t i = 0;
+    for (; i + LANES <= V; i += LANES) {
+        lo = _mm256_max_ps(_mm256_loadu_ps(z + i), lo);
+        hi = _mm256_max_ps(_mm256_loadu_ps(z + i + 8), hi);
+    }
+    float m = -INFINITY, t[LANES];
+    for (; i < V; i++) m = lac_q_max(m, z[i]);
+    _mm256_storeu_ps(t, lo);
+    _mm256_storeu_ps(t + 8, hi);
+    for (uint32_t j = 0; j < LANES; j++) m = lac_q_max(m, t[j]);
+    return m;
+}
+
+/* step 6 on 8 lanes, as w12_v4; AVX2 has no cheap masked gather, so a block of 8 with no live
+ * lane (most of a row) skips the lookup altogether */
+__attribute__((target("arch=x86-64-v3"))) static uint64_t w12_v3(uint32_t *f, uint32_t V) {
+    const __m256i low = _mm256_set1_epi32(4095), b32 = _mm256_set1_epi32(32);
+    __m256i lo = _mm256_setzero_si256(), hi = lo;
+    uint32_t i = 0;
+    for (; i + 8 <= V; i += 8) {
+        const __m256i u = _mm256_loadu_si256((const __m256i *)(f + i));
+        const __m256i sh = _mm256_srli_epi32(u, 12);
+        const __m256i live = _mm256_cmpgt_epi32(b32, sh); /* sh <= 48: no sign issue */
+        if (_mm256_testz_si256(live, live)) {
+            _mm256_storeu_si256((__m256i *)(f + i), _mm256_setzero_si256());
+            continue;
+        }
+        const __m256i t = _mm256_mask_i32gather_epi32(_mm256_setzero_si256(), (const int *)LAC_EXP2_TABLE,
+                                                      _mm256_and_si256(u, low), live, 4);
+        const __m256i w = _mm256_srlv_epi32(t, sh);
+        _mm256_storeu_si256((__m256i *)(f + i), w);
+        lo = _mm256_add_epi64(lo, _mm256_cvtepu32_epi64(_mm256_castsi256_si128(w)));
+        hi = _mm256_add_epi64(hi, _mm256_cvtepu32_epi64(_mm256_extracti128_si256(w, 1)));
+    }
+    uint64_t l[4];
+    _mm256_storeu_si256((__m256i *)l, _mm256_add_epi64(lo, hi));
+    uint64_t W = l[0] + l[1] + l[2] + l[3];
+    for (; i < V; i++) {
+        f[i] = lac_q_w12(f[i], LAC_EXP2_TABLE);
+        W += f[i];
+    }
+    return W;
+}
+
 __attribute__((target("arch=x86-64-v3"))) void
 lac_quantize_freqs_x86_64_v3(const lac_coder_params *p, const float *logits, uint32_t vocab,
                              uint32_t *freq) {
-    quantize_row(p, logits, vocab, freq, NULL, NULL);
+    quantize_row(p, logits, vocab, freq, max_v3, w12_v3);
 }
 
 __attribute__((target("arch=x86-64-v4"))) void

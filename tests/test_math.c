@@ -329,6 +329,83 @@ Test(math, value_sums_near_subnormals_match_the_chain) {
 #endif
 }
 
+/* ---- scores (keys in blocks of 128 positions, lac_key_at) and value sums against the fmaf
+ * chains, for head widths 64 and 40 (vector tails) and context lengths around every pass and
+ * block edge of the kernels, one row and runs of 2..6 rows (prefills) */
+enum { SJ = 300, SNB = (SJ + LAC_KEY_BLOCK - 1) / LAC_KEY_BLOCK };
+static float sk_keys[SNB * (64 * LAC_KEY_BLOCK + 16)], sk_q[6][64], sk_s[6][SJ + 64];
+
+static void check_scores_hd(const lac_fast_kernels *kr, int hd) {
+    uint64_t st = 3;
+    for (size_t i = 0; i < sizeof sk_keys / sizeof sk_keys[0]; i++)
+        sk_keys[i] = (float)((int)((st = st * 6364136223846793005ull + 1) >> 40) % 2001 - 1000) / 999.0f;
+    for (int r = 0; r < 6; r++)
+        for (int d = 0; d < hd; d++) sk_q[r][d] = (float)((r * 37 + d * 11) % 23 - 11) / 7.0f;
+    const float scale = 0.125f;
+    const int njs[] = {1, 5, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200, 255, 256, SJ - 5};
+    for (size_t t = 0; t < sizeof njs / sizeof njs[0]; t++) {
+        const int nj0 = njs[t];
+        const float *q[6];
+        float *s[6];
+        int nj[6];
+        for (int r = 0; r < 6; r++) q[r] = sk_q[r], s[r] = sk_s[r], nj[r] = nj0 + r;
+        for (int nr = 1; nr <= 6; nr++) {
+            memset(sk_s, 0xff, sizeof sk_s); /* no score left from an earlier call */
+            if (nr == 1) kr->scores(q[0], sk_keys, hd, nj0, scale, s[0]);
+            else if (kr->scores_rows && hd <= kr->rows_max_hd) kr->scores_rows(q, nr, sk_keys, hd, nj, scale, s);
+            else break;
+            for (int r = 0; r < nr; r++)
+                for (int j = 0; j < nj[r]; j++) {
+                    float acc = 0.0f;
+                    for (int d = 0; d < hd; d++) acc = fmaf(q[r][d], sk_keys[lac_key_at(hd, j, d)], acc);
+                    cr_expect(same_bits(s[r][j], acc * scale), "%s scores hd %d, %d rows, row %d, j %d of %d",
+                              kr->isa, hd, nr, r, j, nj[r]);
+                }
+        }
+    }
+}
+
+/* value sums of head width 40 (the 64-channel one is check_wsum's) */
+static void check_wsum_40(const lac_fast_kernels *kr) {
+    enum { HD = 40 };
+    value_rows();
+    for (int r = 0; r < 6; r++) weight_row(we_rows[r], 3 + 2 * r);
+    float got[6][HD], want[HD];
+    const float *e[6];
+    float S[6], *o[6];
+    int nj[6];
+    for (int r = 0; r < 6; r++) e[r] = we_rows[r], S[r] = 2.0f, o[r] = got[r], nj[r] = 120 + r;
+    for (int nr = 1; nr <= 6; nr++) {
+        memset(got, 0xff, sizeof got);
+        if (nr == 1) kr->wsum(e[0], wv_vals + 8, WLD, nj[0], HD, S[0], o[0]);
+        else if (kr->wsum_rows && HD <= kr->rows_max_hd) kr->wsum_rows(e, nr, wv_vals + 8, WLD, nj, HD, S, o);
+        else break;
+        for (int r = 0; r < nr; r++) {
+            for (int d = 0; d < HD; d++) {
+                float acc = 0.0f;
+                for (int j = 0; j < nj[r]; j++) acc = fmaf(e[r][j], wv_vals[(size_t)j * WLD + 8 + d], acc);
+                want[d] = acc / S[r];
+            }
+            cr_expect(memcmp(got[r], want, sizeof want) == 0, "%s wsum hd 40, %d rows, row %d", kr->isa, nr, r);
+        }
+    }
+}
+
+static void check_attention(const lac_fast_kernels *kr) {
+    check_scores_hd(kr, 64);
+    check_scores_hd(kr, 40);
+    check_wsum_40(kr);
+}
+
+Test(math, attention_kernels_match_the_chain) {
+    check_attention(&lac_fast_generic);
+#ifdef LAC_FAST_X86
+    __builtin_cpu_init();
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_attention(&lac_fast_avx2);
+    if (__builtin_cpu_supports("avx512f")) check_attention(&lac_fast_avx512);
+#endif
+}
+
 Test(math, fast_kernels_match_scalar_formulas) {
     check_kernels(&lac_fast_generic);
 #ifdef LAC_FAST_X86
