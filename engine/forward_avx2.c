@@ -113,10 +113,14 @@ static inline __attribute__((always_inline)) __m256 load_p(const int F16, const 
 }
 
 /* NR rows x NV groups (8 columns each) from column n (a multiple of 8); columns >= N (the
- * padding of the last group) are computed from zeros and never stored */
+ * padding of the last group) are computed from zeros and never stored. PF: also prefetch
+ * the next column block's weights (the NV groups that follow), a line at a time as this
+ * block's are read: the first row block of each column block does, so that the weights
+ * stream from memory (a decoding step reads every one once) while the others reuse them
+ * from L1. */
 static inline __attribute__((always_inline)) void
-mkp(const int F16, const int NR, const int NV, const float *X, int ldx, int K, const void *Wp,
-    int N, const float *bias, float *const *Y, int n) {
+mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int ldx, int K,
+    const void *Wp, int N, const float *bias, float *const *Y, int n) {
     __m256 acc[4][6];
     _Pragma("GCC unroll 6")
     for (int r = 0; r < NR; r++)
@@ -126,15 +130,21 @@ mkp(const int F16, const int NR, const int NV, const float *X, int ldx, int K, c
             /* each output line prefetched for writing (see forward_avx512.c mkp) */
             if (n + 8 * v < N) __builtin_prefetch(Y[r] + n + 8 * v, 1, 3);
         }
-    const size_t gs = (size_t)K * 8;
-    size_t w = (size_t)(n / 8) * gs;
-    for (int k = 0; k < K; k++, w += 8) {
+    const size_t es = F16 ? 2 : 4, gsb = (size_t)K * 8 * es; /* bytes per group */
+    const char *wk = (const char *)Wp + (size_t)(n / 8) * gsb, *next = wk + (size_t)NV * gsb;
+    /* pointers stepped through k: rows 0-2 at x0 + r * ldx (scaled-index addressing), row 3
+     * from x3, so that every address stays in a register */
+    const float *x0 = X, *x3 = X + (size_t)3 * ldx;
+    for (int k = 0; k < K; k++, wk += 8 * es, next += 8 * es, x0++, x3++) {
         __m256 wv[6];
         _Pragma("GCC unroll 6")
-        for (int v = 0; v < NV; v++) wv[v] = load_p(F16, Wp, w + (size_t)v * gs);
+        for (int v = 0; v < NV; v++) wv[v] = load_p(F16, wk + v * gsb, 0);
+        if (PF)
+            _Pragma("GCC unroll 6")
+            for (int v = 0; v < NV; v++) _mm_prefetch(next + v * gsb, _MM_HINT_T0);
         _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++) {
-            const __m256 xb = _mm256_broadcast_ss(X + (size_t)r * ldx + k);
+            const __m256 xb = _mm256_broadcast_ss(r == 3 ? x3 : x0 + (size_t)r * ldx);
             _Pragma("GCC unroll 6")
             for (int v = 0; v < NV; v++) acc[r][v] = _mm256_fmadd_ps(xb, wv[v], acc[r][v]);
         }
@@ -153,15 +163,25 @@ mkp(const int F16, const int NR, const int NV, const float *X, int ldx, int K, c
     }
 }
 
-#define MKP_CALL(NRR, NV) mkp(F16, NRR, NV, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
+/* Calls of up to this many rows prefetch the weights (measured, 1 thread, lac-tiny: lock-step
+ * steps of 5 streams 13% faster; of 32 no faster; a prefill 12% slower with it) */
+#define LAC_PF_MAX_ROWS 12
+#define MKP_CALL(NRR, NV, PF) mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
+/* all rows of one column block: blocks of 4 rows, then the rest; the first block prefetches
+ * the next column block */
 #define MKP_ROWS(NV)                                                                        \
     do {                                                                                    \
         int r = 0;                                                                          \
-        for (; r + 4 <= R; r += 4) MKP_CALL(4, NV);                                         \
+        if (R >= 4) {                                                                       \
+            if (R <= LAC_PF_MAX_ROWS) MKP_CALL(4, NV, 1);                                   \
+            else MKP_CALL(4, NV, 0);                                                        \
+            for (r = 4; r + 4 <= R; r += 4) MKP_CALL(4, NV, 0);                             \
+        }                                                                                   \
+        const int pf = r == 0;                                                              \
         switch (R - r) {                                                                    \
-        case 3: MKP_CALL(3, NV); break;                                                     \
-        case 2: MKP_CALL(2, NV); break;                                                     \
-        case 1: MKP_CALL(1, NV); break;                                                     \
+        case 3: if (pf) MKP_CALL(3, NV, 1); else MKP_CALL(3, NV, 0); break;                 \
+        case 2: if (pf) MKP_CALL(2, NV, 1); else MKP_CALL(2, NV, 0); break;                 \
+        case 1: if (pf) MKP_CALL(1, NV, 1); else MKP_CALL(1, NV, 0); break;                 \
         default: break;                                                                     \
         }                                                                                   \
     } while (0)
@@ -173,7 +193,7 @@ matmul_p8_any(const int F16, const float *X, int ldx, int R, int K, const void *
     if (R == 1) { /* one row: six chains in flight instead of three */
         for (; n + 48 <= n1; n += 48) {
             const int r = 0;
-            MKP_CALL(1, 6);
+            MKP_CALL(1, 6, 0);
         }
     }
     for (; n + 24 <= n1; n += 24) MKP_ROWS(3);
