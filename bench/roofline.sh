@@ -35,8 +35,16 @@ echo "## peak, bandwidth, engine (bench/roofline.c)"
 "$BIN/roofline" --threads "1 2" --streams "${GPT2_STREAMS:-1 8 32}" --model gpt2="$tmp/gpt2.lacm" \
   | grep -v '^kind' | grep -v '^peak\|^bandwidth' | tee -a "$out/roofline.tsv"
 echo "# load: $(cut -d' ' -f1-3 /proc/loadavg)"
+# Debian's torch calls libblas.so.3, the slow reference BLAS unless an optimised one is there
+# (bench/engine.sh): a peer measured on it would flatter the engine by 20-40x
+if ! "$PY" -c 'import torch' 2>/dev/null || [ ! -e /usr/lib/x86_64-linux-gnu/openblas-openmp ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    apt-get install -y python3-torch libopenblas0-openmp >/dev/null 2>&1 || true
+  fi
+fi
 if "$PY" -c 'import torch' 2>/dev/null; then
   echo "## PyTorch CPU fp32 (bench/torch_cpu.py): model device threads mode B tokens s tok/s"
+  echo "# BLAS: $(readlink -f /usr/lib/x86_64-linux-gnu/libblas.so.3 2>/dev/null || echo unknown)"
   for cfg in tiny gpt2; do
     for th in 1 2; do
       "$PY" bench/torch_cpu.py --config $cfg --threads $th --prefill 256 --steps 8 --streams 1 --reps 2
