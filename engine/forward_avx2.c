@@ -114,10 +114,11 @@ static inline __attribute__((always_inline)) __m256 load_p(const int F16, const 
 
 /* NR rows x NV groups (8 columns each) from column n (a multiple of 8); columns >= N (the
  * padding of the last group) are computed from zeros and never stored. PF: also prefetch
- * the next column block's weights (the NV groups that follow), a line at a time as this
- * block's are read: the first row block of each column block does, so that the weights
- * stream from memory (a decoding step reads every one once) while the others reuse them
- * from L1. */
+ * the next column block's weights (the NV groups that follow), as far into them each k as
+ * this block has read: a group is one 4 KiB page, where the hardware's stream prefetcher
+ * starts cold. The first row block of a small call's column block does (LAC_PF_MAX_ROWS),
+ * so that weights coming from memory (a decoding step reads every one once) arrive early and
+ * the other row blocks reuse them from L1. */
 static inline __attribute__((always_inline)) void
 mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int ldx, int K,
     const void *Wp, int N, const float *bias, float *const *Y, int n) {
@@ -163,10 +164,13 @@ mkp(const int F16, const int NR, const int NV, const int PF, const float *X, int
     }
 }
 
-/* Calls of up to this many rows prefetch the weights (measured, 1 thread, lac-tiny: lock-step
- * steps of 5 streams 13% faster; of 32 no faster; a prefill 12% slower with it) */
+/* Calls of 2 to this many rows prefetch the weights (measured on a 2-vCPU Zen 3, 1 thread,
+ * lac-tiny, best and mean of 10 alternating: lock-step steps of 5 streams 13-26% faster; of 16
+ * or 32 no faster; a 256-token prefill 12% slower with it; one-row calls 10-45% slower in a
+ * microbenchmark, so they have none) */
 #define LAC_PF_MAX_ROWS 12
-#define MKP_CALL(NRR, NV, PF) mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
+#define MKP_CALL(NRR, NV, PF) \
+    mkp(F16, NRR, NV, PF, X + (size_t)r * ldx, ldx, K, Wp, N, bias, Y + r, n)
 /* all rows of one column block: blocks of 4 rows, then the rest; the first block prefetches
  * the next column block */
 #define MKP_ROWS(NV)                                                                        \
@@ -211,7 +215,14 @@ static void matmul_p8(const float *X, int ldx, int R, int K, const void *Wp, int
 /* ---- attention. Masks for the vectors of a stretch of `left` lanes: m[v] covers lanes
  * 8v .. 8v + 7 (all, some or none; a masked-off load reads 0 and cannot fault). */
 static inline void lane_masks(int left, int nv, __m256i *m) {
-    for (int v = 0; v < nv; v++) m[v] = left - 8 * v <= 0 ? _mm256_setzero_si256() : tail_mask(left - 8 * v);
+    for (int v = 0; v < nv; v++)
+        m[v] = left - 8 * v <= 0 ? _mm256_setzero_si256() : tail_mask(left - 8 * v);
+}
+
+/* 8 floats from p: a plain load when all are wanted (masked loads measured slower in the
+ * row blocks), else masked by m */
+static inline __attribute__((always_inline)) __m256 load8(const float *p, int full, __m256i m) {
+    return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
 }
 
 /* NV vectors of scores from position j (NV = 8: 64 positions, half a key block): eight
@@ -227,7 +238,8 @@ scores_nv(const int NV, const float *q, const float *Kb, int hd, float scale, fl
         const __m256 qb = _mm256_set1_ps(q[d]);
         /* a decoding step reads every cached key once: 4 KiB ahead asked for now */
         _Pragma("GCC unroll 8")
-        for (int v = 0; v < NV; v += 2) _mm_prefetch((const char *)(k + 8 * LAC_KEY_BLOCK + 8 * v), _MM_HINT_T0);
+        for (int v = 0; v < NV; v += 2)
+            _mm_prefetch((const char *)(k + 8 * LAC_KEY_BLOCK + 8 * v), _MM_HINT_T0);
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++)
             a[v] = _mm256_fmadd_ps(qb, m ? _mm256_maskload_ps(k + 8 * v, m[v])
@@ -308,7 +320,7 @@ scores_rows_nr(const int NR, const float *const *q, const float *Kb, int hd, int
         const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
         const int full = njmax - j >= 16;
         for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
-            const __m256 k0 = full ? _mm256_loadu_ps(k) : _mm256_maskload_ps(k, m[0]), k1 = full ? _mm256_loadu_ps(k + 8) : _mm256_maskload_ps(k + 8, m[1]);
+            const __m256 k0 = load8(k, full, m[0]), k1 = load8(k + 8, full, m[1]);
             _Pragma("GCC unroll 6")
             for (int r = 0; r < NR; r++) {
                 const __m256 qb = _mm256_set1_ps(q[r][d]);
@@ -353,7 +365,7 @@ wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, cons
         int j = 0;
         const int full = hd - d0 >= 16;
         for (; j < nj[0]; j++, vp += ldv) {
-            const __m256 v0 = full ? _mm256_loadu_ps(vp) : _mm256_maskload_ps(vp, m[0]), v1 = full ? _mm256_loadu_ps(vp + 8) : _mm256_maskload_ps(vp + 8, m[1]);
+            const __m256 v0 = load8(vp, full, m[0]), v1 = load8(vp + 8, full, m[1]);
             _Pragma("GCC unroll 6")
             for (int r = 0; r < NR; r++) {
                 const __m256 eb = _mm256_set1_ps(e[r][j]);
@@ -362,7 +374,7 @@ wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, cons
             }
         }
         for (; j < nj[NR - 1]; j++, vp += ldv) {
-            const __m256 v0 = _mm256_maskload_ps(vp, m[0]), v1 = _mm256_maskload_ps(vp + 8, m[1]);
+            const __m256 v0 = load8(vp, full, m[0]), v1 = load8(vp + 8, full, m[1]);
             _Pragma("GCC unroll 6")
             for (int r = 1; r < NR; r++)
                 if (j < nj[r]) {
@@ -522,7 +534,8 @@ const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_p8, .pack = 8,
     .scores = scores, .wsum = wsum,
-    .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = INT_MAX, /* (16-channel passes: any head width) */
+    .scores_rows = scores_rows, .wsum_rows = wsum_rows,
+    .rows_max_hd = INT_MAX, /* (16-channel passes: any head width) */
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
 };
