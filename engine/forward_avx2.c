@@ -10,6 +10,8 @@
 #ifdef LAC_FAST_X86
 #include <immintrin.h>
 
+#define KEYB 64 /* positions per block of cached keys (key_block, forward_fast.h) */
+
 static inline __m256i tail_mask(int n) {
     static const int32_t t[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
     if (n > 8) n = 8;
@@ -225,21 +227,18 @@ static inline __attribute__((always_inline)) __m256 load8(const float *p, int fu
     return full ? _mm256_loadu_ps(p) : _mm256_maskload_ps(p, m);
 }
 
-/* NV vectors of scores from position j (NV = 8: 64 positions, half a key block): eight
- * chains keep both FMA pipes busy (latency 4); m: NULL, or the masks of a last partial pass */
+/* NV vectors of scores from position j (NV = 8: 64 positions, one key block read in order,
+ * which the hardware prefetchers follow; software prefetches measured slower): eight chains
+ * keep both FMA pipes busy (latency 4); m: NULL, or the masks of a last partial pass */
 static inline __attribute__((always_inline)) void
 scores_nv(const int NV, const float *q, const float *Kb, int hd, float scale, float *s, int j,
           const __m256i *m) {
     __m256 a[8];
     _Pragma("GCC unroll 8")
     for (int v = 0; v < NV; v++) a[v] = _mm256_setzero_ps();
-    const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(hd) + j % LAC_KEY_BLOCK;
-    for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
+    const float *k = Kb + (size_t)(j / KEYB) * lac_key_block(KEYB, hd) + j % KEYB;
+    for (int d = 0; d < hd; d++, k += KEYB) {
         const __m256 qb = _mm256_set1_ps(q[d]);
-        /* a decoding step reads every cached key once: 4 KiB ahead asked for now */
-        _Pragma("GCC unroll 8")
-        for (int v = 0; v < NV; v += 2)
-            _mm_prefetch((const char *)(k + 8 * LAC_KEY_BLOCK + 8 * v), _MM_HINT_T0);
         _Pragma("GCC unroll 8")
         for (int v = 0; v < NV; v++)
             a[v] = _mm256_fmadd_ps(qb, m ? _mm256_maskload_ps(k + 8 * v, m[v])
@@ -253,8 +252,8 @@ scores_nv(const int NV, const float *q, const float *Kb, int hd, float scale, fl
     }
 }
 
-/* keys in blocks of 128 positions (forward_fast.h): passes of 64 positions, one half block
- * each; the rest (< 64) in one masked pass of 2, 4 or 8 vectors */
+/* keys in blocks of KEYB = 64 positions (forward_fast.h): one pass a block; the rest (< 64)
+ * in one masked pass of 2, 4 or 8 vectors */
 static void scores(const float *q, const float *Kb, int hd, int nj, float scale, float *s) {
     int j = 0;
     for (; j + 64 <= nj; j += 64) scores_nv(8, q, Kb, hd, scale, s, j, NULL);
@@ -310,16 +309,16 @@ static inline __attribute__((always_inline)) void
 scores_rows_nr(const int NR, const float *const *q, const float *Kb, int hd, int njmax,
                float scale, float *const *s) {
     const __m256 sc = _mm256_set1_ps(scale);
-    const size_t bs = lac_key_block(hd);
+    const size_t bs = lac_key_block(KEYB, hd);
     for (int j = 0; j < njmax; j += 16) { /* 16 positions a pass, within one key block */
         __m256i m[2];
         lane_masks(njmax - j, 2, m);
         __m256 a[6][2];
         _Pragma("GCC unroll 6")
         for (int r = 0; r < NR; r++) a[r][0] = a[r][1] = _mm256_setzero_ps();
-        const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * bs + j % LAC_KEY_BLOCK;
+        const float *k = Kb + (size_t)(j / KEYB) * bs + j % KEYB;
         const int full = njmax - j >= 16;
-        for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
+        for (int d = 0; d < hd; d++, k += KEYB) {
             const __m256 k0 = load8(k, full, m[0]), k1 = load8(k + 8, full, m[1]);
             _Pragma("GCC unroll 6")
             for (int r = 0; r < NR; r++) {
@@ -533,7 +532,7 @@ static void softmax_exp(float *s, int n) {
 const lac_fast_kernels lac_fast_avx2 = {
     .isa = "avx2", .panel = 48, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_p8, .pack = 8,
-    .scores = scores, .wsum = wsum,
+    .key_block = KEYB, .scores = scores, .wsum = wsum,
     .scores_rows = scores_rows, .wsum_rows = wsum_rows,
     .rows_max_hd = INT_MAX, /* (16-channel passes: any head width) */
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,

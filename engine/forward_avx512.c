@@ -430,7 +430,8 @@ scores_nv(const int NV, const float *q, const float *Kb, int hd, float scale, fl
     __m512 a[8];
     _Pragma("GCC unroll 8")
     for (int v = 0; v < NV; v++) a[v] = _mm512_setzero_ps();
-    const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(hd) + j % LAC_KEY_BLOCK;
+    const float *k = Kb + (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(LAC_KEY_BLOCK, hd) +
+                     j % LAC_KEY_BLOCK;
     for (int d = 0; d < hd; d++, k += LAC_KEY_BLOCK) {
         const __m512 qb = _mm512_set1_ps(q[d]);
         /* a decoding step reads every cached key once: 4 KiB ahead asked for now */
@@ -551,7 +552,7 @@ static inline __attribute__((always_inline)) void
 scores_rows_nr(const int NR, const float *const *q, const float *Kb, int hd, int njmax,
                float scale, float *const *s) {
     const __m512 sc = _mm512_set1_ps(scale);
-    const size_t bs = lac_key_block(hd);
+    const size_t bs = lac_key_block(LAC_KEY_BLOCK, hd);
     for (int j = 0; j < njmax; j += 64) {
         __mmask16 m[4];
         lane_masks(njmax - j, 4, m);
@@ -801,7 +802,7 @@ static void softmax_exp(float *s, int n) {
 const lac_fast_kernels lac_fast_avx512 = {
     .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
     .matmul_pk = matmul_pk, .pack = 16, .wide_cols = 64,
-    .scores = scores, .wsum = wsum, .wsum_n = wsum_n,
+    .key_block = LAC_KEY_BLOCK, .scores = scores, .wsum = wsum, .wsum_n = wsum_n,
     .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = 64,
     .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
     .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,

@@ -9,16 +9,17 @@
 #define LAC_ATT_ROWS 6  /* rows of one stream that scores_rows / wsum_rows take at once */
 #define LAC_ATT_HEADS 4 /* heads of one row that wsum_n takes at once (<= LAC_ATT_ROWS) */
 
-#define LAC_KEY_BLOCK 128 /* positions per block of the cached keys (scores) */
-/* floats from one block of a head's keys to the next: hd * LAC_KEY_BLOCK, and one cache line
- * more so that consecutive blocks do not start in the same L1 set */
-static inline size_t lac_key_block(int hd) { return (size_t)hd * LAC_KEY_BLOCK + 16; }
-/* where key j's channel d of one head lies in its blocks (scores): a block holds channel 0 of
- * its 128 positions, then channel 1, ..., so a pass of scores over one block reads it from
- * start to end */
-static inline size_t lac_key_at(int hd, int j, int d) {
-    return (size_t)(j / LAC_KEY_BLOCK) * lac_key_block(hd) + (size_t)d * LAC_KEY_BLOCK +
-           (size_t)(j % LAC_KEY_BLOCK);
+/* Cached keys of one head lie in blocks of kb positions (the kernel table's key_block: 128 for
+ * AVX-512 and the generic kernels, 64 for AVX2, whose passes of 8 vectors then read a block
+ * from start to end: measured on Zen 3, a decoding step's scores ran at 13-15 GB/s against
+ * 8-11 over half blocks of 128). Floats from one block to the next: hd * kb, and one cache
+ * line more so that consecutive blocks do not start in the same L1 set. */
+#define LAC_KEY_BLOCK 128 /* the generic kernels' and AVX-512's key_block */
+static inline size_t lac_key_block(int kb, int hd) { return (size_t)hd * (size_t)kb + 16; }
+/* where key j's channel d of one head lies in its blocks: a block holds channel 0 of its kb
+ * positions, then channel 1, ..., so a pass of scores over one block reads it in order */
+static inline size_t lac_key_at(int kb, int hd, int j, int d) {
+    return (size_t)(j / kb) * lac_key_block(kb, hd) + (size_t)d * (size_t)kb + (size_t)(j % kb);
 }
 
 typedef struct lac_fast_kernels {
@@ -44,9 +45,10 @@ typedef struct lac_fast_kernels {
                       const float *bias, float *const *Y, int n0, int n1, float *wide);
     int pack; /* columns per group of packed weights: one vector (8 for AVX2, 16 for AVX-512) */
     int wide_cols; /* columns matmul_pk widens at once, or 0: it ignores `wide` */
+    int key_block; /* positions per block of the cached keys that scores reads (above) */
     /* s[j] = chain_d(q[d], key j's channel d) * scale, for j < nj, d < hd. Kb holds one head's
-     * keys in blocks of LAC_KEY_BLOCK positions, [ceil(n_ctx/128)][hd][128] with blocks
-     * lac_key_block(hd) floats apart: key j's channel d at lac_key_at(hd, j, d). */
+     * keys in blocks of kb = key_block positions, [ceil(n_ctx/kb)][hd][kb] with blocks
+     * lac_key_block(kb, hd) floats apart: key j's channel d at lac_key_at(kb, hd, j, d). */
     void (*scores)(const float *q, const float *Kb, int hd, int nj, float scale, float *s);
     /* o[d] = chain_j(e[j], Vc[j*ldv + d]) / S, for d < hd, j < nj. */
     void (*wsum)(const float *e, const float *Vc, int ldv, int nj, int hd, float S, float *o);

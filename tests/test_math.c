@@ -329,11 +329,11 @@ Test(math, value_sums_near_subnormals_match_the_chain) {
 #endif
 }
 
-/* ---- scores (keys in blocks of 128 positions, lac_key_at) and value sums against the fmaf
- * chains, for head widths 64 and 40 (vector tails) and context lengths around every pass and
- * block edge of the kernels, one row and runs of 2..6 rows (prefills) */
-enum { SJ = 300, SNB = (SJ + LAC_KEY_BLOCK - 1) / LAC_KEY_BLOCK };
-static float sk_keys[SNB * (64 * LAC_KEY_BLOCK + 16)], sk_q[6][64], sk_s[6][SJ + 64];
+/* ---- scores (keys in blocks of the kernels' key_block positions, lac_key_at) and value sums
+ * against the fmaf chains, for head widths 64 and 40 (vector tails) and context lengths around
+ * every pass and block edge of the kernels, one row and runs of 2..6 rows (prefills) */
+enum { SJ = 300, SNB = SJ / 64 + 1 }; /* blocks of 64 positions or more */
+static float sk_keys[SNB * (64 * 128 + 16)], sk_q[6][64], sk_s[6][SJ + 64];
 
 static void check_scores_hd(const lac_fast_kernels *kr, int hd) {
     uint64_t st = 3;
@@ -342,7 +342,10 @@ static void check_scores_hd(const lac_fast_kernels *kr, int hd) {
     for (int r = 0; r < 6; r++)
         for (int d = 0; d < hd; d++) sk_q[r][d] = (float)((r * 37 + d * 11) % 23 - 11) / 7.0f;
     const float scale = 0.125f;
-    const int njs[] = {1, 5, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 200, 255, 256, SJ - 5};
+    const int kb = kr->key_block;
+    cr_assert(kb == 64 || kb == 128, "%s: key_block %d", kr->isa, kb);
+    const int njs[] = {1, 5, 16, 17, 31, 33, 63, 64, 65, 127, 128, 129, 191, 192, 193, 200, 255,
+                       256, SJ - 5};
     for (size_t t = 0; t < sizeof njs / sizeof njs[0]; t++) {
         const int nj0 = njs[t];
         const float *q[6];
@@ -357,7 +360,7 @@ static void check_scores_hd(const lac_fast_kernels *kr, int hd) {
             for (int r = 0; r < nr; r++)
                 for (int j = 0; j < nj[r]; j++) {
                     float acc = 0.0f;
-                    for (int d = 0; d < hd; d++) acc = fmaf(q[r][d], sk_keys[lac_key_at(hd, j, d)], acc);
+                    for (int d = 0; d < hd; d++) acc = fmaf(q[r][d], sk_keys[lac_key_at(kb, hd, j, d)], acc);
                     cr_expect(same_bits(s[r][j], acc * scale), "%s scores hd %d, %d rows, row %d, j %d of %d",
                               kr->isa, hd, nr, r, j, nj[r]);
                 }
