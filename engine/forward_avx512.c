@@ -464,9 +464,9 @@ static void scores(const float *q, const float *Kb, int hd, int nj, float scale,
 
 /* o[h][d] = chain_j(e[h][j], Vc[h][j*ldv + d]) / S[h] for NH heads (1 to 4) of hd <= 64 at
  * once: two heads give eight independent chains (GPT-2's heads are 64 wide, four vectors, too
- * few for two FMA pipes of latency 4), four read 1 KB of each value row in one sequential pass
- * (a decoding step reads every cached value once). Each chain is the scalar kernel's, j in
- * order. */
+ * few for two FMA pipes of latency 4); each head's values lie together (forward_fast.c,
+ * value_floats), so NH heads read NH sequential streams (a decoding step reads every cached
+ * value once). Each chain is the scalar kernel's, j in order. */
 static inline __attribute__((always_inline)) void
 wsum_heads(const int NH, const float *const *e, const float *const *Vc, int ldv, int nj,
            int hd, const float *S, float *const *o) {
