@@ -12,6 +12,10 @@
  *    the bandwidth bound: bytes of weights one step reads (at the width the engine reads them)
  *    over the bandwidth of a triad of the same bytes measured right after (the caches', where
  *    they hold the weights), and the fraction of that bound reached; the memory's triad too.
+ *  - long-context decoding (step-ctx): lock-step steps of B streams (the largest B asked, at
+ *    most 32) at 3/4 of the context, where each step also reads every stream's cached keys
+ *    and values: the bytes a step reads (weights + KV) per second, as a fraction of the
+ *    memory's triad (no cache holds B streams' KV), and the GFLOP/s as a fraction of the peak.
  * Tab-separated lines: "kind name threads B value unit fraction note". */
 #define _POSIX_C_SOURCE 200809L
 #include <math.h>
@@ -124,6 +128,64 @@ static const char *engine_isa(const char *dev) {
     return strstr(dev, "avx512") ? "avx512" : strstr(dev, "avx2") ? "avx2" : "scalar";
 }
 
+/* bytes of keys and values one step reads for a stream at position pos (fp32, pos + 1 cached
+ * positions in every layer) */
+static double kv_step_bytes(const lac_model_config *c, int pos) {
+    return 2.0 * c->n_layer * c->n_embd * 4.0 * (pos + 1);
+}
+
+/* step-ctx: B streams prefilled (untimed) to P = 3/4 n_ctx, then the best of 3 runs of S steps */
+static int step_ctx(const char *name, const lac_model *m, int T, int B, long iters, float *lg,
+                    const int32_t *tok, int ntok) {
+    const lac_model_config *c = lac_model_get_config(m);
+    const size_t V = c->vocab_size;
+    const int P = (int)(c->n_ctx * 3 / 4), S = 4, chunk = 256;
+    lac_error err;
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = T, .n_streams = B,
+                            .max_rows = chunk > B ? chunk : B};
+    lac_engine *e;
+    if (lac_engine_create(m, &o, &e, &err)) {
+        fprintf(stderr, "roofline: %s\n", err.msg);
+        return 1;
+    }
+    const char *dev = lac_engine_device_name(e);
+    const int32_t **tp = calloc((size_t)B, sizeof *tp);
+    float **lp = calloc((size_t)B, sizeof *lp);
+    int *cnt = calloc((size_t)B, sizeof *cnt);
+    int32_t *ids = malloc((size_t)(P + 3 * S) * sizeof *ids);
+    if (!tp || !lp || !cnt || !ids) return 1;
+    for (int i = 0; i < P + 3 * S; i++) ids[i] = tok[i % ntok];
+    for (int b = 0; b < B; b++) /* each stream: P tokens in calls of `chunk`, untimed */
+        for (int at = 0; at < P; at += chunk) {
+            for (int k = 0; k < B; k++) cnt[k] = k == b ? (P - at < chunk ? P - at : chunk) : 0;
+            tp[b] = ids + at, lp[b] = lg;
+            if (lac_engine_forward(e, tp, cnt, lp, &err)) return 1;
+        }
+    for (int b = 0; b < B; b++) cnt[b] = 1, lp[b] = lg + (size_t)b * V;
+    double t = 1e30;
+    for (int rep = 0; rep < 3; rep++) {
+        double t0 = now();
+        for (int st = 0; st < S; st++) {
+            for (int b = 0; b < B; b++) tp[b] = ids + P + rep * S + st;
+            if (lac_engine_forward(e, tp, cnt, lp, &err)) return 1;
+        }
+        const double ts = (now() - t0) / S;
+        if (ts < t) t = ts;
+    }
+    const int pos = P + S + S / 2; /* the middle run's middle step */
+    const double kvb = B * kv_step_bytes(c, pos), wb = step_bytes(c, dev);
+    const double bw = triad(T, 32u << 20), pk = peak(engine_isa(dev), T, iters);
+    const double fl = B * tok_flops(c, pos);
+    printf("step-ctx\t%s\t%d\t%d\t%.2f\tGB/s\t%.3f\t%.1f tok/s at position %d; %.0f MB of KV + "
+           "%.0f MB of weights a step over the memory's triad %.1f GB/s; %.1f GFLOP/s, %.3f of "
+           "peak %.1f; %s\n", name, T, B, (kvb + wb) / t / 1e9, (kvb + wb) / t / 1e9 / bw, B / t,
+           pos, kvb / 1e6, wb / 1e6, bw, fl / t / 1e9, fl / t / 1e9 / pk, pk, dev);
+    fflush(stdout);
+    free(tp), free(lp), free(cnt), free(ids);
+    lac_engine_free(e);
+    return 0;
+}
+
 static int engine_runs(const char *name, const char *path, int T, const int *Bs, int nB,
                        long iters, int quick) {
     lac_error err;
@@ -213,6 +275,9 @@ static int engine_runs(const char *name, const char *path, int T, const int *Bs,
         free(tp), free(lp), free(cnt);
         lac_engine_free(e);
     }
+    int Bc = 0; /* step-ctx: the largest B asked, at most 32 (not in a quick run) */
+    for (int i = 0; i < nB; i++) Bc = Bs[i] <= 32 && Bs[i] > Bc ? Bs[i] : Bc;
+    if (!quick && Bc > 1 && step_ctx(name, m, T, Bc, iters, lg, tok, 512)) return 1;
     free(lg);
     lac_model_close(m);
     return 0;
