@@ -128,6 +128,59 @@ static const char *engine_isa(const char *dev) {
     return strstr(dev, "avx512") ? "avx512" : strstr(dev, "avx2") ? "avx2" : "scalar";
 }
 
+/* A CPU engine of B streams on T threads (NULL after a message) and its call tables */
+typedef struct call_tables {
+    const int32_t **tp;
+    float **lp;
+    int *cnt;
+} call_tables;
+
+static lac_engine *open_engine(const lac_model *m, int T, int B, int max_rows, call_tables *ct) {
+    lac_error err;
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = T, .n_streams = B,
+                            .max_rows = max_rows};
+    lac_engine *e;
+    if (lac_engine_create(m, &o, &e, &err)) {
+        fprintf(stderr, "roofline: %s\n", err.msg);
+        return NULL;
+    }
+    ct->tp = calloc((size_t)B, sizeof *ct->tp);
+    ct->lp = calloc((size_t)B, sizeof *ct->lp);
+    ct->cnt = calloc((size_t)B, sizeof *ct->cnt);
+    if (ct->tp && ct->lp && ct->cnt) return e;
+    fprintf(stderr, "roofline: out of memory\n");
+    lac_engine_free(e);
+    return NULL;
+}
+
+static void close_engine(lac_engine *e, call_tables *ct) {
+    free(ct->tp), free(ct->lp), free(ct->cnt);
+    lac_engine_free(e);
+}
+
+/* Seconds a step of the best of `reps` runs of S lock-step steps (one token per stream, logits
+ * of stream b at lg + b * V), run r's steps taking ids[first + r * S ...]; < 0 on failure.
+ * The best run: a VM's neighbours take a core at times. */
+static double best_steps(lac_engine *e, call_tables *ct, int B, size_t V, float *lg,
+                         const int32_t *ids, int first, int S, int reps) {
+    lac_error err;
+    for (int b = 0; b < B; b++) ct->cnt[b] = 1, ct->lp[b] = lg + (size_t)b * V;
+    double t = 1e30;
+    for (int r = 0; r < reps; r++) {
+        double t0 = now();
+        for (int st = 0; st < S; st++) {
+            for (int b = 0; b < B; b++) ct->tp[b] = ids + first + r * S + st;
+            if (lac_engine_forward(e, ct->tp, ct->cnt, ct->lp, &err)) {
+                fprintf(stderr, "roofline: %s\n", err.msg);
+                return -1;
+            }
+        }
+        const double ts = (now() - t0) / S;
+        if (ts < t) t = ts;
+    }
+    return t;
+}
+
 /* bytes of keys and values one step reads for a stream at position pos (fp32, pos + 1 cached
  * positions in every layer) */
 static double kv_step_bytes(const lac_model_config *c, int pos) {
@@ -141,37 +194,20 @@ static int step_ctx(const char *name, const lac_model *m, int T, int B, long ite
     const size_t V = c->vocab_size;
     const int P = (int)(c->n_ctx * 3 / 4), S = 4, chunk = 256;
     lac_error err;
-    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = T, .n_streams = B,
-                            .max_rows = chunk > B ? chunk : B};
-    lac_engine *e;
-    if (lac_engine_create(m, &o, &e, &err)) {
-        fprintf(stderr, "roofline: %s\n", err.msg);
-        return 1;
-    }
-    const char *dev = lac_engine_device_name(e);
-    const int32_t **tp = calloc((size_t)B, sizeof *tp);
-    float **lp = calloc((size_t)B, sizeof *lp);
-    int *cnt = calloc((size_t)B, sizeof *cnt);
+    call_tables ct;
+    lac_engine *e = open_engine(m, T, B, chunk > B ? chunk : B, &ct);
     int32_t *ids = malloc((size_t)(P + 3 * S) * sizeof *ids);
-    if (!tp || !lp || !cnt || !ids) return 1;
+    if (!e || !ids) return 1;
+    const char *dev = lac_engine_device_name(e);
     for (int i = 0; i < P + 3 * S; i++) ids[i] = tok[i % ntok];
     for (int b = 0; b < B; b++) /* each stream: P tokens in calls of `chunk`, untimed */
         for (int at = 0; at < P; at += chunk) {
-            for (int k = 0; k < B; k++) cnt[k] = k == b ? (P - at < chunk ? P - at : chunk) : 0;
-            tp[b] = ids + at, lp[b] = lg;
-            if (lac_engine_forward(e, tp, cnt, lp, &err)) return 1;
+            for (int k = 0; k < B; k++) ct.cnt[k] = k == b ? (P - at < chunk ? P - at : chunk) : 0;
+            ct.tp[b] = ids + at, ct.lp[b] = lg;
+            if (lac_engine_forward(e, ct.tp, ct.cnt, ct.lp, &err)) return 1;
         }
-    for (int b = 0; b < B; b++) cnt[b] = 1, lp[b] = lg + (size_t)b * V;
-    double t = 1e30;
-    for (int rep = 0; rep < 3; rep++) {
-        double t0 = now();
-        for (int st = 0; st < S; st++) {
-            for (int b = 0; b < B; b++) tp[b] = ids + P + rep * S + st;
-            if (lac_engine_forward(e, tp, cnt, lp, &err)) return 1;
-        }
-        const double ts = (now() - t0) / S;
-        if (ts < t) t = ts;
-    }
+    const double t = best_steps(e, &ct, B, V, lg, ids, P, S, 3);
+    if (t < 0) return 1;
     const int pos = P + S + S / 2; /* the middle run's middle step */
     const double kvb = B * kv_step_bytes(c, pos), wb = step_bytes(c, dev);
     const double bw = triad(T, 32u << 20), pk = peak(engine_isa(dev), T, iters);
@@ -181,8 +217,8 @@ static int step_ctx(const char *name, const lac_model *m, int T, int B, long ite
            "peak %.1f; %s\n", name, T, B, (kvb + wb) / t / 1e9, (kvb + wb) / t / 1e9 / bw, B / t,
            pos, kvb / 1e6, wb / 1e6, bw, fl / t / 1e9, fl / t / 1e9 / pk, pk, dev);
     fflush(stdout);
-    free(tp), free(lp), free(cnt), free(ids);
-    lac_engine_free(e);
+    free(ids);
+    close_engine(e, &ct);
     return 0;
 }
 
@@ -205,17 +241,13 @@ static int engine_runs(const char *name, const char *path, int T, const int *Bs,
     float *lg = malloc((size_t)rows * V * sizeof(float));
     for (int bi = -1; bi < nB; bi++) {
         const int B = bi < 0 ? 1 : Bs[bi];
-        lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = T, .n_streams = B,
-                                .max_rows = TP > B ? TP : B};
-        lac_engine *e;
-        if (lac_engine_create(m, &o, &e, &err)) {
-            fprintf(stderr, "roofline: %s\n", err.msg);
-            return 1;
-        }
+        call_tables ct;
+        lac_engine *e = open_engine(m, T, B, TP > B ? TP : B, &ct);
+        if (!e) return 1;
         const char *dev = lac_engine_device_name(e);
-        const int32_t **tp = calloc((size_t)B, sizeof *tp);
-        float **lp = calloc((size_t)B, sizeof *lp);
-        int *cnt = calloc((size_t)B, sizeof *cnt);
+        const int32_t **tp = ct.tp;
+        float **lp = ct.lp;
+        int *cnt = ct.cnt;
         if (bi < 0) { /* prefill */
             double best = 1e30;
             for (int rep = 0; rep < (quick ? 1 : 3); rep++) {
@@ -237,19 +269,10 @@ static int engine_runs(const char *name, const char *path, int T, const int *Bs,
                 tp[b] = tok, lp[b] = lg;
                 if (lac_engine_forward(e, tp, cnt, lp, &err)) return 1;
             }
-            for (int b = 0; b < B; b++) cnt[b] = 1, lp[b] = lg + (size_t)b * V;
-            /* the best of three runs of S steps (a VM's neighbours take a core at times):
-             * positions T0 .. T0 + 3S - 1; the flops of the middle run */
-            double t = 1e30;
-            for (int rep = 0; rep < (quick ? 1 : 3); rep++) {
-                double t0 = now();
-                for (int s = 0; s < S; s++) {
-                    for (int b = 0; b < B; b++) tp[b] = tok + T0 + rep * S + s;
-                    if (lac_engine_forward(e, tp, cnt, lp, &err)) return 1;
-                }
-                const double ts = (now() - t0) / S;
-                if (ts < t) t = ts;
-            }
+            /* the best of three runs of S steps: positions T0 .. T0 + 3S - 1; the flops of the
+             * middle run */
+            const double t = best_steps(e, &ct, B, V, lg, tok, T0, S, quick ? 1 : 3);
+            if (t < 0) return 1;
             double fl = 0;
             for (int s = 0; s < S; s++) fl += B * tok_flops(c, T0 + S + s);
             fl /= S;
@@ -272,8 +295,7 @@ static int engine_runs(const char *name, const char *path, int T, const int *Bs,
             }
         }
         fflush(stdout);
-        free(tp), free(lp), free(cnt);
-        lac_engine_free(e);
+        close_engine(e, &ct);
     }
     int Bc = 0; /* step-ctx: the largest B asked, at most 32 (not in a quick run) */
     for (int i = 0; i < nB; i++) Bc = Bs[i] <= 32 && Bs[i] > Bc ? Bs[i] : Bc;
