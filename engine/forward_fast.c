@@ -221,9 +221,9 @@ typedef struct fast_state {
 /* Large buffers (the KV cache, the packed weights): 2 MiB aligned and asked for as
  * transparent huge pages (Linux; LAC_HUGE_PAGES=0 leaves them to the system's default). A
  * decoding step's attention reads each head's keys and values, a few hundred KB apart, for
- * every stream and layer: on 4 KiB pages that is a TLB miss every 4 KiB, and the hardware
- * prefetchers stop at each page's end. Measured on a 2-vCPU Zen 4 VM (THP "madvise"),
- * alternating: `-d` of 19 blocks 10.8-11.3 s against 11.4-12.5 s (every pair faster), of 64
+ * every stream and layer; on 4 KiB pages that is a TLB miss every 4 KiB and (likely, not
+ * measured apart) a hardware prefetch stream restarted at each page's end. Measured on a 2-vCPU Zen 4 VM (THP "madvise"),
+ * alternating: `-d` of 19 blocks 10.8-11.8 s against 11.4-12.5 s (every pair faster), of 64
  * blocks 37.5-39.8 against 39.0-40.3 s; lock-step steps of 32 streams at position 774
  * 1,672-1,690 against 1,153-1,453 tok/s; `-c` unchanged (6.1-6.5 s either way). (A Zen 5 VM
  * before the per-head KV layout: steps up to 5% faster, compression 5% slower.) Only speed
