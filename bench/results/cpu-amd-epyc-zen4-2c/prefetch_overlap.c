@@ -35,7 +35,8 @@ static void block(const char *p, int lines, int hint){
 static float readsum(const float *p, size_t n){ __m512 s0=_mm512_setzero_ps(),s1=s0,s2=s0,s3=s0; for(size_t i=0;i<n;i+=64){s0=_mm512_add_ps(s0,_mm512_load_ps(p+i));s1=_mm512_add_ps(s1,_mm512_load_ps(p+i+16));s2=_mm512_add_ps(s2,_mm512_load_ps(p+i+32));s3=_mm512_add_ps(s3,_mm512_load_ps(p+i+48));} s0=_mm512_add_ps(_mm512_add_ps(s0,s1),_mm512_add_ps(s2,s3)); return _mm512_reduce_add_ps(s0);}
 int main(int argc,char**argv){
   size_t GB=(size_t)2<<30; char *buf=aligned_alloc(1<<21,GB); for(size_t i=0;i<GB;i+=4096) buf[i]=1; for(size_t i=0;i<GB/4;i+=1) ((float*)buf)[i]=1.0f;
-  for(int i=0;i<K*32;i++) W[i]=1e-3f; for(int i=0;i<12*K;i++) X[i]=1e-3f;
+  for(int i=0;i<K*32;i++) W[i]=1e-3f;
+  for(int i=0;i<12*K;i++) X[i]=1e-3f;
   float *Wbig = aligned_alloc(64, (size_t)64<<20); for (size_t i=0;i<((size_t)16<<20);i++) Wbig[i]=1e-3f; int wstream = argc>3 ? atoi(argv[3]) : 0; size_t wpos=0; Wc = W;
   size_t region = (argc>1? atol(argv[1]) : 256) << 10; int nb = argc>2 ? atoi(argv[2]) : 16; /* compute blocks per region */
   int lines = region/64; int per = (lines + nb - 1)/nb;
