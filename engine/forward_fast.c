@@ -218,24 +218,29 @@ typedef struct fast_state {
     char name[64];
 } fast_state;
 
+/* An A/B switch of the environment set to "0" */
+static int env_off(const char *name) {
+    const char *v = getenv(name);
+    return v && !strcmp(v, "0");
+}
+
 /* Large buffers (the KV cache, the packed weights): 2 MiB aligned and asked for as
  * transparent huge pages (Linux; LAC_HUGE_PAGES=0 leaves them to the system's default). A
  * decoding step's attention reads each head's keys and values, a few hundred KB apart, for
  * every stream and layer; on 4 KiB pages that is a TLB miss every 4 KiB and (likely, not
- * measured apart) a hardware prefetch stream restarted at each page's end. Measured on a 2-vCPU Zen 4 VM (THP "madvise"),
- * alternating: `-d` of 19 blocks 10.8-11.8 s against 11.4-12.5 s (every pair faster), of 64
- * blocks 37.5-39.8 against 39.0-40.3 s; lock-step steps of 32 streams at position 774
- * 1,672-1,690 against 1,153-1,453 tok/s; `-c` unchanged (6.1-6.5 s either way). (A Zen 5 VM
- * before the per-head KV layout: steps up to 5% faster, compression 5% slower.) Only speed
- * changes; freed with free(). */
+ * measured apart) a hardware prefetch stream restarted at each page's end. Measured on a
+ * 2-vCPU Zen 4 VM (THP "madvise"), alternating: `-d` of 19 blocks 10.8-11.8 s against
+ * 11.4-12.5 s (every pair faster), of 64 blocks 37.5-39.8 against 39.0-40.3 s; lock-step steps
+ * of 32 streams at position 774 1,672-1,690 against 1,153-1,453 tok/s; `-c` unchanged (6.1-6.5
+ * s either way). (A Zen 5 VM before the per-head KV layout: steps up to 5% faster, compression
+ * 5% slower.) Only speed changes; freed with free(). */
 static void *big_alloc(size_t bytes) {
     const size_t huge = (size_t)2 << 20;
     if (bytes < huge) return malloc(bytes ? bytes : 1);
     const size_t n = (bytes + huge - 1) / huge * huge;
     void *p = aligned_alloc(huge, n);
 #if defined(__linux__) && defined(MADV_HUGEPAGE)
-    const char *env = getenv("LAC_HUGE_PAGES");
-    if (p && !(env && !strcmp(env, "0")))
+    if (p && !env_off("LAC_HUGE_PAGES"))
         (void)madvise(p, n, MADV_HUGEPAGE); /* advice: failure leaves normal pages */
 #endif
     return p;
@@ -306,11 +311,6 @@ static void pack_groups(void *dst, int f16, const float *W32, const uint8_t *W16
 
 /* Most bytes of packed weights an engine makes (beyond that the model's arrays are read). */
 #define LAC_PACK_MAX_BYTES (1ull << 30)
-
-static int env_off(const char *name) {
-    const char *v = getenv(name);
-    return v && !strcmp(v, "0");
-}
 
 /* Packs the layers and the LM head for matmul_pk, when the kernels have it and LAC_PACK is not
  * "0". F16 files: halves (LAC_F16_LAYERS=0 packs the layers as fp32, for A/B timing); the head
