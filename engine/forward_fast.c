@@ -761,9 +761,11 @@ static lac_status fast_forward(void *st, const int32_t *const *tokens, const int
     int bounds[LAC_MAX_ROW_GROUPS + 1];
     const int groups = row_groups(s, counts, R, bounds);
     if (groups > 1) {
+        /* OpenMP may grant fewer threads than asked (a nested region, as in the multi-device
+         * backend's sub-engines, gets a team of one): each thread takes every group its number
+         * reaches, so all groups run (group t's scratch slot t is used by one thread only). */
 #pragma omp parallel num_threads(groups)
-        {
-            const int t = omp_get_thread_num();
+        for (int t = omp_get_thread_num(); t < groups; t += omp_get_num_threads()) {
             const row_span sp = {bounds[t], bounds[t + 1], t};
             for (int l = 0; l < (int)c->n_layer; l++) layer_rows(s, &sp, l);
         }

@@ -66,13 +66,17 @@ static lac_model *rm;
 static void setup_model(void) { rm = etu_random_model(2, 2, 32, 64, 97, 7); }
 static void free_model(void) { etu_free_model(rm); }
 
-static lac_engine *make(int n_devices, int n_streams) {
-    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = 1, .n_streams = n_streams,
+static lac_engine *make_threads(int n_devices, int n_streams, int n_threads) {
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_threads = n_threads,
+                            .n_streams = n_streams,
                             .max_rows = 2 * T, .n_devices = n_devices};
     lac_engine *e = NULL;
     lac_error err;
     cr_assert_eq(lac_engine_create(rm, &o, &e, &err), LAC_OK, "%s", err.msg);
     return e;
+}
+static lac_engine *make(int n_devices, int n_streams) {
+    return make_threads(n_devices, n_streams, 1);
 }
 
 /* prefill (uneven counts, one idle stream), a truncation, then decoding steps */
@@ -137,6 +141,30 @@ Test(multidev, same_bits_as_one_engine, .init = setup_model, .fini = free_model)
     lac_engine_free(three);
     free(q1);
     free(q3);
+}
+
+/* Sub-engines of 2 threads with row groups (LAC_ROW_GROUPS=1: every call of 2+ streams): the
+ * multi backend runs them inside its own parallel region, where a nested region gets a team of
+ * one, and that one thread must still run every group (it once ran group 0 only: wrong logits,
+ * and `lacgpu -d --device cpu,cpu` failed on files of many blocks). */
+Test(multidev, row_groups_in_sub_engines, .init = setup_model, .fini = free_model) {
+    const size_t V = 97;
+    uint32_t *q1 = calloc(B * 2 * V, 4), *q2 = calloc(B * 2 * V, 4);
+    uint32_t c1[B * T] = {0}, c2[B * T] = {0};
+    int32_t s1[B] = {0}, s2[B] = {0};
+    setenv("LAC_ROW_GROUPS", "1", 1);
+    lac_engine *one = make_threads(0, B, 2), *two = make_threads(2, B, 2);
+    unsetenv("LAC_ROW_GROUPS");
+    drive(one, q1, c1, s1);
+    drive(two, q2, c2, s2);
+    cr_expect_eq(memcmp(c1, c2, sizeof c1), 0, "forward_code differs");
+    cr_expect_eq(memcmp(q1, q2, B * 2 * V * 4), 0, "forward_freqs differs");
+    cr_expect_eq(memcmp(s1, s2, sizeof s1), 0, "forward_decode differs");
+    cr_expect_eq(lac_engine_devices(two), 2);
+    lac_engine_free(one);
+    lac_engine_free(two);
+    free(q1);
+    free(q2);
 }
 
 Test(multidev, no_more_devices_than_streams, .init = setup_model, .fini = free_model) {
