@@ -435,10 +435,15 @@ static lac_status chunk_quantized(lac_engine *e, const int *done, void *ctx, lac
     return LAC_OK;
 }
 
-/* Rows of the unfused paths' scratch logits: a chunk is never more than the engine's calls
- * (a one-stream decoder's engine takes one row: 1 x V floats, not LAC_CODE_CHUNK x V). */
+/* Rows of the unfused paths' chunks and scratch logits: LAC_CODE_CHUNK a thread (at most
+ * LAC_CHUNK_THREADS of them), so that a compressor's chunk holds a stream for each thread and
+ * the CPU backend runs them without barriers (row groups, engine/forward_fast.c); never more
+ * than the engine's calls (a one-stream decoder's engine takes one row: 1 x V floats). */
+#define LAC_CHUNK_THREADS 8
 static int scratch_rows(const lac_engine *e) {
-    return e->max_rows < LAC_CODE_CHUNK ? e->max_rows : LAC_CODE_CHUNK;
+    const int t = e->n_threads < LAC_CHUNK_THREADS ? e->n_threads : LAC_CHUNK_THREADS;
+    const int chunk = LAC_CODE_CHUNK * (t > 1 ? t : 1);
+    return e->max_rows < chunk ? e->max_rows : chunk;
 }
 
 static lac_status forward_quantized(lac_engine *e, const int32_t *const *tokens,
