@@ -79,5 +79,9 @@ check "--device cpu,cpu: the bytes of one engine" cmp -s one.lacz two.lacz
 check "-v names 2 devices (compress)" grep -q "2 devices: cpu" err.txt
 expect 0 L -v -d --device cpu,cpu --stdout two.lacz && check "decoded on 2 engines" cmp -s out.txt text
 check "-v names 2 devices (decompress)" grep -q "2 devices: cpu" err.txt
+# sub-engines of 2 threads with row groups (forced: these steps are small) run nested in the
+# multi backend's threads: every group must still run (once only group 0 did: wrong logits)
+LAC_ROW_GROUPS=1 expect 0 L -d --threads 2 --device cpu,cpu --stdout two.lacz &&
+  check "decoded on 2 engines of 2 threads, row groups" cmp -s out.txt text
 expect 2 L -c --device cuda:0,0 text && err_has "GPU 0 given twice"
 finish
