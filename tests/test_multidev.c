@@ -114,17 +114,24 @@ static void drive(lac_engine *e, uint32_t *freqs_out, uint32_t *cum_out, int32_t
         cr_expect_eq(lac_engine_position(e, b), want_pos[b], "stream %d", b);
 }
 
-Test(multidev, same_bits_as_one_engine, .init = setup_model, .fini = free_model) {
+/* drive() on both engines: the same outputs */
+static void expect_same_bits(lac_engine *one, lac_engine *many) {
     const size_t V = 97;
-    uint32_t *q1 = calloc(B * 2 * V, 4), *q3 = calloc(B * 2 * V, 4);
-    uint32_t c1[B * T] = {0}, c3[B * T] = {0};
-    int32_t s1[B] = {0}, s3[B] = {0};
-    lac_engine *one = make(0, B), *three = make(3, B);
+    uint32_t *q1 = calloc(B * 2 * V, 4), *qn = calloc(B * 2 * V, 4);
+    uint32_t c1[B * T] = {0}, cn[B * T] = {0};
+    int32_t s1[B] = {0}, sn[B] = {0};
     drive(one, q1, c1, s1);
-    drive(three, q3, c3, s3);
-    cr_expect_eq(memcmp(c1, c3, sizeof c1), 0, "forward_code differs");
-    cr_expect_eq(memcmp(q1, q3, B * 2 * V * 4), 0, "forward_freqs differs");
-    cr_expect_eq(memcmp(s1, s3, sizeof s1), 0, "forward_decode differs");
+    drive(many, qn, cn, sn);
+    cr_expect_eq(memcmp(c1, cn, sizeof c1), 0, "forward_code differs");
+    cr_expect_eq(memcmp(q1, qn, B * 2 * V * 4), 0, "forward_freqs differs");
+    cr_expect_eq(memcmp(s1, sn, sizeof s1), 0, "forward_decode differs");
+    free(q1);
+    free(qn);
+}
+
+Test(multidev, same_bits_as_one_engine, .init = setup_model, .fini = free_model) {
+    lac_engine *one = make(0, B), *three = make(3, B);
+    expect_same_bits(one, three);
     cr_expect_eq(lac_engine_devices(one), 1);
     cr_assert_eq(lac_engine_devices(three), 3);
     uint64_t sum = 0;
@@ -139,8 +146,6 @@ Test(multidev, same_bits_as_one_engine, .init = setup_model, .fini = free_model)
               lac_engine_device_name(three));
     lac_engine_free(one);
     lac_engine_free(three);
-    free(q1);
-    free(q3);
 }
 
 /* Sub-engines of 2 threads with row groups (LAC_ROW_GROUPS=1: every call of 2+ streams): the
@@ -148,23 +153,13 @@ Test(multidev, same_bits_as_one_engine, .init = setup_model, .fini = free_model)
  * one, and that one thread must still run every group (it once ran group 0 only: wrong logits,
  * and `lacgpu -d --device cpu,cpu` failed on files of many blocks). */
 Test(multidev, row_groups_in_sub_engines, .init = setup_model, .fini = free_model) {
-    const size_t V = 97;
-    uint32_t *q1 = calloc(B * 2 * V, 4), *q2 = calloc(B * 2 * V, 4);
-    uint32_t c1[B * T] = {0}, c2[B * T] = {0};
-    int32_t s1[B] = {0}, s2[B] = {0};
     setenv("LAC_ROW_GROUPS", "1", 1);
     lac_engine *one = make_threads(0, B, 2), *two = make_threads(2, B, 2);
     unsetenv("LAC_ROW_GROUPS");
-    drive(one, q1, c1, s1);
-    drive(two, q2, c2, s2);
-    cr_expect_eq(memcmp(c1, c2, sizeof c1), 0, "forward_code differs");
-    cr_expect_eq(memcmp(q1, q2, B * 2 * V * 4), 0, "forward_freqs differs");
-    cr_expect_eq(memcmp(s1, s2, sizeof s1), 0, "forward_decode differs");
+    expect_same_bits(one, two);
     cr_expect_eq(lac_engine_devices(two), 2);
     lac_engine_free(one);
     lac_engine_free(two);
-    free(q1);
-    free(q2);
 }
 
 Test(multidev, no_more_devices_than_streams, .init = setup_model, .fini = free_model) {
