@@ -22,7 +22,8 @@ static inline void lane_masks(int left, int nv, __mmask16 *m) {
  * addend of a nonzero product (measured on a Xeon, Emerald Rapids: 45-54 ns against 0.55; adds,
  * compares, and subnormal products that vanish into a normal sum cost nothing), which made the
  * prefill's value sums 3-4x slower there. AMD's cores have no such assist.
- * So in prefills (wsum_rows; decoding steps wait on memory instead) such stretches run scaled
+ * So on Intel, in prefills (wsum_rows; decoding steps wait on memory instead; AMD's cores get
+ * wsum_rows_plain, the plain FMA, whose checks cost 2.3% of a Zen 4's -c) such stretches run scaled
  * by 2^48 (fma_scaled), where none of these numbers is subnormal,
  * and give fmaf's bits: scaling by a power of two is exact, normal results round to 24 bits at
  * either scale, and results that are subnormal at scale 1 (on the grid of 2^-149) are rounded
@@ -596,8 +597,8 @@ static void scores_rows(const float *const *q, int nr, const float *Kb, int hd, 
 }
 
 static inline __attribute__((always_inline)) void
-wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, const int *nj,
-             int hd, const float *S, float *const *o) {
+wsum_rows_nr(const int CHECK, const int NR, const float *const *e, const float *Vc, int ldv,
+             const int *nj, int hd, const float *S, float *const *o) {
     __mmask16 m[4];
     lane_masks(hd, 4, m);
     __m512 a[6][4];
@@ -608,12 +609,13 @@ wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, cons
     const int njmin = nj[0], njmax = nj[NR - 1], full = hd == 64;
     const float *Vr[6] = {Vc, Vc, Vc, Vc, Vc, Vc};
     __m512 spill[6][4];
-    int small = small_starts(NR, e, nj); /* ("value sums near the subnormal range", above) */
+    int small = CHECK ? small_starts(NR, e, nj) : 0; /* ("value sums near the subnormal
+                                                        * range", above) */
     /* every row's positions in blocks of 64, then the later rows' last ones (j1 = njmax) */
     for (int j0 = 0, j1; j0 < njmax; j0 = j1) {
         j1 = j0 < njmin ? (njmin - j0 < 64 ? njmin : j0 + 64) : njmax;
         uint64_t tm = 0;
-        for (int r = 0; r < NR && j0 < njmin; r++) tm |= sub_mask(e[r] + j0, j1 - j0);
+        for (int r = 0; CHECK && r < NR && j0 < njmin; r++) tm |= sub_mask(e[r] + j0, j1 - j0);
         if (tm || small || j0 >= njmin) {
             _Pragma("GCC unroll 6")
             for (int r = 0; r < NR; r++)
@@ -649,17 +651,23 @@ wsum_rows_nr(const int NR, const float *const *e, const float *Vc, int ldv, cons
     }
 }
 
-static void wsum_rows(const float *const *e, int nr, const float *Vc, int ldv, const int *nj,
-                      int hd, const float *S, float *const *o) {
-    switch (nr) {
-    case 6: wsum_rows_nr(6, e, Vc, ldv, nj, hd, S, o); break;
-    case 5: wsum_rows_nr(5, e, Vc, ldv, nj, hd, S, o); break;
-    case 4: wsum_rows_nr(4, e, Vc, ldv, nj, hd, S, o); break;
-    case 3: wsum_rows_nr(3, e, Vc, ldv, nj, hd, S, o); break;
-    case 2: wsum_rows_nr(2, e, Vc, ldv, nj, hd, S, o); break;
-    default: wsum(e[0], Vc, ldv, nj[0], hd, S[0], o[0]); break;
+#define WSUM_ROWS(NAME, CHECK)                                                              \
+    static void NAME(const float *const *e, int nr, const float *Vc, int ldv, const int *nj,  \
+                     int hd, const float *S, float *const *o) {                               \
+        switch (nr) {                                                                         \
+        case 6: wsum_rows_nr(CHECK, 6, e, Vc, ldv, nj, hd, S, o); break;                      \
+        case 5: wsum_rows_nr(CHECK, 5, e, Vc, ldv, nj, hd, S, o); break;                      \
+        case 4: wsum_rows_nr(CHECK, 4, e, Vc, ldv, nj, hd, S, o); break;                      \
+        case 3: wsum_rows_nr(CHECK, 3, e, Vc, ldv, nj, hd, S, o); break;                      \
+        case 2: wsum_rows_nr(CHECK, 2, e, Vc, ldv, nj, hd, S, o); break;                      \
+        default: wsum(e[0], Vc, ldv, nj[0], hd, S[0], o[0]); break;                           \
+        }                                                                                     \
     }
-}
+/* wsum_rows: subnormal stretches scaled (for Intel's assists); wsum_rows_plain: the plain FMA
+ * throughout, the same bits (IEEE fma with subnormals, FTZ/DAZ off), for AMD's cores, which
+ * take no assist: there the checks only cost time */
+WSUM_ROWS(wsum_rows, 1)
+WSUM_ROWS(wsum_rows_plain, 0)
 
 /* p[0..15] in lo, p[16..31] in hi; then the halving tree of docs/NUMERICS.md §1. */
 static float r32_finish(__m512 lo, __m512 hi) {
@@ -799,12 +807,12 @@ static void softmax_exp(float *s, int n) {
     for (; j < n; j++) s[j] = lac_expf(s[j] - mx);
 }
 
-const lac_fast_kernels lac_fast_avx512 = {
-    .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,
-    .matmul_pk = matmul_pk, .pack = 16, .wide_cols = 64,
-    .key_block = LAC_KEY_BLOCK, .scores = scores, .wsum = wsum, .wsum_n = wsum_n,
-    .scores_rows = scores_rows, .wsum_rows = wsum_rows, .rows_max_hd = 64,
-    .r32_sum = r32_sum, .r32_sumsq = r32_sumsq,
-    .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp,
-};
+#define AVX512_TABLE(WSUM_ROWS_FN)                                                          \
+    .isa = "avx512", .panel = 128, .matmul = matmul, .matmul_f16 = matmul_f16,                \
+    .matmul_pk = matmul_pk, .pack = 16, .wide_cols = 64, .key_block = LAC_KEY_BLOCK,          \
+    .scores = scores, .wsum = wsum, .wsum_n = wsum_n, .scores_rows = scores_rows,             \
+    .wsum_rows = WSUM_ROWS_FN, .rows_max_hd = 64, .r32_sum = r32_sum, .r32_sumsq = r32_sumsq, \
+    .layernorm = layernorm, .gelu = gelu, .softmax_exp = softmax_exp
+const lac_fast_kernels lac_fast_avx512 = {AVX512_TABLE(wsum_rows)};
+const lac_fast_kernels lac_fast_avx512_plain = {AVX512_TABLE(wsum_rows_plain)};
 #endif

@@ -121,7 +121,14 @@ static const lac_fast_kernels *pick_kernels(void) {
     const int has2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
     if (force && !strcmp(force, "generic")) return &lac_fast_generic;
     if (force && !strcmp(force, "avx2") && has2) return &lac_fast_avx2;
-    if (has512) return &lac_fast_avx512;
+    if (has512) {
+        /* the prefill's value sums check for subnormals only where that spares microcode
+         * assists (Intel's cores; AMD's take none): the same bits either way
+         * (forward_avx512.c). LAC_SUBNORMAL_CHECK=0 / =1 chooses (A/B timing, tests). */
+        const char *chk = getenv("LAC_SUBNORMAL_CHECK");
+        const int check = chk && *chk ? strcmp(chk, "0") != 0 : !__builtin_cpu_is("amd");
+        return check ? &lac_fast_avx512 : &lac_fast_avx512_plain;
+    }
     if (has2) return &lac_fast_avx2;
 #else
     (void)force;

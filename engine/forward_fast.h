@@ -82,5 +82,7 @@ extern const lac_fast_kernels lac_fast_generic; /* forward_fast.c, any CPU */
 extern const lac_fast_kernels lac_fast_avx2;   /* forward_avx2.c (AVX2 + FMA; matmul_f16
                                                    also needs F16C: check before use) */
 extern const lac_fast_kernels lac_fast_avx512; /* forward_avx512.c (AVX-512F) */
+/* the same with the prefill's value sums unchecked for subnormals (AMD: no assists) */
+extern const lac_fast_kernels lac_fast_avx512_plain;
 #endif
 #endif

@@ -325,7 +325,10 @@ Test(math, value_sums_near_subnormals_match_the_chain) {
 #ifdef LAC_FAST_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_wsum(&lac_fast_avx2);
-    if (__builtin_cpu_supports("avx512f")) check_wsum(&lac_fast_avx512);
+    if (__builtin_cpu_supports("avx512f")) {
+        check_wsum(&lac_fast_avx512);
+        check_wsum(&lac_fast_avx512_plain); /* no subnormal checks: the hardware's FMA */
+    }
 #endif
 }
 
@@ -405,7 +408,10 @@ Test(math, attention_kernels_match_the_chain) {
 #ifdef LAC_FAST_X86
     __builtin_cpu_init();
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) check_attention(&lac_fast_avx2);
-    if (__builtin_cpu_supports("avx512f")) check_attention(&lac_fast_avx512);
+    if (__builtin_cpu_supports("avx512f")) {
+        check_attention(&lac_fast_avx512);
+        check_attention(&lac_fast_avx512_plain);
+    }
 #endif
 }
 
