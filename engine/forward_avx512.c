@@ -23,8 +23,8 @@ static inline void lane_masks(int left, int nv, __mmask16 *m) {
  * compares, and subnormal products that vanish into a normal sum cost nothing), which made the
  * prefill's value sums 3-4x slower there. AMD's cores have no such assist.
  * So on Intel, in prefills (wsum_rows; decoding steps wait on memory instead; AMD's cores get
- * wsum_rows_plain, the plain FMA, whose checks cost 2.3% of a Zen 4's -c) such stretches run scaled
- * by 2^48 (fma_scaled), where none of these numbers is subnormal,
+ * wsum_rows_plain, the plain FMA: there the checks cost ~2.3% of -c's CPU time, perf on a Zen 4)
+ * such stretches run scaled by 2^48 (fma_scaled), where none of these numbers is subnormal,
  * and give fmaf's bits: scaling by a power of two is exact, normal results round to 24 bits at
  * either scale, and results that are subnormal at scale 1 (on the grid of 2^-149) are rounded
  * on the grid of 2^-101 by adding 2^-78, whose binade has that grid, to the addend (exact),

@@ -716,10 +716,10 @@ static void layer_rows(fast_state *s, const row_span *sp, int l) {
  * - few rows a stream (decoding steps, short speculative runs): attention reads every cached
  *   key and value once from memory while the matmuls are bound by arithmetic, and threads that
  *   do not wait for each other overlap the two;
- * - prefills of at least one stream a thread (compression's chunks, engine.c code_chunk),
+ * - prefills of at least one stream a thread (compression's chunks, engine.c scratch_rows),
  *   split evenly: a team pass meets ~7 barriers a layer, and on a 2-core VM the threads spent
- *   ~7% of their time at them (bench/results/cpu-amd-epyc-zen4-2c/two_process_lead.txt); in
- *   groups a 250 KB text compressed 7-8% faster, as fast as two 1-thread processes.
+ *   ~6% of their CPU time at them (bench/results/cpu-amd-epyc-zen4-2c/two_process_lead.txt);
+ *   in groups book03 compressed 3-6% faster, as fast as two 1-thread processes.
  * Fills bounds[0..g] (rows, split between streams) and returns g, or 1: one pass over all rows
  * on the team. LAC_ROW_GROUPS=0 turns them off, =1 on for every call of 2+ streams (tests). */
 static int row_groups(const fast_state *s, const int *counts, int R, int *bounds) {
