@@ -23,6 +23,7 @@ typedef struct options {
     int to_stdout;       /* --stdout, -o - */
     int force, rm_input, verbose, quiet, salvage, recursive;
     const char *model;   /* -m or LACGPU_MODEL; NULL: the default model */
+    int model_env;       /* model came from LACGPU_MODEL */
     const char *model_path; /* resolved file (not for -l) */
     int chunk_k, chunk_n;   /* --chunk K/N (chunk_n 0: the whole input) */
     lac_params params;
@@ -32,6 +33,9 @@ typedef struct options {
 /* Processes every name (NULL/none: stdin); returns the exit status. May not return when a
  * signal or a closed stdout pipe ended the run: it then dies by that signal. */
 int fileio_run(options *o, int nfiles, char **files);
+/* Flushes what printf wrote (-l, -h, -V); -1 after a message when it could not be written
+ * (dies quietly by SIGPIPE when the reader went away). */
+int stdout_close(void);
 
 /* ---- chunk.c: --chunk K/N ---- */
 #include <sys/stat.h>
@@ -62,6 +66,9 @@ extern volatile sig_atomic_t g_signal;    /* the first signal received, 0 if non
 void signals_install(void);
 /* The temporary output the handler removes on a second signal ("" for none). */
 void signals_set_temp(const char *path);
+/* mkstemp(tmpl), the name it made becoming the temporary output at once (signals blocked in
+ * between); the descriptor, or -1 with errno. */
+int signals_mkstemp(char *tmpl);
 /* Called once everything is cleaned up: when a signal arrived, dies by it (default action). */
 void signals_reraise(void);
 /* Dies by SIGPIPE, quietly, as a classic filter does when its reader went away. */

@@ -5,6 +5,7 @@
  * and times, and renamed; -o onto an existing non-regular file (a device, a FIFO) writes into
  * it; nothing is replaced without -f, and nothing that is not a regular file is ever replaced
  * or removed; --rm removes an input only after its output is complete and on disk. */
+#define _GNU_SOURCE /* renameat2 */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -33,6 +34,7 @@ typedef struct output {
 typedef struct totals {
     uint64_t packed, plain, blocks, stored, tokens;
     int files, header; /* files listed; the column header was printed */
+    int tokens_open;   /* some file's token count is only a lower bound */
 } totals;
 
 typedef struct ctx {
@@ -40,6 +42,8 @@ typedef struct ctx {
     lac_model *model;
     mode_t umask;
     totals list;
+    int usage_error;  /* an option the model rules out: stop, exit 2 */
+    int model_failed; /* the model did not load: stop (one message, not one a file) */
     output out; /* one at a time; big, so not on the stack */
 } ctx;
 
@@ -99,6 +103,14 @@ static int load_model(ctx *c) {
     lac_error err;
     if (lac_model_open(c->o->model_path, &c->model, &err)) {
         errmsg(NULL, "%s", err.msg); /* the message names the model file */
+        c->model_failed = 1;
+        return -1;
+    }
+    const uint32_t bt = c->o->params.block_tokens, ctxlen = lac_model_get_config(c->model)->n_ctx;
+    if (bt > ctxlen && (c->o->mode == MODE_COMPRESS || c->o->params.raw)) {
+        errmsg(NULL, "--block-tokens: %u is more than the model's context of %u tokens", bt,
+               ctxlen);
+        c->usage_error = 1;
         return -1;
     }
     /* without --streams the library chooses B for the device, its memory and the direction
@@ -174,7 +186,14 @@ static int choose_output(const options *o, const char *shown, const struct stat 
                          int from_stdin, output *w) {
     struct stat st;
     w->kind = OUT_TEMP;
-    if (stat(w->path, &st) != 0) return 0;
+    if (stat(w->path, &st) != 0) {
+        /* a symbolic link to nothing is still a name that exists (xz, gzip) */
+        if (lstat(w->path, &st) == 0 && !o->force) {
+            errmsg(w->path, "already exists (a symbolic link to nothing; use -f to overwrite)");
+            return -1;
+        }
+        return 0;
+    }
     if (!from_stdin && st.st_dev == in_st->st_dev && st.st_ino == in_st->st_ino) {
         errmsg(shown, "input and output are the same file");
         return -1;
@@ -198,6 +217,30 @@ static int choose_output(const options *o, const char *shown, const struct stat 
     return 0;
 }
 
+/* The temporary file's name: PATH.lacgpu-XXXXXX beside the output, with its last component cut
+ * short enough for NAME_MAX (else an output name of over 241 bytes could not be written). */
+static void temp_name(const char *path, char *tmp, size_t n) {
+    static const char tail[] = ".lacgpu-XXXXXX";
+    const char *slash = strrchr(path, '/'), *base = slash ? slash + 1 : path;
+    size_t len = strlen(base);
+    if (len > NAME_MAX - (sizeof tail - 1)) len = NAME_MAX - (sizeof tail - 1);
+    snprintf(tmp, n, "%.*s%.*s%s", (int)(base - path), path, (int)len, base, tail);
+}
+
+/* rename(2) that never replaces an existing name (without -f an output that appeared while
+ * lacgpu ran, say a parallel worker's, is kept): -1 with errno EEXIST when it exists. */
+static int rename_noreplace(const char *from, const char *to) {
+    if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS && errno != ENOTSUP) return -1;
+    /* a file system without RENAME_NOREPLACE: link(2) never replaces either */
+    if (link(from, to) == 0) return unlink(from), 0;
+    if (errno == EEXIST) return -1;
+    /* nor hard links (FAT): look, then rename (the window between is left open) */
+    struct stat st;
+    if (lstat(to, &st) == 0) return errno = EEXIST, -1;
+    return rename(from, to);
+}
+
 static int open_output(output *w) {
     w->used = 0;
     w->written = 0;
@@ -211,12 +254,10 @@ static int open_output(output *w) {
         if (w->fd < 0) errmsg(w->path, "%s", strerror(errno));
         return w->fd < 0 ? -1 : 0;
     }
-    snprintf(w->tmp, sizeof w->tmp, "%s.lacgpu-XXXXXX", w->path);
-    signals_set_temp(w->tmp);
-    w->fd = mkstemp(w->tmp);
+    temp_name(w->path, w->tmp, sizeof w->tmp);
+    w->fd = signals_mkstemp(w->tmp);
     if (w->fd < 0) {
         errmsg(w->path, "cannot create a temporary file: %s", strerror(errno));
-        signals_set_temp(NULL);
         return -1;
     }
     return 0;
@@ -272,8 +313,14 @@ static int finish_output(ctx *c, output *w, int ok, const struct stat *in_st, in
         ok = 0;
     }
     if (w->kind == OUT_TEMP) {
-        if (ok && rename(w->tmp, w->path) != 0) {
-            errmsg(name, "cannot rename the temporary file: %s", strerror(errno));
+        const int moved = !ok ? -1
+                          : c->o->force ? rename(w->tmp, w->path)
+                                        : rename_noreplace(w->tmp, w->path);
+        if (ok && moved != 0) {
+            if (errno == EEXIST)
+                errmsg(name, "appeared while lacgpu ran: not overwritten (use -f)");
+            else
+                errmsg(name, "cannot rename the temporary file: %s", strerror(errno));
             ok = 0;
         }
         if (ok) fsync_dir(w->path);
@@ -305,16 +352,20 @@ static void print_methods(FILE *f, const char *name, const uint64_t *blocks,
     fprintf(f, "%s\n", *sep == ' ' ? " none" : "");
 }
 
+/* tokens_open: the count is a lower bound, shown as >=N (v2 records no token count for a
+ * partial model block: only decoding tells; each holds at least one) */
 static void print_list_row(const char *name, uint64_t packed, uint64_t plain, uint64_t blocks,
-                           uint64_t stored, uint64_t tokens, const char *model) {
+                           uint64_t stored, uint64_t tokens, int tokens_open, const char *model) {
     double ratio = packed ? (double)plain / (double)packed : 0;
     double bpb = plain ? 8.0 * (double)packed / (double)plain : 0;
-    printf("%12llu %12llu %7.3f %9.4f %8llu %7llu %9llu  %-24s %s\n", (unsigned long long)packed,
+    char tok[32];
+    snprintf(tok, sizeof tok, "%s%llu", tokens_open ? ">=" : "", (unsigned long long)tokens);
+    printf("%12llu %12llu %7.3f %9.4f %8llu %7llu %9s  %-24s %s\n", (unsigned long long)packed,
            (unsigned long long)plain, ratio, bpb, (unsigned long long)blocks,
-           (unsigned long long)stored, (unsigned long long)tokens, model, name);
+           (unsigned long long)stored, tok, model, name);
 }
 
-static void list_one(ctx *c, const char *shown, const lac_file_info *fi) {
+static void list_one(ctx *c, const char *shown, const lac_file_info *fi, uint64_t open_blocks) {
     c->list.files++;
     if (!c->list.header++)
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
@@ -325,7 +376,7 @@ static void list_one(ctx *c, const char *shown, const lac_file_info *fi) {
     if (fi->model_name[0]) snprintf(model, sizeof model, "%.63s (%.8s)", fi->model_name, hex);
     else snprintf(model, sizeof model, "%s", hex);
     print_list_row(shown, fi->packed_bytes, fi->plain_bytes, fi->blocks, fi->stored_blocks,
-                   fi->tokens, model);
+                   fi->tokens + open_blocks, open_blocks > 0, model);
     if (c->o->verbose)
         printf("    format %u, numerics %u, %d stream%s, %u tokens per block, %llu coded + "
                "%llu stored blocks, precision %u, frac_bits %u, temperature %g, model %s\n",
@@ -338,12 +389,20 @@ static void list_one(ctx *c, const char *shown, const lac_file_info *fi) {
                       fi->format_version == 1);
     totals *t = &c->list;
     t->packed += fi->packed_bytes, t->plain += fi->plain_bytes, t->blocks += fi->blocks;
-    t->stored += fi->stored_blocks, t->tokens += fi->tokens;
+    t->stored += fi->stored_blocks, t->tokens += fi->tokens + open_blocks;
+    t->tokens_open |= open_blocks > 0;
 }
 
-/* -l -v: one line per block */
+/* -l: counts the model blocks whose tokens only decoding tells; -l -v: one line per block */
+typedef struct block_lister {
+    int verbose;
+    uint64_t open_blocks;
+} block_lister;
+
 static void print_block(void *ctx, const lac_block_info *b) {
-    (void)ctx;
+    block_lister *bl = ctx;
+    if (b->method == LAC_METHOD_MODEL && !b->n_tokens) bl->open_blocks++;
+    if (!bl->verbose) return;
     char tok[24] = "", plain[24] = "";
     if (b->n_tokens) snprintf(tok, sizeof tok, ", %u tokens", b->n_tokens);
     if (b->plain_len) snprintf(plain, sizeof plain, "%u -> ", b->plain_len);
@@ -368,12 +427,12 @@ static int list_file(ctx *c, const char *shown, int fd) {
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
                "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
     const int v = c->o->verbose;
-    if (lac_list_streams(read_fd, &fd, v ? print_block : NULL, v ? print_stream : NULL, NULL, &fi,
-                         &err)) {
+    block_lister bl = {v, 0};
+    if (lac_list_streams(read_fd, &fd, print_block, v ? print_stream : NULL, &bl, &fi, &err)) {
         errmsg(shown, "%s", err.msg);
         return -1;
     }
-    list_one(c, shown, &fi);
+    list_one(c, shown, &fi, bl.open_blocks);
     return 0;
 }
 
@@ -432,6 +491,29 @@ static void on_damage(void *ctx, const lac_damage *d) {
            (unsigned long long)(d->plain_offset + d->plain_len), (unsigned long long)d->plain_len);
 }
 
+/* --salvage after an error in the input: the output is kept (*kept = 1) when it holds anything
+ * intact: skipped damaged blocks, the prefix before a cut, the streams before trailing data or
+ * a stream this build or model cannot read. Nothing intact (not a .lacz at all, the wrong
+ * model from the start): no output. */
+static void salvage_verdict(const char *shown, lac_status s, const lac_stats *st,
+                            const output *w, int *kept) {
+    const uint64_t out = w->written + w->used;
+    const int input_fault = s == LAC_ERR_CORRUPT || s == LAC_ERR_TRUNCATED ||
+                            s == LAC_ERR_FORMAT || s == LAC_ERR_VERSION ||
+                            s == LAC_ERR_MODEL_MISMATCH;
+    if (!input_fault || (!st->damaged_blocks && !st->blocks && !out)) {
+        if (input_fault) errmsg(shown, "salvage: nothing intact to write");
+        return;
+    }
+    *kept = 1;
+    if (s == LAC_ERR_TRUNCATED)
+        errmsg(shown, "salvage: the output holds the intact prefix, %llu bytes, and stops where "
+                      "the input is cut", (unsigned long long)out);
+    else if (!st->damaged_blocks) /* (each damaged one was reported as it was skipped) */
+        errmsg(shown, "salvage: the output holds the %llu intact bytes before that point",
+               (unsigned long long)out);
+}
+
 /* Runs liblac on one input; returns its status, *kept = 1 when a damaged input's intact part
  * is to be kept (--salvage). */
 static lac_status run_codec(ctx *c, const char *shown, lac_read_fn rd, void *rctx,
@@ -461,12 +543,7 @@ static lac_status run_codec(ctx *c, const char *shown, lac_read_fn rd, void *rct
     const char *where = !strncmp(err.msg, "output:", 7)
                             ? (w->kind == OUT_STDOUT ? "(stdout)" : w->path) : shown;
     errmsg(where, "%s", err.msg);
-    if (o->salvage && s == LAC_ERR_CORRUPT && st->damaged_blocks > 0) *kept = 1;
-    if (o->salvage && s == LAC_ERR_TRUNCATED && w->kind != OUT_NONE) {
-        *kept = 1;
-        errmsg(shown, "salvage: the output holds the intact prefix, %llu bytes, and stops where "
-                      "the input is cut", (unsigned long long)(w->written + w->used));
-    }
+    if (o->salvage && w->kind != OUT_NONE) salvage_verdict(shown, s, st, w, kept);
     return s;
 }
 
@@ -523,6 +600,14 @@ static int process(ctx *c, const char *name) {
         int rc = list_file(c, shown, fd);
         close_input(name, fd);
         return rc;
+    }
+    struct stat ln;
+    if (o->rm_input && !from_stdin && !o->to_stdout && o->mode != MODE_TEST &&
+        lstat(name, &ln) == 0 && S_ISLNK(ln.st_mode)) {
+        errmsg(name, "is a symbolic link: --rm removes only regular files, so it is skipped "
+                     "(use -k)");
+        close_input(name, fd);
+        return -1;
     }
     output *w = &c->out;
     chunk_reader piece;
@@ -598,6 +683,16 @@ static int process_arg(ctx *c, const char *name) {
     return process(c, name);
 }
 
+int stdout_close(void) {
+    errno = 0;
+    const int flushed = fflush(stdout) == 0;
+    if (flushed && !ferror(stdout)) return 0;
+    const int e = !flushed && errno ? errno : EIO; /* an earlier printf's errno is gone */
+    if (e == EPIPE) signals_die_epipe();
+    errmsg("(stdout)", "write failed: %s", strerror(e));
+    return -1;
+}
+
 int fileio_run(options *o, int nfiles, char **files) {
     static ctx c; /* holds the 64 KiB output buffer */
     memset(&c, 0, sizeof c);
@@ -606,15 +701,16 @@ int fileio_run(options *o, int nfiles, char **files) {
     umask(c.umask);
     int failed = 0;
     if (nfiles == 0) failed |= process(&c, NULL) != 0;
-    for (int i = 0; i < nfiles && !g_signal; i++) failed |= process_arg(&c, files[i]) != 0;
+    for (int i = 0; i < nfiles && !g_signal && !c.usage_error && !c.model_failed; i++)
+        failed |= process_arg(&c, files[i]) != 0;
     if (c.list.files > 1) {
         char model[32];
         snprintf(model, sizeof model, "(%d files)", c.list.files);
         print_list_row("(total)", c.list.packed, c.list.plain, c.list.blocks, c.list.stored,
-                       c.list.tokens, model);
+                       c.list.tokens, c.list.tokens_open, model);
     }
     if (c.model) lac_model_close(c.model);
-    fflush(stdout);
     signals_reraise();
-    return failed ? EXIT_ERR : EXIT_OK;
+    failed |= stdout_close() != 0;
+    return c.usage_error ? EXIT_USAGE : failed ? EXIT_ERR : EXIT_OK;
 }

@@ -148,13 +148,15 @@ static int model_dirs(char dirs[3][PATH_MAX + 32]) {
     return n;
 }
 
-/* Resolves MODEL (a path, or a name) to a file path. */
-static int find_model(const char *spec, char *out, size_t outsz) {
+/* Resolves MODEL (a path, or a name) to a file path; env: the value came from LACGPU_MODEL
+ * (the message says so). */
+static int find_model(const char *spec, int env, char *out, size_t outsz) {
     size_t len = strlen(spec);
     int is_path = strchr(spec, '/') || (len > 5 && !strcmp(spec + len - 5, ".lacm"));
     if (is_path || file_exists(spec)) {
         if (!file_exists(spec)) {
-            errmsg(spec, "model file not found");
+            if (env) errmsg("LACGPU_MODEL", "model file '%s' not found", spec);
+            else errmsg(spec, "model file not found");
             return -1;
         }
         snprintf(out, outsz, "%s", spec);
@@ -166,7 +168,8 @@ static int find_model(const char *spec, char *out, size_t outsz) {
         if (snprintf(out, outsz, "%s/%s.lacm", dirs[i], spec) >= (int)outsz) continue;
         if (file_exists(out)) return 0;
     }
-    errmsg(NULL, "model '%s' not found: no %s.lacm in %s, %s or %s (use -m FILE or LACGPU_MODEL)",
+    errmsg(env ? "LACGPU_MODEL" : NULL,
+           "model '%s' not found: no %s.lacm in %s, %s or %s (use -m FILE or LACGPU_MODEL)",
            spec, spec, n > 2 ? dirs[0] : "", dirs[n - 2], dirs[n - 1]);
     return -1;
 }
@@ -203,6 +206,7 @@ static const struct option longs[] = {
 typedef struct cmdline {
     enum mode mode; /* MODE_NONE: not given */
     int device_set, threads_set;
+    int stdout_set, o_stdout; /* --stdout given; the last -o was "-" */
 } cmdline;
 
 /* Applies one option. Returns -1 to go on, else the exit status to return. */
@@ -210,6 +214,11 @@ typedef struct cmdline {
 static int parse_methods(const char *arg, unsigned *mask) {
     unsigned m = 0;
     char buf[256];
+    if (strlen(arg) >= sizeof buf) {
+        errmsg(NULL, "--methods: the list is too long (model, stored, lzma2, zstd, brotli, "
+                     "bzip2)");
+        return -1;
+    }
     snprintf(buf, sizeof buf, "%s", arg);
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int k = 0;
@@ -237,11 +246,18 @@ static int apply_option(options *o, cmdline *cl, int ch, const char *arg, char *
     case 'd': want = MODE_DECOMPRESS; break;
     case 't': want = MODE_TEST; break;
     case 'l': want = MODE_LIST; break;
-    case 'o':
-        if (!strcmp(arg, "-")) o->to_stdout = 1, o->output = NULL;
-        else o->output = arg;
+    case 'o': /* the last -o wins; --stdout stays */
+        if (!*arg) {
+            errmsg(NULL, "-o: an empty file name");
+            return EXIT_USAGE;
+        }
+        if (!strcmp(arg, "-")) o->to_stdout = 1, o->output = NULL, cl->o_stdout = 1;
+        else {
+            if (cl->o_stdout && !cl->stdout_set) o->to_stdout = 0;
+            o->output = arg, cl->o_stdout = 0;
+        }
         break;
-    case OPT_STDOUT: o->to_stdout = 1; break;
+    case OPT_STDOUT: o->to_stdout = 1, cl->stdout_set = 1; break;
     case 'k': o->rm_input = 0; break;
     case OPT_RM: o->rm_input = 1; break;
     case 'f': o->force = 1; break;
@@ -303,8 +319,8 @@ static int apply_option(options *o, cmdline *cl, int ch, const char *arg, char *
         break;
     case 'v': o->verbose = 1; break;
     case 'q': o->quiet = 1; break;
-    case 'h': usage(stdout); return EXIT_OK;
-    case 'V': version(); return EXIT_OK;
+    case 'h': usage(stdout); return stdout_close() ? EXIT_ERR : EXIT_OK;
+    case 'V': version(); return stdout_close() ? EXIT_ERR : EXIT_OK;
     case '1': case '2': case '3': case '4': case '5': case '6': case '7': case '8': case '9':
     case OPT_FAST: case OPT_BEST: {
         char name[8];
@@ -335,7 +351,7 @@ static int apply_option(options *o, cmdline *cl, int ch, const char *arg, char *
 /* Defaults from the environment for what the command line left open (only those are checked). */
 static int apply_env(options *o, const cmdline *cl) {
     const char *env;
-    if (!o->model && (env = getenv("LACGPU_MODEL")) && *env) o->model = env;
+    if (!o->model && (env = getenv("LACGPU_MODEL")) && *env) o->model = env, o->model_env = 1;
     if (!cl->device_set && (env = getenv("LACGPU_DEVICE")) && *env &&
         parse_device("LACGPU_DEVICE", env, &o->params.engine))
         return EXIT_USAGE;
@@ -376,6 +392,10 @@ static int check_combination(const options *o, int nfiles, char **files) {
         errmsg(NULL, "--chunk K/N takes one input file, and not -l, --rm or -r");
         return EXIT_USAGE;
     }
+    if (o->chunk_n && o->params.raw) {
+        errmsg(NULL, "--chunk K/N and --raw exclude each other (raw pieces cannot be joined)");
+        return EXIT_USAGE;
+    }
     if (o->chunk_n && o->mode != MODE_TEST && !o->output && !o->to_stdout) {
         errmsg(NULL, "--chunk K/N needs -o FILE or --stdout (each worker names its piece)");
         return EXIT_USAGE;
@@ -414,7 +434,7 @@ int main(int argc, char **argv) {
     options o;
     memset(&o, 0, sizeof o);
     lac_params_default(&o.params);
-    cmdline cl = {MODE_NONE, 0, 0};
+    cmdline cl = {MODE_NONE, 0, 0, 0, 0};
     int cat;
     enum mode def = mode_from_argv0(argv[0], &cat);
     opterr = 0;
@@ -430,7 +450,8 @@ int main(int argc, char **argv) {
 
     char model_path[PATH_MAX + 64];
     if (o.mode != MODE_LIST) {
-        if (find_model(o.model ? o.model : DEFAULT_MODEL, model_path, sizeof model_path))
+        if (find_model(o.model ? o.model : DEFAULT_MODEL, o.model_env, model_path,
+                       sizeof model_path))
             return EXIT_ERR;
         o.model_path = model_path;
     }

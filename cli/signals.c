@@ -7,6 +7,7 @@
 #include <limits.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -49,14 +50,30 @@ void signals_install(void) {
     signal(SIGPIPE, SIG_IGN);
 }
 
-void signals_set_temp(const char *path) {
-    /* the handler reads the buffer: block the signals while it changes */
-    sigset_t set, old;
+/* the handler reads g_tmp_path: the signals are blocked while it changes */
+static void block_signals(sigset_t *old) {
+    sigset_t set;
     sigemptyset(&set);
     for (size_t i = 0; i < sizeof k_signals / sizeof k_signals[0]; i++) sigaddset(&set, k_signals[i]);
-    sigprocmask(SIG_BLOCK, &set, &old);
+    sigprocmask(SIG_BLOCK, &set, old);
+}
+
+void signals_set_temp(const char *path) {
+    sigset_t old;
+    block_signals(&old);
     snprintf(g_tmp_path, sizeof g_tmp_path, "%s", path ? path : "");
     sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
+int signals_mkstemp(char *tmpl) {
+    /* mkstemp fills in the name: a second signal between the two would know only the
+     * template (and leave the file behind), so both happen with the signals blocked */
+    sigset_t old;
+    block_signals(&old);
+    int fd = mkstemp(tmpl);
+    snprintf(g_tmp_path, sizeof g_tmp_path, "%s", fd >= 0 ? tmpl : "");
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    return fd;
 }
 
 void signals_reraise(void) {

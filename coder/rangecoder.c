@@ -114,13 +114,16 @@ int lac_rc_enc_finish(lac_rc_encoder *e) {
 }
 
 static inline uint8_t dec_byte(lac_rc_decoder *d) {
-    return d->p < d->end ? *d->p++ : 0;
+    if (d->p < d->end) return *d->p++;
+    d->past++;
+    return 0;
 }
 
 void lac_rc_dec_init(lac_rc_decoder *d, const uint8_t *buf, size_t n) {
     d->p = buf;
     d->end = buf ? buf + n : buf;
     d->code = 0;
+    d->past = 0;
     for (int i = 0; i < 8; i++) d->code = (d->code << 8) | dec_byte(d);
     d->range = UINT64_MAX;
 }

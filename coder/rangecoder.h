@@ -36,6 +36,7 @@ void lac_rc_enc_free(lac_rc_encoder *e);
 typedef struct lac_rc_decoder {
     const uint8_t *p, *end;
     uint64_t code, range; /* code is relative to the encoder's low */
+    uint64_t past;        /* zero bytes supplied past the end so far */
 } lac_rc_decoder;
 
 void lac_rc_dec_init(lac_rc_decoder *d, const uint8_t *buf, size_t n);

@@ -27,6 +27,25 @@ static lac_status raw_params(const lac_model *m, const lac_params *p, uint32_t *
     return s;
 }
 
+/* A decoder of a raw message reads 8 + `shifted` bytes (the encoder's bytes before its flush)
+ * by the end symbol; the flush drops trailing zero bytes, which the decoder supplies past the
+ * end. So that it can tell a message from garbage (RAW_PAST_MAX), no message makes it supply
+ * more than RAW_PAST_MAX of them: the (rare: a carry through a run of 0xFF bytes) dropped zeros
+ * beyond RAW_PAST_MAX - 8 are written after all. Older decoders read the same message. */
+#define RAW_PAST_MAX 24
+static lac_status keep_zeros(lac_rc_encoder *rc, size_t shifted, lac_error *err) {
+    const size_t need = shifted > RAW_PAST_MAX - 8 ? shifted - (RAW_PAST_MAX - 8) : 0;
+    while (rc->n < need) {
+        if (rc->n == rc->cap) {
+            uint8_t *nb = realloc(rc->buf, rc->cap ? 2 * rc->cap : 64);
+            if (!nb) return lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
+            rc->buf = nb, rc->cap = rc->cap ? 2 * rc->cap : 64;
+        }
+        rc->buf[rc->n++] = 0;
+    }
+    return LAC_OK;
+}
+
 /* Reads all of the input into *all. */
 static lac_status read_all(lac_read_fn rd, void *rctx, lacio_bytes *all, lac_error *err) {
     for (;;) {
@@ -108,7 +127,9 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
         if (p->progress && !s) p->progress(p->progress_ctx, t + n, 0);
         if (last) break;
     }
+    const size_t shifted = rc.n; /* the bytes the decoder reads, less its first 8, at the end */
     if (!s && lac_rc_enc_finish(&rc)) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
+    if (!s) s = keep_zeros(&rc, shifted, err);
     if (!s && rc.n && wr(wctx, rc.buf, rc.n) != 0)
         s = lac_fail(err, LAC_ERR_IO, "output: write failed: %s", strerror(errno));
     out.in_bytes = out.plain_bytes = all.n;
@@ -129,13 +150,6 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
     return s;
 }
 
-/* The most tokens a raw message of n bytes can hold: each costs at least -log2(1 - (V-1)/2^P)
- * > (V-1)/2^P bits (every other symbol keeps a frequency >= 1), and n bytes carry 8n bits plus
- * the coder's slack. Beyond it the input is not a raw message: stop rather than run forever. */
-static double raw_token_cap(const lac_model_config *cfg, const lac_params *p, size_t n) {
-    double bits = 8.0 * (double)n + 16.0;
-    return bits * (double)(1ull << p->coder.precision) / (double)(cfg->vocab_size - 1) + 2.0;
-}
 
 lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read_fn rd,
                                void *rctx, lac_write_fn wr, void *wctx, lac_stats *st,
@@ -156,16 +170,10 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
     if (!s) s = lacs_ensure_engine(m, p, 1, 1, &e, &eB, err);
     lac_rc_decoder rc;
     lac_rc_dec_init(&rc, all.p, all.n);
-    const double cap = raw_token_cap(cfg, p, all.n);
     int32_t cur = eot;
     uint32_t pos = 0;
     if (e) lac_engine_reset(e, 0);
-    for (double done = 0; !s; done++) {
-        if (done > cap) {
-            s = lac_fail(err, LAC_ERR_CORRUPT, "input: not a raw message (no end within %.0f "
-                         "tokens)", cap);
-            break;
-        }
+    while (!s) {
         if (lacs_interrupted(p)) {
             s = lac_fail(err, LAC_ERR_INTERRUPTED, "interrupted");
             break;
@@ -178,6 +186,11 @@ lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read
         if (s) break;
         lac_rc_decode_update(&rc, cum, freq, P);
         if (sym == eot) break; /* the end of the message */
+        if (rc.past > RAW_PAST_MAX) { /* no message reaches this far past its end */
+            s = lac_fail(err, LAC_ERR_CORRUPT, "input: not a raw message (no end within its "
+                         "%zu bytes)", all.n);
+            break;
+        }
         size_t len = 0;
         const uint8_t *tb = lac_model_token_bytes(m, (uint32_t)sym, &len);
         if ((s = lacio_put(&w, tb, len, err))) break;

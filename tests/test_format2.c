@@ -419,6 +419,23 @@ Test(format2, raw_garbage_ends) {
     }
 }
 
+/* An empty input is no raw message (the empty text codes to bytes): it is refused as soon as
+ * the decoder has read RAW_PAST_MAX zeros past the end, not after the ~10^5 tokens that a
+ * bound from the coder's precision alone allowed (a hang of many minutes on lacgpu). */
+Test(format2, raw_empty_input_is_refused) {
+    lac_params p = all_methods(0);
+    p.raw = 1;
+    tmem out;
+    lac_error e;
+    lac_stats st;
+    cr_assert_eq(decompress_mem(g_m, &p, NULL, 0, &out, &st, &e), LAC_ERR_CORRUPT, "%s", e.msg);
+    cr_assert(strstr(e.msg, "not a raw message"), "%s", e.msg);
+    /* 24 zero bytes are at most 192 bits of what the model's code would say */
+    cr_assert_lt(st.tokens, 20000, "%llu tokens decoded from nothing",
+                 (unsigned long long)st.tokens);
+    tmem_free(&out);
+}
+
 /* ---- salvage ---- */
 typedef struct reports {
     lac_damage d[16];

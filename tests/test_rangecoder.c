@@ -109,6 +109,42 @@ static double ideal_bits(const table *t, const uint32_t *syms, size_t n) {
     return b;
 }
 
+/* The decoder's `past` (zero bytes supplied past the end) after a message's last symbol is
+ * 8 + (the encoder's bytes before its flush) - (the bytes kept), when positive: the raw
+ * decoder's RAW_PAST_MAX rests on it. Random messages, and ones that keep low at 0 (every
+ * symbol at cum 0: all their bytes are zeros, dropped). */
+Test(rangecoder, past_counts_the_zeros_after_the_end) {
+    uint64_t rs = 77;
+    for (int trial = 0; trial < 200; trial++) {
+        table t;
+        table_random(&t, &rs, 12 + (uint32_t)rng_below(&rs, 19), 2 + (uint32_t)rng_below(&rs, 30));
+        const size_t n = (size_t)rng_below(&rs, 400);
+        const int zeros = trial % 4 == 0;
+        lac_rc_encoder e;
+        lac_rc_enc_init(&e);
+        uint32_t *syms = malloc((n + 1) * sizeof *syms);
+        for (size_t i = 0; i < n; i++) {
+            syms[i] = zeros ? 0 : (uint32_t)rng_below(&rs, t.nsym);
+            lac_rc_encode(&e, t.cum[syms[i]], t.freq[syms[i]], t.P);
+        }
+        const size_t shifted = e.n;
+        cr_assert_eq(lac_rc_enc_finish(&e), 0);
+        lac_rc_decoder d;
+        lac_rc_dec_init(&d, e.buf, e.n);
+        for (size_t i = 0; i < n; i++) {
+            cr_assert_eq(table_find(&t, lac_rc_decode_target(&d, t.P)), syms[i]);
+            lac_rc_decode_update(&d, t.cum[syms[i]], t.freq[syms[i]], t.P);
+        }
+        const size_t want = 8 + shifted > e.n ? 8 + shifted - e.n : 0;
+        cr_assert_eq(d.past, want, "trial %d: past %llu, want %zu (shifted %zu, kept %zu)", trial,
+                     (unsigned long long)d.past, want, shifted, e.n);
+        if (zeros) cr_assert_eq(e.n, 0, "a message at cum 0 kept %zu bytes", e.n);
+        lac_rc_enc_free(&e);
+        free(syms);
+        table_free(&t);
+    }
+}
+
 Test(rangecoder, empty_message) {
     lac_rc_encoder e;
     lac_rc_enc_init(&e);

@@ -71,6 +71,29 @@ checks=$((checks + 1))
 head -c "$n" s.txt | cmp -s - cut.out || fail "--salvage: not a prefix of the input"
 check "--salvage: prefix $n not shorter than the input" test "$n" -lt "$(wc -c <s.txt)"
 
+# --salvage and trailing data that is no .lacz: the intact stream before it is kept
+{ cat s.lacz; printf '\0\0\0\0'; } >junk.lacz
+expect 1 L -d --salvage -o junk.out junk.lacz && err_has "trailing data that is not a .lacz stream"
+check "--salvage: the intact stream before trailing data was not kept" cmp -s junk.out s.txt
+# nothing intact (not a .lacz at all): no output
+: >empty.lacz
+expect 1 L -d --salvage -o empty.out empty.lacz && err_has "nothing intact to write"
+check "--salvage of nothing: an output was made" test ! -e empty.out
+
+# ---- -l: tokens; stdout that cannot be written ----------------------------------------------------
+# v2 records no token count for a partial model block: -l gives a lower bound, not 0
+expect 0 L -l a.lacz && check "-l: tokens of a one-block file: $(tail -1 out.txt)" grep -q ' >=1 ' out.txt
+for cmd in "-l a.lacz" "-V" "-h"; do
+    expect 1 bash -c "'$LACGPU' -m '$MODEL' $cmd >/dev/full" && err_has "(stdout): write failed"
+done
+# ---- options the model or each other rule out: usage errors (exit 2), said once ------------------
+expect 2 L --block-tokens 2000 a.txt s.txt &&
+    check "--block-tokens over the context: said $(grep -c . err.txt) times" test "$(grep -c . err.txt)" = 1
+expect 2 L --raw --chunk 1/2 -o piece a.txt && err_has "--chunk K/N and --raw exclude each other"
+expect 2 L -o '' a.txt && err_has "-o: an empty file name"
+rm -f a2.lacz
+expect 0 L -o - -o a2.lacz a.txt && check "-o - -o FILE: the last -o wins" test -s a2.lacz
+
 # ---- -l -v: details, and a totals line for several files ------------------------------------------
 expect 0 "$LACGPU" -l -v a.lacz s.lacz
 grep -q "tokens per block" out.txt || fail "-l -v: no detail line: $(cat out.txt)"

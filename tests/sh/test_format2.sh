@@ -30,8 +30,22 @@ L -c -f --raw -o fox.raw fox
 r=$(size fox.raw)
 [ "$r" -le $((n - 15)) ] || fail "--raw: $r bytes, .lacz $n"
 L -d -f --raw -o fox.rout fox.raw && cmp -s fox fox.rout || fail "--raw round trip"
-# --raw refuses nothing: a .lacz read as raw gives some text and exit 0
-L -d -f --raw -o junk.out fox.lacz || fail "--raw refused a file"
+# --raw checks nothing: a .lacz read as raw gives some text and exit 0, or, when no message
+# could be those bytes (no end symbol within them), a one-line refusal and no output
+rc=0
+L -d -f --raw -o junk.out fox.lacz 2>raw_err.txt || rc=$?
+if [ "$rc" = 1 ]; then
+    grep -q "fox.lacz: input: not a raw message" raw_err.txt && [ "$(wc -l <raw_err.txt)" = 1 ] ||
+        fail "--raw refusal: $(cat raw_err.txt)"
+    [ ! -e junk.out ] || fail "--raw refusal left an output"
+elif [ "$rc" != 0 ]; then
+    fail "--raw on a .lacz: exit $rc"
+fi
+# an empty input is no message (the empty text codes to 2 bytes): refused at once, not after
+# minutes of decoding zeros
+rc=0
+timeout 60 "$LACGPU" "${M[@]}" --threads 1 -d --raw --stdout </dev/null >/dev/null 2>raw_err.txt || rc=$?
+[ "$rc" = 1 ] && grep -q "not a raw message" raw_err.txt || fail "--raw of nothing: exit $rc, $(cat raw_err.txt)"
 # --check sha256: 28 bytes more, the footer ends with the SHA-256
 s=$(rt fox --check sha256)
 [ "$s" -eq $((n + 28)) ] || fail "--check sha256: $s bytes, default $n"

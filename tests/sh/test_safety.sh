@@ -131,6 +131,53 @@ rc=$?
 [ -e b1.txt.lacz ] || check "SIGTERM: status $rc, want 143" test "$rc" = 143
 no_leftovers
 
+# two quick signals: the second removes the temporary file itself (its real name, not the
+# mkstemp template) and dies at once (status 130 when the first had already finished the job)
+sigdfl "$LACGPU" -m "$MODEL" --threads 1 -f b1.txt 2>/dev/null &
+pid=$!
+wait_tmp b1.txt
+kill -INT "$pid"
+kill -TERM "$pid" # (not a second SIGINT: two at once may merge into one pending signal)
+wait "$pid"
+rc=$?
+[ -e b1.txt.lacz ] || check "SIGINT, SIGTERM: status $rc, want 143 or 130" test "$rc" = 143 -o "$rc" = 130
+no_leftovers
+
+# ---- outputs that exist: never replaced without -f, even when they appear during the run ----
+rm -f b1.txt.lacz
+"$LACGPU" -m "$MODEL" --threads 1 -q b1.txt 2>late_err.txt &
+pid=$!
+if wait_tmp b1.txt; then
+    echo precious >b1.txt.lacz
+    wait "$pid"
+    rc=$?
+    check "an output made during the run: status $rc, want 1" test "$rc" = 1
+    check "an output made during the run was replaced" test "$(cat b1.txt.lacz)" = precious
+    grep -q "b1.txt.lacz: appeared while lacgpu ran: not overwritten (use -f)" late_err.txt ||
+        fail "an output made during the run: $(cat late_err.txt)"
+else
+    wait "$pid"
+    skip "b1.txt was compressed before its temporary file was seen: the late-output check"
+fi
+no_leftovers
+cp a.txt d.txt
+ln -s nowhere d.txt.lacz
+expect 1 L d.txt && err_has "d.txt.lacz: already exists (a symbolic link to nothing"
+check "a dangling link at the output was replaced without -f" test -L d.txt.lacz
+expect 0 L -f d.txt && check "-f: the dangling link is replaced" test -f d.txt.lacz -a ! -L d.txt.lacz
+# --rm and a symbolic link: refused before any work (the link could not be removed after it)
+cp a.txt target.txt
+ln -s target.txt link.txt
+expect 1 L --rm link.txt && err_has "link.txt: is a symbolic link: --rm removes only regular files"
+check "--rm link: an output was written" test ! -e link.txt.lacz
+check "--rm link: the link or its target is gone" test -L link.txt -a -f target.txt
+# names up to NAME_MAX: the temporary name is cut to fit
+long=$(printf 'n%.0s' $(seq 1 245))
+cp a.txt "$long"
+expect 0 L "$long" && check "a 245-byte name: no output" test -s "$long.lacz"
+expect 0 L -d -f "$long.lacz" && check "a 245-byte name: round trip" cmp -s a.txt "$long"
+no_leftovers
+
 # ---- metadata: mode, mtime, atime, owner, both ways; stdin outputs 0644 minus umask ----------
 cp a.txt m.txt
 chmod 640 m.txt
