@@ -373,7 +373,8 @@ typedef struct lac_params {
     int raw;                       /* both ways: a bare message (docs/FORMAT.md, "Raw
                                     * messages"): no header, no check; the model, P, s and T
                                     * must be the same on both sides; the decoder checks
-                                    * nothing and refuses nothing */
+                                    * nothing and refuses only what no message could be
+                                    * (no end within its bytes: LAC_ERR_CORRUPT) */
 } lac_params;
 
 void lac_params_default(lac_params *p);

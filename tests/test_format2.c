@@ -404,7 +404,8 @@ Test(format2, raw_several_blocks) {
     tmem_free(&t);
 }
 
-/* --raw on the decoder refuses nothing: garbage decodes to something, and always ends. */
+/* --raw on the decoder checks nothing: garbage decodes to something or is refused as no
+ * message, and always ends. */
 Test(format2, raw_garbage_ends) {
     lac_params p = all_methods(0);
     p.raw = 1;
