@@ -455,39 +455,35 @@ static void print_verbose(const char *shown, enum mode mode, const lac_stats *st
  * where the bytes are missing in what was written; "[a, b)" the range in the original, when
  * every earlier block's length is known. */
 static void on_damage(void *ctx, const lac_damage *d) {
-    char where[96];
+    char where[96], blk[192];
     if (d->plain_offset == UINT64_MAX)
         snprintf(where, sizeof where, "at byte %llu of the output",
                  (unsigned long long)d->out_offset);
     else
         snprintf(where, sizeof where, "from byte %llu", (unsigned long long)d->plain_offset);
+    snprintf(blk, sizeof blk, "damaged block %llu of stream %llu (file offset %llu)",
+             (unsigned long long)d->block, (unsigned long long)d->stream,
+             (unsigned long long)d->file_offset);
     if (d->plain_len == UINT64_MAX) { /* docs/FORMAT.md, "Salvage" */
-        char total[64] = "the stream's footer is lost";
+        char total[64] = "an unknown number of bytes (the stream's footer is lost)";
         if (d->unknown_len != UINT64_MAX)
             snprintf(total, sizeof total, "%llu bytes", (unsigned long long)d->unknown_len);
         errmsg((const char *)ctx,
-               "damaged block %llu of stream %llu (file offset %llu) skipped: its plaintext %s "
-               "is missing, length unknown (the format records none): the stream's %llu damaged "
-               "blocks of unknown length miss %s together",
-               (unsigned long long)d->block, (unsigned long long)d->stream,
-               (unsigned long long)d->file_offset, where, (unsigned long long)d->unknown_blocks,
-               total);
+               "%s skipped: its plaintext %s is missing, length unknown (the format records "
+               "none): the stream's %llu damaged blocks of unknown length miss %s together",
+               blk, where, (unsigned long long)d->unknown_blocks, total);
         return;
     }
     if (d->plain_offset == UINT64_MAX) {
         errmsg((const char *)ctx,
-               "damaged block %llu of stream %llu (file offset %llu) skipped: %llu plaintext "
-               "bytes %s are missing (where they start in the original is unknown: an earlier "
-               "damaged block's length is)",
-               (unsigned long long)d->block, (unsigned long long)d->stream,
-               (unsigned long long)d->file_offset, (unsigned long long)d->plain_len, where);
+               "%s skipped: %llu plaintext bytes %s are missing (where they start in the "
+               "original is unknown: an earlier damaged block's length is)",
+               blk, (unsigned long long)d->plain_len, where);
         return;
     }
     errmsg((const char *)ctx,
-           "damaged block %llu of stream %llu (file offset %llu) skipped: plaintext bytes "
-           "[%llu, %llu) (%llu bytes) are missing from the output",
-           (unsigned long long)d->block, (unsigned long long)d->stream,
-           (unsigned long long)d->file_offset, (unsigned long long)d->plain_offset,
+           "%s skipped: plaintext bytes [%llu, %llu) (%llu bytes) are missing from the output",
+           blk, (unsigned long long)d->plain_offset,
            (unsigned long long)(d->plain_offset + d->plain_len), (unsigned long long)d->plain_len);
 }
 
@@ -501,7 +497,7 @@ static void salvage_verdict(const char *shown, lac_status s, const lac_stats *st
     const int input_fault = s == LAC_ERR_CORRUPT || s == LAC_ERR_TRUNCATED ||
                             s == LAC_ERR_FORMAT || s == LAC_ERR_VERSION ||
                             s == LAC_ERR_MODEL_MISMATCH;
-    if (!input_fault || (!st->damaged_blocks && !st->blocks && !out)) {
+    if (!input_fault || (st->blocks <= st->damaged_blocks && !out)) {
         if (input_fault) errmsg(shown, "salvage: nothing intact to write");
         return;
     }

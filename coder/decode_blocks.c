@@ -149,6 +149,26 @@ static void check_consumed(decompressor *d, const lac_rc_decoder *rc) {
     }
 }
 
+/* Blocks of a stream whose header nothing vouches for (dstream.unvouched): decoded with wrong
+ * P, s, T or model, a payload still yields tokens, and since the range coder's output is the
+ * fewest bytes that pin its interval, those tokens code back to the payload only by chance.
+ * (A larger block_tokens is not caught: a payload also codes the longer sequence that its
+ * zero padding decodes to.) `again` holds each block's tokens coded again. */
+static lac_status check_codes_back(decompressor *d, lac_rc_encoder *again, lac_error *err) {
+    for (int b = 0; b < d->nblk; b++) {
+        dblock *k = &d->blk[b];
+        if (k->dead) continue;
+        if (lac_rc_enc_finish(&again[b]))
+            return lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
+        if (again[b].n != k->packed.n || memcmp(again[b].buf, k->packed.p, k->packed.n)) {
+            k->dead = 1;
+            k->why = "its tokens do not code back to the payload (the stream header, which "
+                     "nothing vouches for, is damaged)";
+        }
+    }
+    return LAC_OK;
+}
+
 /* One block alone (nothing to decode in lock-step with it): exact speculative decoding, which
  * guesses the next tokens and checks them in one call (coder/decode_spec.h). */
 static lac_status flush_one_spec(decompressor *d, int k_max, lac_error *err) {
@@ -179,7 +199,9 @@ lac_status lacd_flush(decompressor *d, lac_error *err) {
     lac_status s = lacs_ensure_engine(d->m, d->p, d->nblk, d->nblk == 1 ? 8 : 1, &d->eng,
                                       &d->eng_B, err);
     if (s) return s;
-    int k_spec = d->nblk == 1 ? lac_decode_spec_default_k(d->eng) : 0;
+    /* a stream header nothing vouches for: lock-step, with each block's tokens coded again */
+    const int verify = d->hs.unvouched;
+    int k_spec = d->nblk == 1 && !verify ? lac_decode_spec_default_k(d->eng) : 0;
     if (k_spec > 0) return flush_one_spec(d, k_spec, err);
     const int B = d->eng_B;
     const uint32_t P = d->hs.coder.precision;
@@ -188,8 +210,10 @@ lac_status lacd_flush(decompressor *d, lac_error *err) {
     const int32_t **tok = lacs_calloc((size_t)B, sizeof *tok);
     uint32_t *target = lacs_calloc((size_t)B, 3 * sizeof *target);
     int *counts = lacs_calloc((size_t)B, sizeof *counts);
-    if (!rc || !cur || !sym || !tok || !target || !counts)
+    lac_rc_encoder *again = verify ? lacs_calloc((size_t)B, sizeof *again) : NULL;
+    if (!rc || !cur || !sym || !tok || !target || !counts || (verify && !again))
         s = lac_fail(err, LAC_ERR_NOMEM, "out of memory (%d streams)", B);
+    for (int b = 0; again && b < B; b++) lac_rc_enc_init(&again[b]);
     uint32_t *cum = target + B, *freq = target + 2 * B, maxn = 0;
     const uint64_t first = d->blk[0].offset, span = d->r.n - first;
     if (!s) batch_init(d, rc, cur, tok, &maxn);
@@ -210,14 +234,17 @@ lac_status lacd_flush(decompressor *d, lac_error *err) {
         for (int b = 0; !s && b < d->nblk; b++) {
             if (!counts[b]) continue;
             lac_rc_decode_update(&rc[b], cum[b], freq[b], P);
+            if (again) lac_rc_encode(&again[b], cum[b], freq[b], P);
             s = take_token(d, &d->blk[b], (uint32_t)sym[b], &cur[b], err);
         }
         if (!s && d->p->progress)
             d->p->progress(d->p->progress_ctx, first + span * (i + 1) / maxn, d->w.n);
     }
     if (!s) check_consumed(d, rc);
+    if (!s && again) s = check_codes_back(d, again, err);
     for (int b = 0; !s && b < d->nblk; b++) s = lacd_emit(d, &d->blk[b], err);
-    free(rc), free(cur), free(sym), free(tok), free(target), free(counts);
+    for (int b = 0; again && b < B; b++) lac_rc_enc_free(&again[b]);
+    free(rc), free(cur), free(sym), free(tok), free(target), free(counts), free(again);
     d->nblk = 0;
     return s;
 }

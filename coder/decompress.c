@@ -55,9 +55,10 @@ static lac_status header_v2(decompressor *d, uint8_t rec[LACZ2_HEADER_MAX], lac_
         n++;
     }
     if (s) return s;
-    if (memcmp(h.model_id, lac_model_hash(d->m), LACZ2_ID_BYTES) != 0)
-        return model_mismatch(d, h.model_id, LACZ2_ID_BYTES, NULL, err);
     memset(&d->hs, 0, sizeof d->hs);
+    d->hs.id_mismatch = memcmp(h.model_id, lac_model_hash(d->m), LACZ2_ID_BYTES) != 0;
+    memcpy(d->hs.id, h.model_id, LACZ2_ID_BYTES);
+    d->hs.hdr_off = off;
     d->hs.version = 2;
     d->hs.coder = h.coder;
     d->hs.block_tokens = h.block_tokens;
@@ -209,6 +210,28 @@ static void fill_block(decompressor *d, dblock *k, const lacz2_record *rec, uint
     k->index = index;
 }
 
+/* The stream's first record (at off) has been read: its check (ok; -1 for a record with none,
+ * or one that did not parse) vouches for the header. A header naming another model is a real
+ * mismatch when the check holds (or there is none to tell), else damage. */
+static lac_status vouch_header(decompressor *d, int ok, lac_error *err) {
+    if (ok == 0 && d->p->salvage) d->hs.unvouched = 1;
+    if (!d->hs.id_mismatch || (ok == 0 && d->p->salvage)) return LAC_OK;
+    if (ok != 0) {
+        lac_error e;
+        lac_status s = model_mismatch(d, d->hs.id, LACZ2_ID_BYTES, NULL, &e);
+        if (!d->stream) return lac_fail(err, s, "%s", e.msg);
+        return lac_fail(err, s, "stream %llu (offset %llu): %s", (unsigned long long)d->stream,
+                        (unsigned long long)d->hs.hdr_off, e.msg); /* which of the streams */
+    }
+    char a[17];
+    lacio_hash_prefix(d->hs.id, LACZ2_ID_BYTES, a);
+    return lac_fail(err, LAC_ERR_CORRUPT,
+                    "stream header at offset %llu or its first block is damaged (the first "
+                    "record's check fails; the model identity it reads, %s..., is not this "
+                    "model's and may be the damage)",
+                    (unsigned long long)d->hs.hdr_off, a);
+}
+
 /* v2: the next block: its record and payload (whose check is verified). *end = 1 at the end
  * record. Under salvage a record that does not parse or check starts a resync. */
 static lac_status next_block_v2(decompressor *d, uint64_t *index, int *end, lac_error *err) {
@@ -216,7 +239,12 @@ static lac_status next_block_v2(decompressor *d, uint64_t *index, int *end, lac_
     size_t hn = 0;
     lacz2_record rec;
     uint64_t off = d->r.n;
+    const int first = off == d->hs.first_off;
     lac_status s = read_record(d, head, &hn, &rec, err);
+    if (first && s == LAC_ERR_FORMAT && d->p->salvage) d->hs.unvouched = 1;
+    if (first && !s && (rec.kind == LACZ2_END || rec.kind == LACZ2_MODEL_LAST) &&
+        (s = vouch_header(d, -1, err)))
+        return s;
     if (s == LAC_ERR_FORMAT && d->p->salvage) {
         int found = 0;
         if (!(s = lacd_flush(d, err))) s = lacd_resync_v2(d, off, &found, err);
@@ -242,8 +270,9 @@ static lac_status next_block_v2(decompressor *d, uint64_t *index, int *end, lac_
         *end = 1;
         return dispatch(d, k, err);
     }
-    int first = off == d->hs.first_off;
-    if (lacz2_record_check(&rec, d->hs.hdr, first ? d->hs.hdr_n : 0, dst->p) != rec.check) {
+    const int ok = lacz2_record_check(&rec, d->hs.hdr, first ? d->hs.hdr_n : 0, dst->p) == rec.check;
+    if (first && (s = vouch_header(d, ok, err))) return s;
+    if (!ok) {
         if (!d->p->salvage)
             return lac_fail(err, LAC_ERR_CORRUPT,
                             "block %llu at offset %llu: block check mismatch (damaged data)",

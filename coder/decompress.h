@@ -39,6 +39,17 @@ typedef struct dstream {
     uint8_t hdr[LACZ2_HEADER_MAX]; /* v2: the header's bytes, covered by the first record */
     size_t hdr_n;
     uint64_t first_off; /* v2: offset of the first record */
+    uint64_t hdr_off;   /* v2: offset of the header */
+    /* v2: the header names another model: a real mismatch or a damaged header, which the first
+     * record's check (it covers the header) tells apart (next_block_v2) */
+    int id_mismatch;
+    uint8_t id[LACZ2_ID_BYTES];
+    /* v2 salvage: the first record did not parse or check, so nothing vouches for the header:
+     * its P, s, T or model identity may be wrong, and a model block decoded with them passes
+     * its own check (which covers the payload) and would write invented text. Such a stream's
+     * model blocks are decoded in lock-step with a shadow encoder, and one is kept only when
+     * its tokens code back to its payload byte for byte (lacd_flush). */
+    int unvouched;
 } dstream;
 
 typedef struct decompressor {

@@ -2,6 +2,7 @@
  * writer's choices (coder/compress.c): framing sizes, classic codecs where they win, stored
  * where nothing does, --check sha256, raw messages, salvage past damaged records. Uses the tiny
  * random model of tests/helpers/lacz_testutil.h. */
+#define _GNU_SOURCE /* memmem */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -439,12 +440,12 @@ Test(format2, raw_empty_input_is_refused) {
 
 /* ---- salvage ---- */
 typedef struct reports {
-    lac_damage d[16];
+    lac_damage d[64];
     int n;
 } reports;
 static void on_damage(void *ctx, const lac_damage *d) {
     reports *r = ctx;
-    if (r->n < 16) r->d[r->n] = *d;
+    if (r->n < 64) r->d[r->n] = *d;
     r->n++;
 }
 
@@ -468,7 +469,8 @@ static lac_status salvage(const tmem *z, reports *rep, tmem *out, lac_error *e) 
     return decompress_mem(g_m, &p, z->p, z->n, out, NULL, e);
 }
 
-/* Damage in any block's payload costs that block alone; its plaintext range is reported. */
+/* Damage in any block's payload but the first costs that block alone; its plaintext range is
+ * reported. (The first record's check also covers the stream header: salvage_header_*.) */
 Test(format2, salvage_each_payload) {
     tmem t = salvage_text();
     lac_params p = all_methods(16);
@@ -481,7 +483,7 @@ Test(format2, salvage_each_payload) {
     int classic = 0;
     for (int k = 0; k + 1 < nr; k++) {
         classic += r[k].kind == LACZ2_ZSTD || r[k].kind == LACZ2_STORED;
-        if (!r[k].packed_len) continue;
+        if (!r[k].packed_len || k == 0) continue;
         z.p[r[k].payload] ^= 0x21;
         reports rep;
         tmem out;
@@ -500,6 +502,87 @@ Test(format2, salvage_each_payload) {
         tmem_free(&out);
     }
     cr_assert_gt(classic, 0, "want a classic block too");
+    tmem_free(&z);
+    tmem_free(&t);
+}
+
+/* The first record's check covers the stream header too, so when it fails nothing says whether
+ * the header (its P, s, T, model identity) or the record was hit. Model blocks decoded with a
+ * damaged header's parameters pass their own checks (which cover payloads) and wrote invented
+ * text; now each is kept only when its tokens code back to its payload. So a damaged
+ * temperature costs the stream's model blocks (the stored and classic ones, which need no
+ * header, come back), a damaged first payload or model identity only the first block. Without
+ * salvage, a header that names another model is told from damage by the same check. */
+static void expect_only_classic(const tmem *z, const rec2 *r, int nr, const tmem *t) {
+    reports rep;
+    tmem out;
+    lac_error e;
+    cr_assert_eq(salvage(z, &rep, &out, &e), LAC_ERR_CORRUPT, "%s", e.msg);
+    int model = 0;
+    size_t want = 0;
+    for (int k = 0; k + 1 < nr; k++) {
+        model += lacz2_is_model(r[k].kind);
+        if (!lacz2_is_model(r[k].kind) && r[k].kind != LACZ2_END) want += r[k].plain_len;
+    }
+    cr_assert_eq(rep.n, model, "%d reports, %d model blocks", rep.n, model);
+    cr_assert_eq(out.n, want, "%zu bytes out, want the %zu of the classic blocks", out.n, want);
+    for (int k = 0, at = 0; k + 1 < nr; k++) /* the classic blocks' plaintexts, in order */
+        if (!lacz2_is_model(r[k].kind) && r[k].kind != LACZ2_END) {
+            cr_assert(memmem(t->p, t->n, out.p + at, r[k].plain_len),
+                      "block %d (kind %d, %u bytes at %d of the output) is not from the text", k,
+                      r[k].kind, r[k].plain_len, at);
+            at += (int)r[k].plain_len;
+        }
+    tmem_free(&out);
+}
+
+static void expect_first_block_lost(const tmem *z, const tmem *t) {
+    reports rep;
+    tmem out;
+    lac_error e;
+    cr_assert_eq(salvage(z, &rep, &out, &e), LAC_ERR_CORRUPT, "%s", e.msg);
+    cr_assert_eq(rep.n, 1, "%d reports (%s)", rep.n, e.msg);
+    cr_assert_eq(rep.d[0].block, 0u);
+    const uint64_t len = rep.d[0].plain_len;
+    cr_assert_neq(len, UINT64_MAX, "the only damaged block: its length is known");
+    cr_assert_eq(out.n, t->n - len);
+    cr_assert_eq(memcmp(out.p, t->p + len, out.n), 0, "not the text after the first block");
+    tmem_free(&out);
+}
+
+Test(format2, salvage_header_not_vouched) {
+    tmem t = salvage_text();
+    lac_params p = all_methods(48); /* fewer than the 64 damaged blocks salvage takes a stream */
+    p.methods = LAC_METHOD_BIT(LAC_METHOD_MODEL); /* and stored: the binary part */
+    p.coder.temperature = 0.9f;
+    tmem z = compress_ok(&p, t.p, t.n, NULL);
+    rec2 r[512];
+    size_t hn = 0;
+    int nr = walk_records(z.p, z.n, 48, r, 512, &hn);
+    cr_assert_eq(hn, 18, "want a header with P, s, T and block_tokens (%zu bytes)", hn);
+    cr_assert(lacz2_is_model(r[0].kind));
+    z.p[16] ^= 1; /* T's sign and exponent byte: 0.9 -> 0.225 */
+    expect_only_classic(&z, r, nr, &t);
+    z.p[16] ^= 1;
+    z.p[r[0].payload] ^= 1;
+    expect_first_block_lost(&z, &t);
+    z.p[r[0].payload] ^= 1;
+    /* a damaged model identity: named as damage, not as another model */
+    z.p[6] ^= 1;
+    tmem out;
+    lac_error e;
+    lac_params d = all_methods(0);
+    cr_assert_eq(decompress_mem(g_m, &d, z.p, z.n, &out, NULL, &e), LAC_ERR_CORRUPT, "%s", e.msg);
+    cr_assert(strstr(e.msg, "is damaged"), "%s", e.msg);
+    tmem_free(&out);
+    expect_first_block_lost(&z, &t);
+    z.p[6] ^= 1;
+    /* another model's file (the identity and its check agree): a model mismatch */
+    lac_model *other = tiny_model(8);
+    cr_assert_eq(decompress_mem(other, &d, z.p, z.n, &out, NULL, &e), LAC_ERR_MODEL_MISMATCH,
+                 "%s", e.msg);
+    tmem_free(&out);
+    lac_model_close(other);
     tmem_free(&z);
     tmem_free(&t);
 }
