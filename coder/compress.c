@@ -337,6 +337,8 @@ static lac_status setup(compressor *c, const lac_model *m, const lac_params *p, 
                         c->block_tokens, c->cfg->n_ctx);
     /* 0 streams / rows: the library's choice for the device and its memory */
     int auto_rows = 0;
+    if (p->engine.n_streams < 0)
+        return lac_fail(err, LAC_ERR_ARG, "n_streams %d is negative", p->engine.n_streams);
     c->B = p->engine.n_streams > 0 ? p->engine.n_streams
                                     : lac_engine_options_streams(m, &p->engine,
                                                                  LAC_PURPOSE_COMPRESS, &auto_rows);

@@ -460,6 +460,8 @@ static lac_status setup(decompressor *d, const lac_model *m, const lac_params *p
     d->w.wr = wr;
     d->w.ctx = wctx;
     lacio_reader_init(&d->r, rd, rctx);
+    if (p->engine.n_streams < 0)
+        return lac_fail(err, LAC_ERR_ARG, "n_streams %d is negative", p->engine.n_streams);
     d->B = p->engine.n_streams > 0 ? p->engine.n_streams
                                     : lac_engine_options_streams(m, &p->engine,
                                                                  LAC_PURPOSE_DECOMPRESS, NULL);

@@ -151,6 +151,7 @@ static lac_status resolve_devices(lac_engine_options *o, lac_error *err) {
 
 lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
                              lac_engine **out, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!out) return lac_fail(err, LAC_ERR_ARG, "engine: out is NULL");
     *out = NULL;
     if (!m || !opt) return lac_fail(err, LAC_ERR_ARG, "engine: model or options is NULL");
@@ -167,6 +168,8 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     if (opt->max_rows < 0 || opt->max_rows > (1 << 20))
         return lac_fail(err, LAC_ERR_ARG, "engine: max_rows %d out of range 0..1048576",
                         opt->max_rows);
+    if ((int)opt->device < (int)LAC_DEVICE_AUTO || (int)opt->device > (int)LAC_DEVICE_CUDA)
+        return lac_fail(err, LAC_ERR_ARG, "engine: unknown device %d", (int)opt->device);
     if (opt->n_devices < LAC_DEVICES_ALL || opt->n_devices > LAC_MAX_DEVICES)
         return lac_fail(err, LAC_ERR_ARG, "engine: n_devices %d out of range -1..%d",
                         opt->n_devices, LAC_MAX_DEVICES);
@@ -182,8 +185,7 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
 
     const lac_backend_ops *ops = NULL;
     o.device = lac_device_resolve(opt->device, opt->cuda_index, NULL); /* AUTO: CUDA or CPU */
-    switch (o.n_devices > 1 ? -1 : (int)o.device) {
-    case -1: ops = &lac_backend_multi; break;
+    switch (o.device) {
     case LAC_DEVICE_CPU: ops = &lac_backend_cpu; break;
     case LAC_DEVICE_CPU_SCALAR: ops = &lac_backend_cpu_scalar; break;
     case LAC_DEVICE_CUDA:
@@ -196,6 +198,7 @@ lac_status lac_engine_create(const lac_model *m, const lac_engine_options *opt,
     default:
         return lac_fail(err, LAC_ERR_ARG, "engine: unknown device %d", (int)opt->device);
     }
+    if (o.n_devices > 1) ops = &lac_backend_multi; /* one sub-engine a device of that kind */
 
     lac_engine *e = calloc(1, sizeof *e);
     if (!e) return lac_fail(err, LAC_ERR_NOMEM, "engine: out of memory");
@@ -363,6 +366,7 @@ static lac_status chunk_logits(lac_engine *e, const int *done, void *ctx, lac_er
 
 lac_status lac_engine_forward(lac_engine *e, const int32_t *const *tokens, const int *counts,
                               float *const *logits, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     long total;
     lac_status st = check_call(e, tokens, counts, logits, &total, err);
     if (st != LAC_OK) return st;
@@ -498,6 +502,7 @@ lac_status lac_engine_forward_code(lac_engine *e, const int32_t *const *tokens, 
                                    const int32_t *const *targets,
                                    const struct lac_coder_params *p, uint32_t *const *cum,
                                    uint32_t *const *freq, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     long total;
     lac_status st = check_call(e, tokens, counts, cum, &total, err);
     if (st != LAC_OK) return st;
@@ -524,6 +529,7 @@ lac_status lac_engine_forward_code(lac_engine *e, const int32_t *const *tokens, 
 lac_status lac_engine_forward_freqs(lac_engine *e, const int32_t *const *tokens,
                                     const int *counts, const struct lac_coder_params *p,
                                     uint32_t *const *freqs, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     long total;
     lac_status st = check_call(e, tokens, counts, freqs, &total, err);
     if (st != LAC_OK) return st;
@@ -589,6 +595,7 @@ lac_status lac_engine_forward_decode(lac_engine *e, const int32_t *const *tokens
                                      const int *counts, const struct lac_coder_params *p,
                                      const uint32_t *targets, int32_t *sym, uint32_t *cum,
                                      uint32_t *freq, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     long total;
     lac_status st = check_call(e, tokens, counts, sym, &total, err);
     if (st != LAC_OK) return st;

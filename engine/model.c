@@ -645,6 +645,7 @@ lac_status lacm_parse(const uint8_t *img, size_t size, const char *label, lac_mo
 
 /* ---- public API --------------------------------------------------------------------------- */
 lac_status lac_model_open(const char *path, lac_model **out, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!out) return lac_fail(err, LAC_ERR_ARG, "lac_model_open: out is NULL");
     *out = NULL;
     if (!path) return lac_fail(err, LAC_ERR_ARG, "lac_model_open: path is NULL");
@@ -704,10 +705,10 @@ uint64_t lac_model_file_size(const lac_model *m) { return m ? m->file_size : 0; 
 
 const uint8_t *lac_model_token_bytes(const lac_model *m, uint32_t id, size_t *len) {
     if (!m || id >= m->vocab.n_tokens) {
-        *len = 0;
+        if (len) *len = 0;
         return NULL;
     }
-    *len = m->vocab.tok_off[id + 1] - m->vocab.tok_off[id];
+    if (len) *len = m->vocab.tok_off[id + 1] - m->vocab.tok_off[id];
     return m->vocab.tok_bytes + m->vocab.tok_off[id];
 }
 

@@ -197,6 +197,7 @@ lac_status lac_model_create_random(const lac_model_config *cfg, uint64_t seed,
 lac_status lac_model_write_random(const lac_model_config *cfg, uint64_t seed,
                                   const lac_model *vocab_from, const char *hf_vocab_dir,
                                   lac_dtype storage, const char *out_path, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!cfg || !out_path)
         return lac_fail(err, LAC_ERR_ARG, "lac_model_write_random: NULL argument");
     lac_model_config c = *cfg;

@@ -372,6 +372,7 @@ static lac_status tokenizer_new(const tok_tables *t, tok_tables *owned, lac_toke
 
 lac_status lac_tokenizer_create_from_vocab(const lac_vocab *v, lac_tokenizer **out,
                                            lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!out) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no output pointer");
     *out = NULL;
     /* No config here: the end-of-text token is the one spelled "<|endoftext|>", if any. */
@@ -393,6 +394,7 @@ lac_status lac_tokenizer_create_from_vocab(const lac_vocab *v, lac_tokenizer **o
 }
 
 lac_status lac_tokenizer_create(const lac_model *m, lac_tokenizer **out, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!out) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no output pointer");
     *out = NULL;
     if (!m) return lac_fail(err, LAC_ERR_ARG, "tokenizer: no model");
@@ -731,6 +733,7 @@ static lac_status process(lac_tokenizer *tk, int final, lac_tokens *out, lac_err
 
 lac_status lac_tokenizer_feed(lac_tokenizer *tk, const void *data, size_t n, int final,
                               lac_tokens *out, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!tk || !out || (n && !data))
         return lac_fail(err, LAC_ERR_ARG, "tokenizer: feed called with a NULL argument");
     const uint8_t *src = data;

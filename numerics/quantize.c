@@ -34,6 +34,7 @@ void lac_coder_params_default(lac_coder_params *p) {
 }
 
 lac_status lac_coder_params_check(const lac_coder_params *p, lac_error *err) {
+    lac_error_clear(err); /* lac.h: msg is "" when the result is LAC_OK */
     if (!p) return lac_fail(err, LAC_ERR_ARG, "coder params: NULL");
     if (p->precision < LAC_PRECISION_MIN || p->precision > LAC_PRECISION_MAX)
         return lac_fail(err, LAC_ERR_ARG, "coder params: precision %u out of range %u..%u",

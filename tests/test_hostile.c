@@ -563,3 +563,77 @@ Test(hostile, tokenizer_feed_null_and_empty) {
     lac_tokens_free(&b);
     lac_tokenizer_free(tk);
 }
+
+/* ---- the public API's arguments (a QA pass's findings) ------------------------------------ */
+/* A device outside the enum is refused: -1 used to select the multi-device backend, whose
+ * forward calls then returned LAC_OK without computing anything. */
+Test(hostile, engine_device_out_of_range) {
+    const int bad[] = {-1, -2, 4, 42};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        lac_engine_options o = {.device = (lac_device)bad[i], .n_streams = 1};
+        lac_engine *e = (lac_engine *)&o;
+        lac_error err;
+        cr_assert_eq(lac_engine_create(g_m, &o, &e, &err), LAC_ERR_ARG, "device %d: %s", bad[i],
+                     err.msg);
+        cr_assert_null(e);
+        cr_assert(strstr(err.msg, "unknown device"), "%s", err.msg);
+    }
+    lac_params p;
+    tiny_params(&p, 8, 1);
+    p.engine.device = (lac_device)-1;
+    tmem z;
+    lac_error err;
+    cr_assert_eq(compress_mem(g_m, &p, k_text, sizeof k_text - 1, &z, &err), LAC_ERR_ARG, "%s",
+                 err.msg);
+    tmem_free(&z);
+}
+
+/* Negative stream counts are refused by the stream functions too, as by lac_engine_create. */
+Test(hostile, negative_stream_count) {
+    lac_params p;
+    tiny_params(&p, 8, 1);
+    p.engine.n_streams = -5;
+    tmem z, out;
+    lac_error err;
+    cr_assert_eq(compress_mem(g_m, &p, k_text, sizeof k_text - 1, &z, &err), LAC_ERR_ARG, "%s",
+                 err.msg);
+    tmem_free(&z);
+    tmem v = valid_file();
+    cr_assert_eq(decompress_mem(g_m, &p, v.p, v.n, &out, NULL, &err), LAC_ERR_ARG, "%s", err.msg);
+    tmem_free(&out);
+    tmem_free(&v);
+}
+
+/* lac.h: msg is "" when the result is LAC_OK, also in an error reused after a failure. */
+Test(hostile, error_cleared_on_success) {
+    lac_error err;
+    lac_model *m = NULL;
+    cr_assert_neq(lac_model_open("/nonexistent/x.lacm", &m, &err), LAC_OK);
+    cr_assert_neq(err.msg[0], '\0');
+    lac_tokenizer *tk = NULL;
+    cr_assert_eq(lac_tokenizer_create(g_m, &tk, &err), LAC_OK);
+    cr_assert_eq(err.code, LAC_OK);
+    cr_assert_str_eq(err.msg, "");
+    lac_tokenizer_free(tk);
+    lac_coder_params bad = {0}, good;
+    lac_params q;
+    lac_params_default(&q);
+    good = q.coder;
+    bad.precision = 99;
+    cr_assert_neq(lac_coder_params_check(&bad, &err), LAC_OK);
+    cr_assert_eq(lac_coder_params_check(&good, &err), LAC_OK);
+    cr_assert_str_eq(err.msg, "");
+    lac_engine_options o = {.device = LAC_DEVICE_CPU, .n_streams = -1};
+    lac_engine *e = NULL;
+    cr_assert_neq(lac_engine_create(g_m, &o, &e, &err), LAC_OK);
+    o.n_streams = 1;
+    cr_assert_eq(lac_engine_create(g_m, &o, &e, &err), LAC_OK, "%s", err.msg);
+    cr_assert_str_eq(err.msg, "");
+    lac_engine_free(e);
+}
+
+/* lac_model_token_bytes with no room for the length: the bytes, no crash. */
+Test(hostile, token_bytes_without_length) {
+    cr_assert_not_null(lac_model_token_bytes(g_m, 1, NULL));
+    cr_assert_null(lac_model_token_bytes(g_m, 0xffffffffu, NULL));
+}
