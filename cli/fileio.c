@@ -365,7 +365,9 @@ static void print_list_row(const char *name, uint64_t packed, uint64_t plain, ui
            (unsigned long long)stored, tok, model, name);
 }
 
-static void list_one(ctx *c, const char *shown, const lac_file_info *fi, uint64_t open_blocks) {
+/* others: streams that name another model than the first (the column then says so) */
+static void list_one(ctx *c, const char *shown, const lac_file_info *fi, uint64_t open_blocks,
+                     int others) {
     c->list.files++;
     if (!c->list.header++)
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
@@ -375,6 +377,9 @@ static void list_one(ctx *c, const char *shown, const lac_file_info *fi, uint64_
     hex[fi->model_hash_len < 6 ? 2 * fi->model_hash_len : 12] = '\0'; /* v2 records 6 bytes */
     if (fi->model_name[0]) snprintf(model, sizeof model, "%.63s (%.8s)", fi->model_name, hex);
     else snprintf(model, sizeof model, "%s", hex);
+    if (others) /* -l -v names each stream's */
+        snprintf(model + strlen(model), sizeof model - strlen(model),
+                 " +%d stream%s of other models", others, others == 1 ? "" : "s");
     print_list_row(shown, fi->packed_bytes, fi->plain_bytes, fi->blocks, fi->stored_blocks,
                    fi->tokens + open_blocks, open_blocks > 0, model);
     if (c->o->verbose)
@@ -397,6 +402,8 @@ static void list_one(ctx *c, const char *shown, const lac_file_info *fi, uint64_
 typedef struct block_lister {
     int verbose;
     uint64_t open_blocks;
+    int models;             /* streams naming another model than the first */
+    uint8_t first_hash[32]; /* the first stream's model */
 } block_lister;
 
 static void print_block(void *ctx, const lac_block_info *b) {
@@ -411,13 +418,21 @@ static void print_block(void *ctx, const lac_block_info *b) {
            lac_method_name(b->method), plain, b->packed_len, tok);
 }
 
-/* -l -v: one line per stream, after its blocks */
+/* -l: notes streams of other models than the first's (concatenated files); -l -v: one line per
+ * stream, after its blocks, with its model */
 static void print_stream(void *ctx, const lac_stream_info *s) {
-    (void)ctx;
-    printf("    stream %llu at %llu: %llu bytes, %llu bytes of plaintext, %llu block%s\n",
+    block_lister *bl = ctx;
+    const size_t n = s->model_hash_len < 32 ? (size_t)s->model_hash_len : 32;
+    if (s->index == 0) memcpy(bl->first_hash, s->model_hash, n);
+    else bl->models += memcmp(bl->first_hash, s->model_hash, n) != 0;
+    if (!bl->verbose) return;
+    char hex[65];
+    lac_hash_hex(s->model_hash, hex);
+    hex[2 * n < 12 ? 2 * n : 12] = '\0';
+    printf("    stream %llu at %llu: %llu bytes, %llu bytes of plaintext, %llu block%s, model %s\n",
            (unsigned long long)s->index, (unsigned long long)s->offset,
            (unsigned long long)s->packed_len, (unsigned long long)s->plain_bytes,
-           (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s");
+           (unsigned long long)s->blocks, s->blocks == 1 ? "" : "s", hex);
 }
 
 static int list_file(ctx *c, const char *shown, int fd) {
@@ -427,12 +442,12 @@ static int list_file(ctx *c, const char *shown, int fd) {
         printf("%12s %12s %7s %9s %8s %7s %9s  %-24s %s\n", "compressed", "uncompressed",
                "ratio", "bits/byte", "blocks", "stored", "tokens", "model", "file");
     const int v = c->o->verbose;
-    block_lister bl = {v, 0};
-    if (lac_list_streams(read_fd, &fd, print_block, v ? print_stream : NULL, &bl, &fi, &err)) {
+    block_lister bl = {v, 0, 0, {0}};
+    if (lac_list_streams(read_fd, &fd, print_block, print_stream, &bl, &fi, &err)) {
         errmsg(shown, "%s", err.msg);
         return -1;
     }
-    list_one(c, shown, &fi, bl.open_blocks);
+    list_one(c, shown, &fi, bl.open_blocks, bl.models);
     return 0;
 }
 

@@ -14,6 +14,8 @@ typedef struct lister {
     lac_stream_fn sfn;
     void *ctx;
     uint64_t stream, index;
+    uint8_t hash[32]; /* the current stream's model */
+    int hash_len;
 } lister;
 
 static void count(lac_file_info *info, int method, uint64_t plain, uint64_t packed) {
@@ -40,6 +42,7 @@ static lac_status list_v1(lacio_reader *r, uint8_t rec[LACZ_HEADER_SIZE], int fi
     lacz_header h;
     if (!s) s = lacz_header_parse(rec, hoff, &h, err);
     if (s) return s;
+    memcpy(l->hash, h.model_hash, 32), l->hash_len = 32;
     if (first) {
         info->numerics_version = h.numerics_version;
         memcpy(info->model_hash, h.model_hash, 32);
@@ -110,6 +113,7 @@ static lac_status list_v2(lacio_reader *r, uint8_t rec[LACZ2_HEADER_MAX], int fi
         n++;
     }
     if (s) return s;
+    memcpy(l->hash, h.model_id, LACZ2_ID_BYTES), l->hash_len = LACZ2_ID_BYTES;
     if (first) {
         info->numerics_version = h.numerics_version;
         memcpy(info->model_hash, h.model_id, LACZ2_ID_BYTES);
@@ -157,7 +161,7 @@ lac_status lac_list_streams(lac_read_fn rd, void *rctx, lac_block_fn fn, lac_str
                             void *fn_ctx, lac_file_info *info, lac_error *err) {
     lac_error_clear(err);
     if (!rd || !info) return lac_fail(err, LAC_ERR_ARG, "lac_list: reader and info are required");
-    lister l = {fn, sfn, fn_ctx, 0, 0};
+    lister l = {fn, sfn, fn_ctx, 0, 0, {0}, 0};
     memset(info, 0, sizeof *info);
     lacio_reader r;
     lacio_reader_init(&r, rd, rctx);
@@ -190,7 +194,9 @@ lac_status lac_list_streams(lac_read_fn rd, void *rctx, lac_block_fn fn, lac_str
             info->streams++;
             if (!s && sfn) {
                 lac_stream_info si = {(uint64_t)nstream, off, r.n - off,
-                                      info->plain_bytes - plain0, info->blocks - blocks0};
+                                      info->plain_bytes - plain0, info->blocks - blocks0,
+                                      {0}, l.hash_len};
+                memcpy(si.model_hash, l.hash, sizeof si.model_hash);
                 sfn(fn_ctx, &si);
             }
         }

@@ -438,6 +438,8 @@ typedef struct lac_stream_info {
     uint64_t packed_len;  /* bytes from its header to the end of its footer */
     uint64_t plain_bytes; /* its plaintext (from its footer) */
     uint64_t blocks;
+    uint8_t model_hash[32]; /* the model it names, as lac_file_info's (which is the first's) */
+    int model_hash_len;
 } lac_stream_info;
 typedef void (*lac_stream_fn)(void *ctx, const lac_stream_info *s);
 /* lac_list_blocks, also calling sfn (may be NULL) after each stream's last block. */
