@@ -113,6 +113,15 @@ int lac_rc_enc_finish(lac_rc_encoder *e) {
     return 0;
 }
 
+int lac_rc_enc_pad(lac_rc_encoder *e, size_t n) {
+    if (e->oom) return -1;
+    if (e->n >= n) return 0;
+    if (enc_reserve(e, n - e->n)) return e->oom = 1, -1;
+    memset(e->buf + e->n, 0, n - e->n);
+    e->n = n;
+    return 0;
+}
+
 static inline uint8_t dec_byte(lac_rc_decoder *d) {
     if (d->p < d->end) return *d->p++;
     d->past++;

@@ -31,6 +31,9 @@ void lac_rc_enc_init(lac_rc_encoder *e);
 void lac_rc_encode(lac_rc_encoder *e, uint32_t cum, uint32_t freq, uint32_t P);
 /* Flushes. Returns 0, or -1 if any allocation failed. e->buf[0..n) is the coded block. */
 int lac_rc_enc_finish(lac_rc_encoder *e);
+/* After finish: zero bytes appended until the output holds n (some of those it dropped, which
+ * the decoder supplies anyway: the same code). -1 when out of memory. */
+int lac_rc_enc_pad(lac_rc_encoder *e, size_t n);
 void lac_rc_enc_free(lac_rc_encoder *e);
 
 typedef struct lac_rc_decoder {

@@ -33,18 +33,6 @@ static lac_status raw_params(const lac_model *m, const lac_params *p, uint32_t *
  * more than RAW_PAST_MAX of them: the (rare: a carry through a run of 0xFF bytes) dropped zeros
  * beyond RAW_PAST_MAX - 8 are written after all. Older decoders read the same message. */
 #define RAW_PAST_MAX 24
-static lac_status keep_zeros(lac_rc_encoder *rc, size_t shifted, lac_error *err) {
-    const size_t need = shifted > RAW_PAST_MAX - 8 ? shifted - (RAW_PAST_MAX - 8) : 0;
-    while (rc->n < need) {
-        if (rc->n == rc->cap) {
-            uint8_t *nb = realloc(rc->buf, rc->cap ? 2 * rc->cap : 64);
-            if (!nb) return lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
-            rc->buf = nb, rc->cap = rc->cap ? 2 * rc->cap : 64;
-        }
-        rc->buf[rc->n++] = 0;
-    }
-    return LAC_OK;
-}
 
 /* Reads all of the input into *all. */
 static lac_status read_all(lac_read_fn rd, void *rctx, lacio_bytes *all, lac_error *err) {
@@ -128,8 +116,9 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
         if (last) break;
     }
     const size_t shifted = rc.n; /* the bytes the decoder reads, less its first 8, at the end */
-    if (!s && lac_rc_enc_finish(&rc)) s = lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
-    if (!s) s = keep_zeros(&rc, shifted, err);
+    const size_t keep = shifted > RAW_PAST_MAX - 8 ? shifted - (RAW_PAST_MAX - 8) : 0;
+    if (!s && (lac_rc_enc_finish(&rc) || lac_rc_enc_pad(&rc, keep)))
+        s = lac_fail(err, LAC_ERR_NOMEM, "out of memory in the range coder");
     if (!s && rc.n && wr(wctx, rc.buf, rc.n) != 0)
         s = lac_fail(err, LAC_ERR_IO, "output: write failed: %s", strerror(errno));
     out.in_bytes = out.plain_bytes = all.n;
@@ -149,7 +138,6 @@ lac_status lacz_compress_raw(const lac_model *m, const lac_params *p, lac_read_f
     lacio_bytes_free(&all);
     return s;
 }
-
 
 lac_status lacz_decompress_raw(const lac_model *m, const lac_params *p, lac_read_fn rd,
                                void *rctx, lac_write_fn wr, void *wctx, lac_stats *st,

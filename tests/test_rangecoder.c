@@ -145,6 +145,33 @@ Test(rangecoder, past_counts_the_zeros_after_the_end) {
     }
 }
 
+/* lac_rc_enc_pad puts back zeros the flush dropped (the raw encoder's RAW_PAST_MAX): the code
+ * decodes the same, and the decoder then supplies only 8 + (shifted - kept) zeros past its end. */
+Test(rangecoder, pad_keeps_dropped_zeros) {
+    table t;
+    uint64_t rs = 5;
+    table_random(&t, &rs, 20, 8);
+    lac_rc_encoder e;
+    lac_rc_enc_init(&e);
+    for (int i = 0; i < 400; i++) lac_rc_encode(&e, t.cum[0], t.freq[0], t.P); /* all zeros */
+    const size_t shifted = e.n;
+    cr_assert_eq(lac_rc_enc_finish(&e), 0);
+    cr_assert_eq(e.n, 0);
+    cr_assert_gt(shifted, 20, "want a long zero code (%zu bytes)", shifted);
+    cr_assert_eq(lac_rc_enc_pad(&e, shifted - 16), 0);
+    cr_assert_eq(e.n, shifted - 16);
+    for (size_t i = 0; i < e.n; i++) cr_assert_eq(e.buf[i], 0);
+    lac_rc_decoder d;
+    lac_rc_dec_init(&d, e.buf, e.n);
+    for (int i = 0; i < 400; i++) {
+        cr_assert_eq(table_find(&t, lac_rc_decode_target(&d, t.P)), 0u);
+        lac_rc_decode_update(&d, t.cum[0], t.freq[0], t.P);
+    }
+    cr_assert_eq(d.past, 24u, "past %llu", (unsigned long long)d.past);
+    lac_rc_enc_free(&e);
+    table_free(&t);
+}
+
 Test(rangecoder, empty_message) {
     lac_rc_encoder e;
     lac_rc_enc_init(&e);
